@@ -1,0 +1,287 @@
+//! Shard configuration: the easy path is [`Config::new`], the full path [`Config::builder`].
+
+use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
+use crate::shard::{Backoff, Session};
+use crate::Token;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+/// Discord's REST base URL for gateway discovery.
+pub const DEFAULT_API_BASE: &str = "https://discord.com/api/v10";
+
+/// What to do with a command sent while the shard is not connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WhileDisconnected {
+    /// Queue it (bounded) and send it after READY/RESUMED. The default.
+    Queue,
+    /// Return [`Error::NotConnected`](crate::Error::NotConnected) at once.
+    FailFast,
+}
+
+/// Everything a shard needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) token: Token,
+    pub(crate) intents: Intents,
+    pub(crate) gateway_url: Option<String>,
+    pub(crate) api_base: String,
+    pub(crate) properties: IdentifyProperties,
+    pub(crate) large_threshold: Option<u64>,
+    pub(crate) shard: Option<[u64; 2]>,
+    pub(crate) presence: Option<UpdatePresence>,
+    pub(crate) dial_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) hello_timeout: Duration,
+    pub(crate) ready_timeout: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) invalid_session_delay: RangeInclusive<Duration>,
+    pub(crate) event_queue: usize,
+    pub(crate) command_queue: usize,
+    pub(crate) command_timeout: Duration,
+    pub(crate) while_disconnected: WhileDisconnected,
+    pub(crate) max_message_size: usize,
+    pub(crate) session: Option<Session>,
+    pub(crate) stop_on_handler_panic: bool,
+    pub(crate) slow_handler_warning: Duration,
+    pub(crate) tls: Option<native_tls::TlsConnector>,
+}
+
+impl Config {
+    /// A config with every default: the easy path.
+    pub fn new(token: impl Into<Token>, intents: Intents) -> Config {
+        Config::builder(token, intents).build()
+    }
+
+    /// Starts a builder for the full path.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use syncord::{Config, Intents};
+    /// let config = Config::builder("token", Intents::GUILDS | Intents::GUILD_MESSAGES)
+    ///     .shard(0, 2)
+    ///     .large_threshold(250)
+    ///     .handshake_timeout(Duration::from_secs(5))
+    ///     .build();
+    /// assert_eq!(config.shard(), Some([0, 2]));
+    /// ```
+    pub fn builder(token: impl Into<Token>, intents: Intents) -> ConfigBuilder {
+        ConfigBuilder(Config {
+            token: token.into(),
+            intents,
+            gateway_url: None,
+            api_base: DEFAULT_API_BASE.to_owned(),
+            properties: IdentifyProperties::default(),
+            large_threshold: None,
+            shard: None,
+            presence: None,
+            dial_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(20),
+            ready_timeout: Duration::from_secs(30),
+            backoff: Backoff::default(),
+            invalid_session_delay: Duration::from_secs(1)..=Duration::from_secs(5),
+            event_queue: 4096,
+            command_queue: 256,
+            command_timeout: Duration::from_secs(10),
+            while_disconnected: WhileDisconnected::Queue,
+            max_message_size: 64 << 20,
+            session: None,
+            stop_on_handler_panic: false,
+            slow_handler_warning: Duration::from_secs(2),
+            tls: None,
+        })
+    }
+
+    /// The token (its `Debug` prints `<redacted>`).
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// The intents sent in Identify.
+    pub fn intents(&self) -> Intents {
+        self.intents
+    }
+
+    /// `[shard_id, num_shards]`, if set.
+    pub fn shard(&self) -> Option<[u64; 2]> {
+        self.shard
+    }
+
+    /// The shard id used in thread names and logs (0 when unsharded).
+    pub(crate) fn shard_id(&self) -> u64 {
+        self.shard.map_or(0, |[id, _]| id)
+    }
+}
+
+/// Builds a [`Config`]. Every setter's doc gives its default.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder(Config);
+
+impl ConfigBuilder {
+    /// Connect to this websocket URL directly, skipping REST discovery. `wss://` always;
+    /// `ws://` only for loopback hosts (the simulator). Defaults to discovery.
+    pub fn gateway_url(mut self, url: impl Into<String>) -> Self {
+        self.0.gateway_url = Some(url.into());
+        self
+    }
+
+    /// The REST base for discovery (`GET {base}/gateway/bot`). Defaults to
+    /// `https://discord.com/api/v10`; `http://` is accepted only for loopback.
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.0.api_base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Identify `properties`. Defaults to this OS and `syncord`.
+    pub fn properties(mut self, properties: IdentifyProperties) -> Self {
+        self.0.properties = properties;
+        self
+    }
+
+    /// Identify `large_threshold` (50–250). Defaults to unset (Discord uses 50).
+    pub fn large_threshold(mut self, threshold: u64) -> Self {
+        self.0.large_threshold = Some(threshold);
+        self
+    }
+
+    /// Identify `shard: [id, count]`. Defaults to unset (one shard).
+    pub fn shard(mut self, id: u64, count: u64) -> Self {
+        self.0.shard = Some([id, count]);
+        self
+    }
+
+    /// The presence sent with Identify. Defaults to unset (online).
+    pub fn presence(mut self, presence: UpdatePresence) -> Self {
+        self.0.presence = Some(presence);
+        self
+    }
+
+    /// TCP connect timeout. Defaults to 10 s.
+    pub fn dial_timeout(mut self, timeout: Duration) -> Self {
+        self.0.dial_timeout = timeout;
+        self
+    }
+
+    /// TLS plus websocket handshake timeout. Defaults to 10 s.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.0.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for Hello after the handshake before treating the connection as
+    /// dead. Defaults to 20 s.
+    pub fn hello_timeout(mut self, timeout: Duration) -> Self {
+        self.0.hello_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for READY (after Identify) or RESUMED (after Resume) before treating
+    /// the connection as dead. Defaults to 30 s.
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.0.ready_timeout = timeout;
+        self
+    }
+
+    /// The reconnect backoff policy. Defaults to [`Backoff::default`] (1 s base, 2 min cap).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.0.backoff = backoff;
+        self
+    }
+
+    /// The random wait after op 9 Invalid Session. Defaults to 1–5 s (PROTOCOL.md §4.6).
+    pub fn invalid_session_delay(mut self, range: RangeInclusive<Duration>) -> Self {
+        self.0.invalid_session_delay = range;
+        self
+    }
+
+    /// Capacity of the queue between the reader thread and the handler. When the handler
+    /// falls this far behind, reading pauses (TCP back-pressure) instead of buffering more.
+    /// Defaults to 4096 events.
+    pub fn event_queue(mut self, capacity: usize) -> Self {
+        self.0.event_queue = capacity.max(1);
+        self
+    }
+
+    /// Capacity of the outgoing command queue. Defaults to 256.
+    pub fn command_queue(mut self, capacity: usize) -> Self {
+        self.0.command_queue = capacity.max(1);
+        self
+    }
+
+    /// How long a send may block on a full command queue before it fails with
+    /// [`Error::QueueFull`](crate::Error::QueueFull). Defaults to 10 s.
+    pub fn command_timeout(mut self, timeout: Duration) -> Self {
+        self.0.command_timeout = timeout;
+        self
+    }
+
+    /// What commands sent while disconnected do. Defaults to [`WhileDisconnected::Queue`].
+    pub fn while_disconnected(mut self, policy: WhileDisconnected) -> Self {
+        self.0.while_disconnected = policy;
+        self
+    }
+
+    /// The largest message accepted from the gateway, in bytes. Defaults to 64 MiB.
+    pub fn max_message_size(mut self, bytes: usize) -> Self {
+        self.0.max_message_size = bytes;
+        self
+    }
+
+    /// Resume this session (exported by
+    /// [`ShardHandle::shutdown_resumable`](crate::ShardHandle::shutdown_resumable)) instead
+    /// of identifying. Defaults to none.
+    pub fn session(mut self, session: Session) -> Self {
+        self.0.session = Some(session);
+        self
+    }
+
+    /// Stop the shard with [`Error::HandlerPanicked`](crate::Error::HandlerPanicked) when
+    /// the handler panics, instead of reporting and carrying on. Defaults to false.
+    pub fn stop_on_handler_panic(mut self, stop: bool) -> Self {
+        self.0.stop_on_handler_panic = stop;
+        self
+    }
+
+    /// A handler call running longer than this is logged as a warning. Defaults to 2 s.
+    pub fn slow_handler_warning(mut self, threshold: Duration) -> Self {
+        self.0.slow_handler_warning = threshold;
+        self
+    }
+
+    /// The TLS connector for `wss://` (e.g. one that trusts a custom root CA). Certificates
+    /// are always verified. Defaults to the platform's trust store.
+    pub fn tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
+        self.0.tls = Some(connector);
+        self
+    }
+
+    /// Finishes the config.
+    pub fn build(self) -> Config {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let config = Config::builder("super-secret", Intents::GUILDS)
+            .shard(1, 4)
+            .build();
+        let text = format!("{config:?}");
+        assert!(!text.contains("super-secret"), "{text}");
+        assert_eq!(config.shard_id(), 1);
+    }
+
+    #[test]
+    fn api_base_loses_trailing_slash() {
+        let config = Config::builder("t", Intents::GUILDS)
+            .api_base("http://127.0.0.1:1/api/v10/")
+            .build();
+        assert_eq!(config.api_base, "http://127.0.0.1:1/api/v10");
+    }
+}

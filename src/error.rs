@@ -1,0 +1,143 @@
+//! The one error type, and which errors are fatal.
+
+use crate::protocol::CloseCode;
+use std::time::Duration;
+
+/// Everything that can go wrong in syncord.
+///
+/// [`Error::is_fatal`] answers the question every caller has: will retrying help?
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The token was rejected (close 4004, or HTTP 401 from discovery). Fatal: check the
+    /// token (`DISCORD_TOKEN`), or reset it in the Developer Portal (Bot → Reset Token).
+    #[error("authentication failed: the token is invalid ({source_of_truth}); check DISCORD_TOKEN or reset the token in the Developer Portal under Bot → Reset Token")]
+    AuthenticationFailed {
+        /// Where the rejection came from, e.g. "gateway close 4004" or "HTTP 401".
+        source_of_truth: &'static str,
+    },
+    /// The gateway closed with 4010: the `shard` in the config is invalid. Fatal.
+    #[error("invalid shard (close 4010): shard {shard:?} is not valid; the id must be below the count and the count must match what Discord assigned (GET /gateway/bot)")]
+    InvalidShard {
+        /// The `[id, count]` that was sent.
+        shard: Option<[u64; 2]>,
+    },
+    /// The gateway closed with 4011: the bot is in too many guilds for one shard. Fatal.
+    #[error("sharding required (close 4011): this bot is in too many guilds for one session; run several shards (shard count from GET /gateway/bot)")]
+    ShardingRequired,
+    /// The gateway closed with 4012. Fatal; a bug in syncord if it ever happens.
+    #[error("invalid API version (close 4012): the gateway refused v=10")]
+    InvalidApiVersion,
+    /// The gateway closed with 4013: the intents contain undefined bits. Fatal.
+    #[error("invalid intents (close 4013): {bits} contains bits Discord does not define")]
+    InvalidIntents {
+        /// The intents bitfield that was sent.
+        bits: u64,
+    },
+    /// The gateway closed with 4014: a privileged intent is not enabled for this app. Fatal.
+    #[error("disallowed intents (close 4014): the privileged intents {requested:?} were requested; enable them in the Developer Portal (your app → Bot → Privileged Gateway Intents) or remove them from the config")]
+    DisallowedIntents {
+        /// The privileged intents that were requested.
+        requested: Vec<&'static str>,
+    },
+    /// A URL in the config, from discovery or from READY is unusable or insecure.
+    #[error("invalid gateway URL {url:?}: {why}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+    /// REST gateway discovery failed after its retries.
+    #[error("gateway discovery failed: {0}")]
+    Discovery(String),
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// A command was larger than the gateway accepts; nothing was sent and the connection
+    /// is unaffected.
+    #[error("payload of {size} bytes exceeds the gateway's limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit (4096).
+        limit: usize,
+    },
+    /// The opcode may not be sent by a client.
+    #[error("opcode {0} cannot be sent by a client")]
+    NotSendable(u8),
+    /// The JSON given to `send_raw` is not valid JSON.
+    #[error("invalid command JSON: {0}")]
+    InvalidJson(String),
+    /// The command queue stayed full for the whole send timeout.
+    #[error("command queue full for {0:?}; the shard is sending at its rate limit or is disconnected")]
+    QueueFull(Duration),
+    /// The shard is not connected and the command policy is to fail fast.
+    #[error("the shard is not connected")]
+    NotConnected,
+    /// The connection failed while the command was being written; it may not have arrived.
+    #[error("the connection failed while sending: {0}")]
+    SendFailed(String),
+    /// The shard has stopped (shut down or ended with an error); nothing more can be sent.
+    #[error("the shard has stopped")]
+    Stopped,
+    /// The connection closed with a code that syncord treats as fatal but has no variant for.
+    #[error("the gateway closed the connection with {code:?}: {reason}")]
+    FatalClose {
+        /// The close code.
+        code: CloseCode,
+        /// The close reason text.
+        reason: String,
+    },
+    /// The event handler panicked and the shard is configured to stop on panics.
+    #[error("the event handler panicked on {event}: {message}")]
+    HandlerPanicked {
+        /// The event being handled.
+        event: String,
+        /// The panic message.
+        message: String,
+    },
+    /// The runner thread started by `spawn()` could not be started or panicked.
+    #[error("shard thread failed: {0}")]
+    Thread(String),
+}
+
+impl Error {
+    /// Whether retrying cannot help: the token, config or application must change first.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            Error::PayloadTooLarge { .. }
+                | Error::QueueFull(_)
+                | Error::NotConnected
+                | Error::InvalidJson(_)
+                | Error::NotSendable(_)
+                | Error::SendFailed(_)
+        )
+    }
+}
+
+/// `Result` with syncord's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_are_send_sync_static() {
+        fn assert_bounds<T: Send + Sync + 'static>() {}
+        assert_bounds::<Error>();
+    }
+
+    #[test]
+    fn disallowed_intents_names_what_to_enable() {
+        let err = Error::DisallowedIntents {
+            requested: vec!["MESSAGE_CONTENT"],
+        };
+        let text = err.to_string();
+        assert!(text.contains("MESSAGE_CONTENT") && text.contains("Developer Portal"));
+        assert!(err.is_fatal());
+        assert!(!Error::QueueFull(Duration::from_secs(1)).is_fatal());
+    }
+}

@@ -1,0 +1,17 @@
+//! syncord: a blocking, thread-based Discord Gateway client.
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+pub mod protocol;
+mod rest;
+mod shard;
+mod token;
+mod transport;
+
+pub use config::{Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+pub use error::{Error, Result};
+pub use protocol::Intents;
+pub use rest::{GatewayBot, SessionStartLimit};
+pub use shard::{Backoff, Dispatch, Event, Session, Shard, ShardHandle, ShardState, ShardThread};
+pub use token::Token;

@@ -1,0 +1,26 @@
+//! Wire types only, no I/O: opcodes, close codes, intents, the payload envelope and the
+//! payloads a client sends (PROTOCOL.md).
+
+mod close_code;
+mod commands;
+mod intents;
+mod opcode;
+mod payload;
+
+pub use close_code::{CloseAction, CloseCode};
+pub use commands::{
+    Activity, ActivityType, Command, RequestGuildMembers, RequestSoundboardSounds, Status,
+    UpdatePresence, UpdateVoiceState,
+};
+pub use intents::Intents;
+pub use opcode::OpCode;
+pub use payload::{
+    heartbeat_json, CurrentUser, Envelope, Hello, Identify, IdentifyProperties, Outgoing, Ready,
+    Resume,
+};
+
+/// The largest payload a client may send, in bytes (PROTOCOL.md §5.1).
+pub const MAX_SEND_SIZE: usize = 4096;
+
+/// The gateway API version this crate speaks.
+pub const API_VERSION: u8 = 10;

@@ -1,0 +1,340 @@
+//! One gateway session: the caller's reconnect loop and the handle other threads use.
+
+mod backoff;
+mod event;
+mod link;
+mod policy;
+mod runner;
+mod session;
+
+pub use backoff::Backoff;
+pub use event::{Dispatch, Event};
+pub use session::Session;
+
+use crate::config::WhileDisconnected;
+use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
+use crate::{Config, Error, Intents, Result, Token};
+use crossbeam_channel::{bounded, Receiver, Sender, SendTimeoutError};
+use link::Command;
+use parking_lot::Mutex;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::thread::{JoinHandle, ThreadId};
+
+/// Where a shard is in its life. Readable from any thread with [`ShardHandle::state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ShardState {
+    /// Created, `run` not called yet.
+    Idle,
+    /// Dialing or handshaking.
+    Connecting,
+    /// Connected, identifying a new session.
+    Identifying,
+    /// Connected, resuming a session.
+    Resuming,
+    /// READY or RESUMED received: events flow and commands are sent.
+    Active,
+    /// Waiting before reconnect attempt `attempt`.
+    Reconnecting {
+        /// The attempt about to be made.
+        attempt: u32,
+    },
+    /// Shut down; `run` returned `Ok`.
+    Stopped,
+    /// Stopped by a fatal error; `run` returned it.
+    FatallyClosed,
+}
+
+const RUNNING: u8 = 0;
+const SHUTDOWN: u8 = 1;
+const SHUTDOWN_RESUMABLE: u8 = 2;
+
+/// What the handle and the caller's loop share.
+pub(crate) struct Shared {
+    stop: AtomicU8,
+    wake: (Sender<()>, Receiver<()>),
+    /// The socket being dialed, so shutdown can abort a handshake.
+    dialing: Mutex<Option<TcpStream>>,
+    state: Mutex<ShardState>,
+    /// Session id and resume URL as of the last READY; `seq` is kept in `delivered_seq`.
+    session: Mutex<Option<Session>>,
+    delivered_seq: AtomicU64,
+    runner: Mutex<Option<ThreadId>>,
+    commands: Sender<Command>,
+    while_disconnected: WhileDisconnected,
+    command_timeout: std::time::Duration,
+    /// Disconnected once `run` has returned.
+    finished: Receiver<()>,
+}
+
+impl Shared {
+    fn stop_requested(&self) -> Option<bool> {
+        match self.stop.load(Ordering::Acquire) {
+            RUNNING => None,
+            SHUTDOWN => Some(false),
+            _ => Some(true),
+        }
+    }
+
+    fn set_state(&self, state: ShardState) {
+        *self.state.lock() = state;
+    }
+
+    fn session_snapshot(&self) -> Option<Session> {
+        let mut session = self.session.lock().clone()?;
+        session.seq = self.delivered_seq.load(Ordering::Acquire);
+        Some(session)
+    }
+
+    fn request_stop(&self, mode: u8) {
+        let _ = self
+            .stop
+            .compare_exchange(RUNNING, mode, Ordering::AcqRel, Ordering::Acquire);
+        let _ = self.wake.0.try_send(());
+        if let Some(socket) = self.dialing.lock().as_ref() {
+            let _ = socket.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+/// A gateway shard: one session, run on the caller's thread by [`Shard::run`].
+///
+/// ```no_run
+/// use syncord::{Event, Intents, Shard};
+/// let shard = Shard::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::non_privileged());
+/// shard.run(|event| {
+///     if let Event::Dispatch(dispatch) = event {
+///         println!("{} #{}", dispatch.event_type(), dispatch.seq());
+///     }
+/// })?;
+/// # Ok::<(), syncord::Error>(())
+/// ```
+pub struct Shard {
+    config: Config,
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    finished: Sender<()>,
+}
+
+impl Shard {
+    /// A shard with the default config: the easy path.
+    pub fn new(token: impl Into<Token>, intents: Intents) -> Shard {
+        Shard::with_config(Config::new(token, intents))
+    }
+
+    /// A shard with a full config.
+    pub fn with_config(config: Config) -> Shard {
+        let (commands_tx, commands) = bounded(config.command_queue);
+        let (finished, finished_rx) = bounded(0);
+        let shared = Arc::new(Shared {
+            stop: AtomicU8::new(RUNNING),
+            wake: bounded(1),
+            dialing: Mutex::new(None),
+            state: Mutex::new(ShardState::Idle),
+            session: Mutex::new(config.session.clone()),
+            delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
+            runner: Mutex::new(None),
+            commands: commands_tx,
+            while_disconnected: config.while_disconnected,
+            command_timeout: config.command_timeout,
+            finished: finished_rx,
+        });
+        Shard {
+            config,
+            shared,
+            commands,
+            finished,
+        }
+    }
+
+    /// A handle for other threads: send commands, read the state, shut down.
+    pub fn handle(&self) -> ShardHandle {
+        ShardHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Connects and delivers every event to `handler` on this thread, in order, reconnecting
+    /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
+    pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
+        *self.shared.runner.lock() = Some(std::thread::current().id());
+        let result = runner::Runner::new(self.config, self.shared.clone(), self.commands, handler)
+            .run();
+        self.shared.set_state(match result {
+            Ok(()) => ShardState::Stopped,
+            Err(_) => ShardState::FatallyClosed,
+        });
+        drop(self.finished);
+        result
+    }
+
+    /// Runs the shard on a new thread (named `syncord-shard-<id>`).
+    pub fn spawn<H: FnMut(Event) + Send + 'static>(self, handler: H) -> Result<ShardThread> {
+        let handle = self.handle();
+        let name = format!("syncord-shard-{}", self.config.shard_id());
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || self.run(handler))
+            .map_err(|e| Error::Thread(e.to_string()))?;
+        Ok(ShardThread { handle, thread })
+    }
+}
+
+/// A shard running on its own thread, from [`Shard::spawn`].
+pub struct ShardThread {
+    handle: ShardHandle,
+    thread: JoinHandle<Result<()>>,
+}
+
+impl ShardThread {
+    /// The shard's handle.
+    pub fn handle(&self) -> &ShardHandle {
+        &self.handle
+    }
+
+    /// Waits for the shard to stop and returns what `run` returned.
+    pub fn join(self) -> Result<()> {
+        self.thread
+            .join()
+            .map_err(|_| Error::Thread("the shard thread panicked".into()))?
+    }
+
+    /// Shuts the shard down (closing with 1000) and waits for it.
+    pub fn shutdown(self) -> Result<()> {
+        self.handle.shutdown();
+        self.join()
+    }
+}
+
+/// A cheap, cloneable, `Send + Sync` handle to a shard.
+#[derive(Clone)]
+pub struct ShardHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShardHandle {
+    /// Sends a typed command.
+    ///
+    /// While the shard is reconnecting the command waits in a bounded queue and is sent
+    /// after READY/RESUMED (or fails at once with [`Error::NotConnected`] under
+    /// [`WhileDisconnected::FailFast`]). When the queue is full this blocks up to the
+    /// command timeout, then returns [`Error::QueueFull`].
+    pub fn send<C: CommandPayload>(&self, command: &C) -> Result<()> {
+        self.enqueue(Outgoing::new(C::OP, command).to_json())
+    }
+
+    /// Sends `{"op":op,"d":data_json}`. `data_json` must be valid JSON; the payload must fit
+    /// in 4096 bytes; Heartbeat, Identify and Resume are refused (the shard sends those
+    /// itself). Same queueing as [`ShardHandle::send`].
+    pub fn send_raw(&self, op: OpCode, data_json: &str) -> Result<()> {
+        // Heartbeat, Identify and Resume belong to the shard's own session handling.
+        let managed = [OpCode::HEARTBEAT, OpCode::IDENTIFY, OpCode::RESUME];
+        if !op.is_client_sendable() || managed.contains(&op) {
+            return Err(Error::NotSendable(op.0));
+        }
+        serde_json::from_str::<&serde_json::value::RawValue>(data_json)
+            .map_err(|e| Error::InvalidJson(e.to_string()))?;
+        self.enqueue(format!(r#"{{"op":{},"d":{}}}"#, op.0, data_json.trim()))
+    }
+
+    fn enqueue(&self, json: String) -> Result<()> {
+        if json.len() > MAX_SEND_SIZE {
+            return Err(Error::PayloadTooLarge {
+                size: json.len(),
+                limit: MAX_SEND_SIZE,
+            });
+        }
+        if self.shared.stop_requested().is_some() || self.is_finished() {
+            return Err(Error::Stopped);
+        }
+        if self.shared.while_disconnected == WhileDisconnected::FailFast
+            && self.state() != ShardState::Active
+        {
+            return Err(Error::NotConnected);
+        }
+        let command = Command { json, done: None };
+        match self
+            .shared
+            .commands
+            .send_timeout(command, self.shared.command_timeout)
+        {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => Err(Error::QueueFull(self.shared.command_timeout)),
+            Err(SendTimeoutError::Disconnected(_)) => Err(Error::Stopped),
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        matches!(
+            self.shared.finished.try_recv(),
+            Err(crossbeam_channel::TryRecvError::Disconnected)
+        )
+    }
+
+    /// The shard's current state.
+    pub fn state(&self) -> ShardState {
+        *self.shared.state.lock()
+    }
+
+    /// The current session (id, last delivered seq, resume URL), if one is established.
+    pub fn session(&self) -> Option<Session> {
+        self.shared.session_snapshot()
+    }
+
+    /// Asks the shard to stop: it closes with 1000 (ending the session), joins its threads
+    /// and `run` returns `Ok`. Returns at once; works from any state and any thread,
+    /// including inside the handler (the shard stops when the handler returns).
+    pub fn shutdown(&self) {
+        self.shared.request_stop(SHUTDOWN);
+    }
+
+    /// Stops the shard keeping the session alive (closes with 4000) and returns it, to be
+    /// resumed later with [`ConfigBuilder::session`](crate::ConfigBuilder::session).
+    ///
+    /// Waits for `run` to return unless called from the handler. The session's `seq` is the
+    /// last one delivered to the handler, so nothing undelivered is skipped on resume.
+    pub fn shutdown_resumable(&self) -> Option<Session> {
+        self.shared.request_stop(SHUTDOWN_RESUMABLE);
+        let on_runner = *self.shared.runner.lock() == Some(std::thread::current().id());
+        if !on_runner {
+            let _ = self.shared.finished.recv();
+        }
+        self.shared.session_snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_is_send_sync_clone() {
+        fn assert_bounds<T: Send + Sync + Clone + 'static>() {}
+        assert_bounds::<ShardHandle>();
+        fn assert_send<T: Send>() {}
+        assert_send::<Shard>();
+        assert_send::<Event>();
+    }
+
+    #[test]
+    fn oversize_and_invalid_commands_are_refused_before_queueing() {
+        let shard = Shard::new("t", Intents::GUILDS);
+        let handle = shard.handle();
+        let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(5000));
+        assert!(matches!(
+            handle.send_raw(OpCode::PRESENCE_UPDATE, &big),
+            Err(Error::PayloadTooLarge { limit: 4096, .. })
+        ));
+        assert!(matches!(
+            handle.send_raw(OpCode::PRESENCE_UPDATE, "{not json"),
+            Err(Error::InvalidJson(_))
+        ));
+        assert!(matches!(
+            handle.send_raw(OpCode::HELLO, "{}"),
+            Err(Error::NotSendable(10))
+        ));
+        assert_eq!(handle.state(), ShardState::Idle);
+    }
+}

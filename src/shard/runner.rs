@@ -1,0 +1,519 @@
+//! The caller's loop: dial, drive one connection, classify how it ended, back off, resume
+//! or identify (DESIGN.md §1–2). The only place that decides to reconnect.
+
+use super::event::{Dispatch, Event};
+use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
+use super::policy::{decide, Action, Ended, Facts, Wait};
+use super::{Session, ShardState, Shared};
+use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
+use crate::transport::{Connection, DialOptions, WsUrl};
+use crate::{Config, Error, Result};
+use crossbeam_channel::{after, at, never, select, Receiver};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// After this many resume attempts in a row fail, identify a new session instead.
+const MAX_FAILED_RESUMES: u32 = 3;
+
+/// Where the current connection is in its handshake.
+enum Phase {
+    AwaitingHello,
+    AwaitingReady,
+    Active,
+}
+
+pub(crate) struct Runner<H> {
+    config: Config,
+    shared: Arc<Shared>,
+    commands: Receiver<Command>,
+    handler: H,
+    /// The session as of the last delivered dispatch.
+    session: Option<Session>,
+    /// The last sequence number delivered in this session (0 = none).
+    last_seq: u64,
+    /// The discovered (or configured) gateway URL, cached for the process lifetime.
+    gateway_url: Option<String>,
+    generation: u64,
+    attempt: u32,
+    failed_resumes: u32,
+    /// The resume URL refused connections: resume via the gateway URL instead.
+    avoid_resume_url: bool,
+    /// Set when the handler panicked and the config says that is fatal.
+    handler_failure: Option<Error>,
+}
+
+impl<H: FnMut(Event)> Runner<H> {
+    pub fn new(
+        config: Config,
+        shared: Arc<Shared>,
+        commands: Receiver<Command>,
+        handler: H,
+    ) -> Self {
+        let session = config.session.clone();
+        let last_seq = session.as_ref().map_or(0, |s| s.seq);
+        Runner {
+            gateway_url: config.gateway_url.clone(),
+            config,
+            shared,
+            commands,
+            handler,
+            session,
+            last_seq,
+            generation: 0,
+            attempt: 0,
+            failed_resumes: 0,
+            avoid_resume_url: false,
+            handler_failure: None,
+        }
+    }
+
+    pub fn run(mut self) -> Result<()> {
+        loop {
+            if self.shared.stop_requested().is_some() {
+                return Ok(());
+            }
+            let resume = self.session.is_some();
+            let (ended, active_for) = match self.connect_url(resume) {
+                Ok(url) => self.connection(url, resume),
+                Err(Ended::Shutdown { .. }) => return Ok(()),
+                Err(ended) => (ended, None),
+            };
+            if let Some(error) = self.handler_failure.take() {
+                return Err(error);
+            }
+            log::info!(
+                "shard {}: connection ended: {}",
+                self.config.shard_id(),
+                ended.describe()
+            );
+            if !matches!(ended, Ended::Shutdown { .. }) {
+                self.emit(Event::Disconnected {
+                    code: ended.close_code(),
+                    reason: ended.describe(),
+                });
+            }
+            if resume && active_for.is_none() {
+                self.failed_resumes += 1;
+                if matches!(ended, Ended::Dial(_)) {
+                    self.avoid_resume_url = true;
+                }
+            }
+            if active_for.is_some_and(|d| d >= self.config.backoff.reset_after) {
+                self.attempt = 0;
+            }
+            let facts = Facts {
+                intents: self.config.intents,
+                shard: self.config.shard,
+            };
+            let (resume_next, wait) = match decide(&ended, &facts) {
+                Action::Exit => return Ok(()),
+                Action::Stop(error) => {
+                    log::error!("shard {}: stopping: {error}", self.config.shard_id());
+                    return Err(error);
+                }
+                Action::Reconnect {
+                    resume,
+                    forget_session,
+                    wait,
+                } => (resume && !forget_session, wait),
+            };
+            if let Ended::InvalidSession { resumable } = ended {
+                self.emit(Event::InvalidSession { resumable });
+            }
+            if !resume_next || self.failed_resumes >= MAX_FAILED_RESUMES {
+                self.forget_session();
+            }
+            self.attempt = self.attempt.saturating_add(1);
+            let delay = match wait {
+                Wait::Immediately => Duration::ZERO,
+                // The first retry after a connection that worked goes at once.
+                Wait::Backoff if self.attempt == 1 && active_for.is_some() => Duration::ZERO,
+                Wait::Backoff => self.config.backoff.delay(self.attempt),
+                Wait::InvalidSession => {
+                    let range = &self.config.invalid_session_delay;
+                    let (lo, hi) = (*range.start(), (*range.end()).max(*range.start()));
+                    lo + (hi - lo).mul_f64(fastrand::f64())
+                }
+            };
+            self.shared.set_state(ShardState::Reconnecting {
+                attempt: self.attempt,
+            });
+            self.emit(Event::Reconnecting {
+                attempt: self.attempt,
+                delay,
+            });
+            if !self.sleep(delay) {
+                return Ok(());
+            }
+        }
+    }
+
+    fn forget_session(&mut self) {
+        self.session = None;
+        self.last_seq = 0;
+        self.failed_resumes = 0;
+        self.avoid_resume_url = false;
+        *self.shared.session.lock() = None;
+        self.shared.delivered_seq.store(0, Ordering::Release);
+    }
+
+    /// Waits `delay`, returning false if shutdown was requested meanwhile.
+    fn sleep(&self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        loop {
+            if self.shared.stop_requested().is_some() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            select! {
+                recv(self.shared.wake.1) -> _ => {}
+                recv(after(deadline - now)) -> _ => {}
+            }
+        }
+    }
+
+    /// The URL for the next connection, discovering the gateway URL if needed.
+    fn connect_url(&mut self, resume: bool) -> Result<WsUrl, Ended> {
+        if resume && !self.avoid_resume_url {
+            if let Some(session) = &self.session {
+                match WsUrl::parse(&session.resume_url) {
+                    Ok(url) => return Ok(url),
+                    Err(e) => {
+                        self.emit(Event::Error {
+                            message: format!("not using the resume URL: {e}"),
+                        });
+                        self.avoid_resume_url = true;
+                    }
+                }
+            }
+        }
+        let url = match &self.gateway_url {
+            Some(url) => url.clone(),
+            None => {
+                let shared = self.shared.clone();
+                let sleep = move |d: Duration| {
+                    let deadline = Instant::now() + d;
+                    while shared.stop_requested().is_none() {
+                        let now = Instant::now();
+                        if now >= deadline {
+                            return true;
+                        }
+                        let _ = shared.wake.1.recv_timeout(deadline - now);
+                    }
+                    false
+                };
+                match crate::rest::gateway_bot(&self.config.api_base, &self.config.token, &sleep)
+                {
+                    Ok(bot) => {
+                        self.gateway_url = Some(bot.url.clone());
+                        bot.url
+                    }
+                    Err(Error::Stopped) => return Err(Ended::Shutdown { resumable: false }),
+                    Err(e) if e.is_fatal() && !matches!(e, Error::Discovery(_)) => {
+                        // A bad token or URL will not fix itself: end `run` with it.
+                        self.handler_failure = Some(e);
+                        return Err(Ended::Shutdown { resumable: false });
+                    }
+                    Err(e) => return Err(Ended::Dial(e.to_string())),
+                }
+            }
+        };
+        WsUrl::parse(&url).map_err(|e| {
+            self.handler_failure = Some(e);
+            Ended::Shutdown { resumable: false }
+        })
+    }
+
+    /// Dials and drives one connection to its end. Returns how it ended and, if it reached
+    /// READY/RESUMED, for how long it was active.
+    fn connection(&mut self, url: WsUrl, resume: bool) -> (Ended, Option<Duration>) {
+        let full_url = url.with_query(None);
+        self.shared.set_state(ShardState::Connecting);
+        self.emit(Event::Connecting {
+            attempt: self.attempt,
+            url: full_url.clone(),
+            resume,
+        });
+        let shared = self.shared.clone();
+        let register = move |tcp: &std::net::TcpStream| {
+            let mut slot = shared.dialing.lock();
+            *slot = tcp.try_clone().ok();
+            if shared.stop_requested().is_some() {
+                let _ = tcp.shutdown(std::net::Shutdown::Both);
+            }
+        };
+        let dialed = Connection::dial(
+            &url,
+            &full_url,
+            &DialOptions {
+                connect_timeout: self.config.dial_timeout,
+                handshake_timeout: self.config.handshake_timeout,
+                max_message_size: self.config.max_message_size,
+                tls: self.config.tls.as_ref(),
+                on_connected: &register,
+            },
+        );
+        self.shared.dialing.lock().take();
+        if let Some(resumable) = self.shared.stop_requested() {
+            return (Ended::Shutdown { resumable }, None);
+        }
+        let conn = match dialed {
+            Ok(conn) => conn,
+            Err(e) => return (Ended::Dial(e.0), None),
+        };
+        self.emit(Event::Connected);
+        self.generation += 1;
+        let opts = LinkOptions {
+            shard_id: self.config.shard_id(),
+            event_queue: self.config.event_queue,
+            initial_seq: self.last_seq,
+            commands: self.commands.clone(),
+        };
+        let mut link = match LinkThreads::start(conn, self.generation, opts) {
+            Ok(link) => link,
+            Err(e) => return (Ended::Io(format!("could not start threads: {e}")), None),
+        };
+        let mut active_since = None;
+        let ended = self.drive(&link, resume, &mut active_since);
+        let close = match &ended {
+            Ended::Shutdown { resumable: false } => Some((1000, "shutting down")),
+            Ended::Shutdown { resumable: true } => Some((4000, "shutting down, will resume")),
+            Ended::Closed { .. } | Ended::Eof | Ended::Io(_) => None,
+            _ => Some((4000, "reconnecting")),
+        };
+        let leftovers = link.stop_and_join(close);
+        if !matches!(ended, Ended::Shutdown { .. }) {
+            // Nothing read before the disconnect is lost (DESIGN.md §2).
+            for message in leftovers {
+                match message {
+                    FromReader::Dispatch(dispatch) => {
+                        self.on_dispatch(dispatch, &mut active_since);
+                    }
+                    FromReader::Notice(event) => self.emit(event),
+                    FromReader::Hello | FromReader::Ended(_) => {}
+                }
+            }
+        }
+        (ended, active_since.map(|since: Instant| since.elapsed()))
+    }
+
+    /// Delivers one connection's events until it ends.
+    fn drive(
+        &mut self,
+        link: &LinkThreads,
+        resume: bool,
+        active_since: &mut Option<Instant>,
+    ) -> Ended {
+        let mut phase = Phase::AwaitingHello;
+        let mut deadline = at(Instant::now() + self.config.hello_timeout);
+        loop {
+            if let Some(resumable) = self.shared.stop_requested() {
+                return Ended::Shutdown { resumable };
+            }
+            if self.handler_failure.is_some() {
+                return Ended::Shutdown { resumable: true };
+            }
+            let message = match link.events.try_recv() {
+                Ok(message) => message,
+                Err(_) => select! {
+                    recv(link.events) -> message => match message {
+                        Ok(message) => message,
+                        Err(_) => return Ended::Io("the reader thread stopped".into()),
+                    },
+                    recv(link.reports) -> report => match report {
+                        Ok(report) if report.generation == self.generation => return report.ended,
+                        _ => continue,
+                    },
+                    recv(self.shared.wake.1) -> _ => continue,
+                    recv(deadline) -> _ => {
+                        return Ended::Timeout(match phase {
+                            Phase::AwaitingHello => "Hello",
+                            _ if resume => "RESUMED",
+                            _ => "READY",
+                        })
+                    }
+                },
+            };
+            match message {
+                FromReader::Hello => {
+                    if !matches!(phase, Phase::AwaitingHello) {
+                        continue;
+                    }
+                    let first = if let (true, Some(session)) = (resume, &self.session) {
+                        self.shared.set_state(ShardState::Resuming);
+                        let d = Resume {
+                            token: self.config.token.clone(),
+                            session_id: session.id.clone(),
+                            seq: self.last_seq,
+                        };
+                        Outgoing::new(OpCode::RESUME, d).to_json()
+                    } else {
+                        self.shared.set_state(ShardState::Identifying);
+                        Outgoing::new(OpCode::IDENTIFY, self.identify()).to_json()
+                    };
+                    let _ = link.priority.send(Priority::Payload(first));
+                    phase = Phase::AwaitingReady;
+                    deadline = at(Instant::now() + self.config.ready_timeout);
+                }
+                FromReader::Dispatch(dispatch) => {
+                    if self.on_dispatch(dispatch, active_since) {
+                        phase = Phase::Active;
+                        deadline = never();
+                    }
+                }
+                FromReader::Notice(event) => self.emit(event),
+                FromReader::Ended(ended) => return ended,
+            }
+            if !link.reports.is_empty() {
+                if let Ok(report) = link.reports.try_recv() {
+                    if report.generation == self.generation {
+                        return report.ended;
+                    }
+                }
+            }
+        }
+    }
+
+    fn identify(&self) -> Identify {
+        let mut identify = Identify::new(self.config.token.clone(), self.config.intents);
+        identify.properties = self.config.properties.clone();
+        identify.large_threshold = self.config.large_threshold;
+        identify.shard = self.config.shard;
+        identify.presence = self.config.presence.clone();
+        identify
+    }
+
+    /// Delivers a dispatch exactly once and in order; returns true if it made the session
+    /// active (READY or RESUMED).
+    fn on_dispatch(&mut self, dispatch: Dispatch, active_since: &mut Option<Instant>) -> bool {
+        let seq = dispatch.seq();
+        let name = dispatch.event_type();
+        let mut activated = false;
+        if name == "READY" {
+            // A new session numbers from 1 again.
+            self.last_seq = 0;
+            match dispatch.data::<Ready>() {
+                Ok(ready) => {
+                    let resume_url = ready
+                        .resume_gateway_url
+                        .clone()
+                        .or_else(|| self.gateway_url.clone())
+                        .unwrap_or_default();
+                    let session = Session {
+                        id: ready.session_id.clone(),
+                        seq,
+                        resume_url,
+                    };
+                    *self.shared.session.lock() = Some(session.clone());
+                    self.session = Some(session);
+                    self.emit(Event::Ready(Box::new(ready)));
+                }
+                Err(e) => {
+                    self.session = None;
+                    *self.shared.session.lock() = None;
+                    self.emit(Event::Error {
+                        message: format!("READY without a usable session_id ({e}); this session cannot be resumed"),
+                    });
+                }
+            }
+            activated = true;
+        } else if name == "RESUMED" {
+            activated = true;
+        }
+        if activated {
+            self.failed_resumes = 0;
+            self.avoid_resume_url = false;
+            *active_since = Some(Instant::now());
+            self.shared.set_state(ShardState::Active);
+        }
+        if self.last_seq > 0 && seq <= self.last_seq {
+            log::warn!(
+                "shard {}: dropped a duplicate dispatch {name} s={seq} (already delivered up to {})",
+                self.config.shard_id(),
+                self.last_seq
+            );
+            return activated;
+        }
+        if self.last_seq > 0 && seq > self.last_seq + 1 {
+            log::warn!(
+                "shard {}: sequence gap: expected {}, received {seq}",
+                self.config.shard_id(),
+                self.last_seq + 1
+            );
+            self.emit(Event::SequenceGap {
+                expected: self.last_seq + 1,
+                received: seq,
+            });
+        }
+        if name == "RESUMED" {
+            self.emit(Event::Resumed {
+                replayed: seq.saturating_sub(self.last_seq + 1),
+            });
+        }
+        self.last_seq = seq;
+        if let Some(session) = &mut self.session {
+            session.seq = seq;
+        }
+        self.emit(Event::Dispatch(dispatch));
+        self.shared.delivered_seq.store(seq, Ordering::Release);
+        activated
+    }
+
+    /// Calls the handler, isolating panics and timing slow calls.
+    fn emit(&mut self, event: Event) {
+        let label = match &event {
+            Event::Dispatch(d) => Label::Dispatch(d.clone()),
+            other => Label::Lifecycle(other.name()),
+        };
+        let started = Instant::now();
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.handler)(event)));
+        let took = started.elapsed();
+        if took >= self.config.slow_handler_warning {
+            log::warn!(
+                "shard {}: the handler took {took:.1?} on {}; events wait meanwhile",
+                self.config.shard_id(),
+                label.describe()
+            );
+        }
+        if let Err(panic) = outcome {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            let event = label.describe();
+            log::error!(
+                "shard {}: the handler panicked on {event}: {message}",
+                self.config.shard_id()
+            );
+            if self.config.stop_on_handler_panic {
+                self.handler_failure = Some(Error::HandlerPanicked { event, message });
+            } else {
+                let report = Event::Error {
+                    message: format!("the handler panicked on {event}: {message}"),
+                };
+                let _ = catch_unwind(AssertUnwindSafe(|| (self.handler)(report)));
+            }
+        }
+    }
+}
+
+/// What an event was, kept for messages after the event has moved into the handler.
+enum Label {
+    Dispatch(Dispatch),
+    Lifecycle(&'static str),
+}
+
+impl Label {
+    fn describe(&self) -> String {
+        match self {
+            Label::Dispatch(d) => format!("{} (s={})", d.event_type(), d.seq()),
+            Label::Lifecycle(name) => format!("the {name} event"),
+        }
+    }
+}

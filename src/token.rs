@@ -1,0 +1,75 @@
+//! The bot token: a newtype so it can never be printed by accident.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A Discord bot token.
+///
+/// `Debug` and `Display` print `<redacted>`; the only way to the secret is [`Token::expose`].
+/// A leading `Bot ` prefix (as copied from HTTP examples) is stripped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Token(String);
+
+impl Token {
+    /// Wraps a token; a leading `Bot ` is removed and surrounding whitespace trimmed.
+    pub fn new(token: impl Into<String>) -> Token {
+        let token = token.into();
+        let trimmed = token.trim();
+        let bare = trimmed.strip_prefix("Bot ").unwrap_or(trimmed);
+        Token(bare.to_owned())
+    }
+
+    /// The secret itself, for the two places that must send it (Identify/Resume and the
+    /// `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces every occurrence of this token in `text` with `<redacted>`, so that text
+    /// that may have echoed it (a server's error body, a URL) is safe to log.
+    pub(crate) fn redact_in(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.0, "<redacted>")
+        }
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token(<redacted>)")
+    }
+}
+
+impl fmt::Display for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for Token {
+    fn from(token: &str) -> Token {
+        Token::new(token)
+    }
+}
+
+impl From<String> for Token {
+    fn from(token: String) -> Token {
+        Token::new(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_hide_the_secret() {
+        let token = Token::new("Bot abc.def.ghi");
+        assert_eq!(token.expose(), "abc.def.ghi");
+        assert!(!format!("{token:?} {token}").contains("abc"));
+        assert_eq!(token.redact_in("bad abc.def.ghi!"), "bad <redacted>!");
+    }
+}

@@ -1,0 +1,227 @@
+//! One websocket connection shared by the reader and writer threads.
+//!
+//! tungstenite's `WebSocket` cannot be split, so both threads share it behind a lock. The
+//! socket is non-blocking after the handshake: the reader waits for readability with
+//! `poll(2)` *without* holding the lock, then reads messages until `WouldBlock`, releasing
+//! the lock fairly between messages so a waiting writer (a heartbeat) gets in at once.
+//! Shutting the TCP socket down wakes a reader parked in `poll`. (DESIGN.md §1.)
+
+use super::url::WsUrl;
+use parking_lot::{Mutex, MutexGuard};
+use std::io;
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+/// Why a dial failed, worded for logs and lifecycle events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DialError(pub String);
+
+/// Settings for one dial.
+pub(crate) struct DialOptions<'a> {
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub max_message_size: usize,
+    pub tls: Option<&'a native_tls::TlsConnector>,
+    /// Called with the TCP socket before the handshake, so another thread can abort the
+    /// handshake by shutting the socket down.
+    pub on_connected: &'a dyn Fn(&TcpStream),
+}
+
+/// How long a write may wait for the socket to accept bytes before the connection is
+/// considered dead.
+const WRITE_STALL_LIMIT: Duration = Duration::from_secs(30);
+
+/// A connected, handshaken websocket.
+pub(crate) struct Connection {
+    ws: Mutex<WebSocket<MaybeTlsStream<TcpStream>>>,
+    /// A second handle to the same socket: its fd is polled, and `shutdown` wakes the reader.
+    tcp: TcpStream,
+}
+
+fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
+    let host = url.host.trim_start_matches('[').trim_end_matches(']');
+    let addrs: Vec<SocketAddr> = (host, url.port)
+        .to_socket_addrs()
+        .map_err(|e| DialError(format!("DNS lookup of {host} failed: {e}")))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(DialError(format!("DNS lookup of {host} found no address")));
+    }
+    Ok(addrs)
+}
+
+fn connect_tcp(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, DialError> {
+    let mut last = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(format!("connect to {addr} failed: {e}")),
+        }
+    }
+    Err(DialError(last.unwrap_or_else(|| "no address".into())))
+}
+
+impl Connection {
+    /// Dials `url` (already carrying its query string) and completes the handshake.
+    pub fn dial(url: &WsUrl, full_url: &str, opts: &DialOptions<'_>) -> Result<Self, DialError> {
+        let addrs = resolve(url)?;
+        let tcp = connect_tcp(&addrs, opts.connect_timeout)?;
+        let setup = |e: io::Error| DialError(format!("socket setup failed: {e}"));
+        tcp.set_nodelay(true).map_err(setup)?;
+        tcp.set_read_timeout(Some(opts.handshake_timeout))
+            .map_err(setup)?;
+        tcp.set_write_timeout(Some(opts.handshake_timeout))
+            .map_err(setup)?;
+        let shared = tcp.try_clone().map_err(setup)?;
+        (opts.on_connected)(&shared);
+
+        let request = full_url
+            .into_client_request()
+            .map_err(|e| DialError(format!("bad request URL: {e}")))?;
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(opts.max_message_size))
+            .max_frame_size(Some(opts.max_message_size))
+            // Idle shards should not hold 128 KiB per direction; messages still grow the
+            // buffer as needed.
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0);
+        let connector = if url.secure {
+            let tls = match opts.tls {
+                Some(tls) => tls.clone(),
+                None => native_tls::TlsConnector::new()
+                    .map_err(|e| DialError(format!("TLS setup failed: {e}")))?,
+            };
+            tungstenite::Connector::NativeTls(tls)
+        } else {
+            tungstenite::Connector::Plain
+        };
+        let (ws, _response) =
+            tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
+                .map_err(|e| DialError(describe_handshake_error(e)))?;
+
+        shared.set_read_timeout(None).map_err(setup)?;
+        shared.set_write_timeout(None).map_err(setup)?;
+        shared.set_nonblocking(true).map_err(setup)?;
+        Ok(Connection {
+            ws: Mutex::new(ws),
+            tcp: shared,
+        })
+    }
+
+    /// Blocks until one message arrives or the connection fails.
+    ///
+    /// After [`Connection::shutdown`] this returns an error promptly.
+    pub fn read(&self) -> Result<Message, tungstenite::Error> {
+        loop {
+            let mut ws = self.ws.lock();
+            match ws.read() {
+                Ok(message) => {
+                    MutexGuard::unlock_fair(ws);
+                    return Ok(message);
+                }
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    MutexGuard::unlock_fair(ws);
+                }
+                Err(e) => return Err(e),
+            }
+            wait_for(&self.tcp, libc::POLLIN, None)?;
+        }
+    }
+
+    /// Writes and flushes one message, waiting (outside the lock) while the socket is full.
+    pub fn send(&self, message: Message) -> Result<(), tungstenite::Error> {
+        let mut ws = self.ws.lock();
+        let mut result = ws.send(message);
+        let deadline = Instant::now() + WRITE_STALL_LIMIT;
+        loop {
+            match result {
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    MutexGuard::unlock_fair(ws);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(tungstenite::Error::Io(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the socket accepted no data for 30 s",
+                        )));
+                    }
+                    wait_for(&self.tcp, libc::POLLOUT, Some(left))?;
+                    ws = self.ws.lock();
+                    result = ws.flush();
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Sends a close frame with `code` (best effort, bounded wait), then shuts the socket
+    /// down, which also wakes the reader.
+    pub fn close(&self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code: WsCloseCode::from(code),
+            reason: reason.into(),
+        };
+        let mut ws = self.ws.lock();
+        let mut result = ws.close(Some(frame));
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while let Err(tungstenite::Error::Io(e)) = &result {
+            if e.kind() != io::ErrorKind::WouldBlock || Instant::now() >= deadline {
+                break;
+            }
+            MutexGuard::unlock_fair(ws);
+            let _ = wait_for(&self.tcp, libc::POLLOUT, Some(Duration::from_millis(50)));
+            ws = self.ws.lock();
+            result = ws.flush();
+        }
+        drop(ws);
+        self.shutdown();
+    }
+
+    /// Shuts the TCP connection down without a close frame (a resumable drop).
+    pub fn shutdown(&self) {
+        let _ = self.tcp.shutdown(Shutdown::Both);
+    }
+}
+
+/// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.
+fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -> io::Result<()> {
+    let mut fds = libc::pollfd {
+        fd: tcp.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
+    loop {
+        // SAFETY: one valid pollfd for a socket this struct owns, for the duration of the call.
+        let n = unsafe { libc::poll(&mut fds, 1, timeout_ms) };
+        if n >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn describe_handshake_error(
+    e: tungstenite::HandshakeError<
+        tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>,
+    >,
+) -> String {
+    match e {
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {
+            format!("handshake refused with HTTP {}", response.status())
+        }
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
+            format!("TLS handshake failed: {e}")
+        }
+        tungstenite::HandshakeError::Failure(e) => format!("websocket handshake failed: {e}"),
+        tungstenite::HandshakeError::Interrupted(_) => "websocket handshake timed out".into(),
+    }
+}
