@@ -6,6 +6,8 @@ mod error;
 pub mod protocol;
 mod rest;
 mod shard;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod token;
 mod transport;
 

@@ -105,13 +105,32 @@ impl Connection {
             tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
                 .map_err(|e| DialError(describe_handshake_error(e)))?;
 
-        shared.set_read_timeout(None).map_err(setup)?;
-        shared.set_write_timeout(None).map_err(setup)?;
-        shared.set_nonblocking(true).map_err(setup)?;
+        Connection::from_parts(ws, shared).map_err(setup)
+    }
+
+    /// Wraps a handshaken websocket and a second handle to its TCP socket (both ends use
+    /// this: the client after dialing, the simulator after accepting).
+    pub fn from_parts(
+        ws: WebSocket<MaybeTlsStream<TcpStream>>,
+        tcp: TcpStream,
+    ) -> io::Result<Connection> {
+        tcp.set_read_timeout(None)?;
+        tcp.set_write_timeout(None)?;
+        tcp.set_nonblocking(true)?;
         Ok(Connection {
             ws: Mutex::new(ws),
-            tcp: shared,
+            tcp,
         })
+    }
+
+    /// Writes `bytes` straight to the socket, bypassing the websocket layer, then drops the
+    /// connection: how the simulator cuts a connection mid-frame.
+    #[cfg(feature = "sim")]
+    pub fn write_raw_and_drop(&self, bytes: &[u8]) {
+        use std::io::Write;
+        let _ws = self.ws.lock();
+        let _ = (&self.tcp).write_all(bytes);
+        let _ = self.tcp.shutdown(Shutdown::Both);
     }
 
     /// Blocks until one message arrives or the connection fails.

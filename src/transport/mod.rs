@@ -6,5 +6,3 @@ mod url;
 
 pub(crate) use connection::{Connection, DialOptions};
 pub(crate) use url::{check_api_base, WsUrl};
-#[cfg(feature = "sim")]
-pub(crate) use url::is_loopback_host;

@@ -1,0 +1,120 @@
+//! Simulator settings.
+
+use crate::Intents;
+use std::time::Duration;
+
+/// How the simulator behaves. Start from [`SimConfig::default`] and adjust with the setters.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub(crate) token: String,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) allowed_privileged: Intents,
+    pub(crate) guilds: u32,
+    pub(crate) shards: u64,
+    pub(crate) max_concurrency: u64,
+    pub(crate) max_guilds_per_shard: u32,
+    pub(crate) rate_limit: (usize, Duration),
+    pub(crate) replay_buffer: usize,
+    pub(crate) gateway_bot_429s: u32,
+    pub(crate) members: u32,
+    pub(crate) member_chunk_size: u32,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        SimConfig {
+            token: "sim-token".into(),
+            heartbeat_interval: Duration::from_millis(41_250),
+            allowed_privileged: Intents::PRIVILEGED,
+            guilds: 0,
+            shards: 1,
+            max_concurrency: 1,
+            max_guilds_per_shard: 2500,
+            rate_limit: (120, Duration::from_secs(60)),
+            replay_buffer: 100_000,
+            gateway_bot_429s: 0,
+            members: 0,
+            member_chunk_size: 1000,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The only token the simulator accepts. Defaults to `sim-token`.
+    #[must_use]
+    pub fn token(mut self, token: impl Into<String>) -> SimConfig {
+        self.token = token.into();
+        self
+    }
+
+    /// The `heartbeat_interval` sent in Hello. Defaults to 41.25 s, like Discord; tests use
+    /// ~100 ms.
+    #[must_use]
+    pub fn heartbeat_interval(mut self, interval: Duration) -> SimConfig {
+        self.heartbeat_interval = interval;
+        self
+    }
+
+    /// Privileged intents the "application" has enabled; asking for others closes with
+    /// 4014. Defaults to all of them.
+    #[must_use]
+    pub fn allowed_privileged(mut self, intents: Intents) -> SimConfig {
+        self.allowed_privileged = intents;
+        self
+    }
+
+    /// Guilds the bot is in: READY lists them unavailable, then a GUILD_CREATE follows for
+    /// each guild of the shard. Defaults to 0.
+    #[must_use]
+    pub fn guilds(mut self, count: u32) -> SimConfig {
+        self.guilds = count;
+        self
+    }
+
+    /// `shards` and `max_concurrency` answered by `GET /gateway/bot`. Defaults to 1 and 1.
+    #[must_use]
+    pub fn shards(mut self, shards: u64, max_concurrency: u64) -> SimConfig {
+        self.shards = shards.max(1);
+        self.max_concurrency = max_concurrency.max(1);
+        self
+    }
+
+    /// A shard holding more guilds than this is closed with 4011. Defaults to 2500.
+    #[must_use]
+    pub fn max_guilds_per_shard(mut self, max: u32) -> SimConfig {
+        self.max_guilds_per_shard = max;
+        self
+    }
+
+    /// The send limit per connection: more than `count` payloads in any `window` closes with
+    /// 4008. Defaults to 120 per 60 s.
+    #[must_use]
+    pub fn rate_limit(mut self, count: usize, window: Duration) -> SimConfig {
+        self.rate_limit = (count, window);
+        self
+    }
+
+    /// Dispatches kept per session for replay on resume; a resume from further back is
+    /// closed with 4007. Defaults to 100,000.
+    #[must_use]
+    pub fn replay_buffer(mut self, events: usize) -> SimConfig {
+        self.replay_buffer = events.max(1);
+        self
+    }
+
+    /// Answer the first `count` `GET /gateway/bot` requests with 429. Defaults to 0.
+    #[must_use]
+    pub fn gateway_bot_rate_limited(mut self, count: u32) -> SimConfig {
+        self.gateway_bot_429s = count;
+        self
+    }
+
+    /// Members per guild returned by Request Guild Members, in chunks of `chunk_size`.
+    /// Defaults to 0 members, chunks of 1000.
+    #[must_use]
+    pub fn members(mut self, count: u32, chunk_size: u32) -> SimConfig {
+        self.members = count;
+        self.member_chunk_size = chunk_size.clamp(1, 1000);
+        self
+    }
+}

@@ -1,0 +1,106 @@
+//! The first bytes of every accepted socket: an HTTP request, answered either as REST
+//! (`GET /api/v10/gateway/bot`) or by upgrading to a websocket.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+/// A parsed request head.
+pub(crate) struct RequestHead {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    headers: Vec<(String, String)>,
+    /// Bytes read past the head (none from a well-behaved client).
+    pub rest: Vec<u8>,
+}
+
+impl RequestHead {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+const MAX_HEAD: usize = 16 * 1024;
+
+/// Reads up to the blank line that ends the request head.
+pub(crate) fn read_head(stream: &mut TcpStream) -> io::Result<RequestHead> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let end = loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "head too large"));
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut request_line = lines.next().unwrap_or("").split(' ');
+    let method = request_line.next().unwrap_or("").to_owned();
+    let target = request_line.next().unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Ok(RequestHead {
+        method,
+        path: path.to_owned(),
+        query: query.to_owned(),
+        headers,
+        rest: buf[end..].to_vec(),
+    })
+}
+
+/// Writes a complete HTTP/1.1 JSON response and flushes it.
+pub(crate) fn respond(stream: &mut TcpStream, status: u16, body: &str) -> io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        401 => "Unauthorized",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        _ => "Error",
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if status == 429 {
+        response.push_str("Retry-After: 1\r\n");
+    }
+    response.push_str("\r\n");
+    response.push_str(body);
+    stream.write_all(response.as_bytes())?;
+    stream.flush()
+}
+
+/// Answers the websocket upgrade with 101.
+pub(crate) fn accept_upgrade(stream: &mut TcpStream, head: &RequestHead) -> io::Result<()> {
+    let key = head
+        .header("Sec-WebSocket-Key")
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Sec-WebSocket-Key"))?;
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes())?;
+    stream.flush()
+}
+
+/// The value of `key` in a query string.
+pub(crate) fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}

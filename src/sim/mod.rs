@@ -1,0 +1,281 @@
+//! A faithful Discord gateway simulator (feature `sim`): a real websocket and HTTP server on
+//! 127.0.0.1 that behaves like the gateway described in PROTOCOL.md, for tests and examples
+//! that run without Discord.
+//!
+//! ```
+//! use std::time::Duration;
+//! use syncord::sim::{SimConfig, Simulator};
+//! use syncord::{Event, Intents, Shard};
+//!
+//! let sim = Simulator::start(SimConfig::default()).unwrap();
+//! let shard = Shard::with_config(sim.client_config(Intents::GUILD_MESSAGES).build());
+//! let handle = shard.handle();
+//! let pusher = std::thread::spawn(move || {
+//!     sim.wait_for_session(Duration::from_secs(10)).expect("client identified");
+//!     sim.push("MESSAGE_CREATE", r#"{"content":"hello"}"#);
+//!     sim
+//! });
+//! shard
+//!     .run(|event| {
+//!         if let Event::Dispatch(d) = event {
+//!             if d.event_type() == "MESSAGE_CREATE" {
+//!                 handle.shutdown();
+//!             }
+//!         }
+//!     })
+//!     .unwrap();
+//! pusher.join().unwrap();
+//! ```
+
+mod config;
+mod http;
+mod record;
+mod server;
+
+pub use config::SimConfig;
+pub use record::{Record, RecordKind};
+
+use crate::{ConfigBuilder, Intents};
+use server::{Inner, SimConn};
+use std::net::TcpListener;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What the next accepted connections do instead of behaving normally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionFault {
+    /// Drop the TCP connection before the websocket handshake (a refused connection).
+    Refuse,
+    /// Only on the resume URL (`/resume`): drop before the handshake.
+    RefuseResume,
+    /// Complete the handshake, then never send Hello.
+    NoHello,
+    /// Send Hello only after this delay.
+    DelayHello(Duration),
+}
+
+/// A running simulator. Dropping it stops the server and every connection.
+pub struct Simulator {
+    inner: Arc<Inner>,
+    acceptor: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Simulator {
+    /// Starts a simulator on an ephemeral port of 127.0.0.1.
+    pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let inner = Arc::new(Inner::new(config, port));
+        let acceptor = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("syncord-sim-accept".into())
+                .spawn(move || server::accept_loop(&inner, listener))?
+        };
+        Ok(Simulator {
+            inner,
+            acceptor: Some(acceptor),
+        })
+    }
+
+    /// The identify URL (`ws://127.0.0.1:<port>`), what `GET /gateway/bot` answers.
+    pub fn gateway_url(&self) -> String {
+        format!("ws://127.0.0.1:{}", self.inner.port)
+    }
+
+    /// The `resume_gateway_url` sent in READY: the same server, on the path `/resume`.
+    pub fn resume_url(&self) -> String {
+        format!("ws://127.0.0.1:{}/resume", self.inner.port)
+    }
+
+    /// The REST base URL (`http://127.0.0.1:<port>/api/v10`).
+    pub fn api_base(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v10", self.inner.port)
+    }
+
+    /// The token the simulator accepts.
+    pub fn token(&self) -> &str {
+        &self.inner.config.token
+    }
+
+    /// A client config pointed at this simulator (REST discovery through its HTTP endpoint)
+    /// with its token and the given intents; adjust further before `build()`.
+    pub fn client_config(&self, intents: Intents) -> ConfigBuilder {
+        crate::Config::builder(self.token(), intents).api_base(self.api_base())
+    }
+
+    /// Makes the next `count` connections misbehave with `fault`.
+    pub fn fault_next(&self, fault: ConnectionFault, count: usize) {
+        let mut faults = self.inner.faults.lock();
+        for _ in 0..count {
+            faults.push_back(fault);
+        }
+    }
+
+    /// Stops or resumes answering heartbeats with ACKs (on every connection).
+    pub fn set_acks(&self, enabled: bool) {
+        self.inner.acks.store(enabled, Ordering::Release);
+    }
+
+    /// Waits until the current session has a live connection (READY or RESUMED sent) and
+    /// returns its session id.
+    pub fn wait_for_session(&self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let mut sessions = self.inner.sessions.lock();
+        loop {
+            if let Some(id) = sessions.current_live() {
+                return Some(id);
+            }
+            if self
+                .inner
+                .sessions_changed
+                .wait_until(&mut sessions, deadline)
+                .timed_out()
+            {
+                return sessions.current_live();
+            }
+        }
+    }
+
+    /// Sends a dispatch to the current session and returns its sequence number. If the
+    /// session has no live connection the event is buffered and replayed on resume, like
+    /// Discord does. Returns `None` if there is no session.
+    pub fn push(&self, event_type: &str, data_json: &str) -> Option<u64> {
+        self.inner.push(event_type, data_json)
+    }
+
+    /// Sends op 7 Reconnect on the current connection.
+    pub fn reconnect(&self) -> bool {
+        self.on_current(|conn| conn.send_text(r#"{"op":7,"d":null,"s":null,"t":null}"#))
+    }
+
+    /// Sends op 9 Invalid Session. With `resumable: false` the session is destroyed first.
+    pub fn invalidate_session(&self, resumable: bool) -> bool {
+        if !resumable {
+            self.inner.destroy_current_session();
+        }
+        let json = format!(r#"{{"op":9,"d":{resumable},"s":null,"t":null}}"#);
+        self.on_current(|conn| conn.send_text(&json))
+    }
+
+    /// Sends op 1, asking the client for an immediate heartbeat.
+    pub fn request_heartbeat(&self) -> bool {
+        self.on_current(|conn| conn.send_text(r#"{"op":1,"d":null,"s":null,"t":null}"#))
+    }
+
+    /// Closes the current connection with `code` (the session is kept).
+    pub fn close(&self, code: u16) -> bool {
+        self.on_current(|conn| {
+            self.inner.record(conn.id, RecordKind::ClosedByServer { code });
+            conn.conn.close(code, "closed by the simulator");
+            true
+        })
+    }
+
+    /// Drops the current TCP connection without a close frame.
+    pub fn drop_connection(&self) -> bool {
+        self.on_current(|conn| {
+            conn.conn.shutdown();
+            true
+        })
+    }
+
+    /// Drops the current TCP connection in the middle of a websocket frame.
+    pub fn drop_mid_frame(&self) -> bool {
+        self.on_current(|conn| {
+            // A text frame header announcing 100 bytes, followed by only 10 of them.
+            let mut bytes = vec![0x81, 100];
+            bytes.extend_from_slice(br#"{"op":0,"s"#);
+            conn.conn.write_raw_and_drop(&bytes);
+            true
+        })
+    }
+
+    /// Sends an arbitrary websocket message on the current connection (hostile input).
+    pub fn send_message(&self, message: tungstenite::Message) -> bool {
+        self.on_current(|conn| conn.conn.send(message).is_ok())
+    }
+
+    fn on_current(&self, f: impl FnOnce(&SimConn) -> bool) -> bool {
+        match self.inner.current_conn() {
+            Some(conn) => f(&conn),
+            None => false,
+        }
+    }
+
+    /// Everything recorded so far.
+    pub fn records(&self) -> Vec<Record> {
+        self.inner.records.lock().clone()
+    }
+
+    /// Payloads received with opcode `op`, in order.
+    pub fn received(&self, op: u8) -> Vec<Record> {
+        self.inner
+            .records
+            .lock()
+            .iter()
+            .filter(|r| r.op() == Some(op))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits until a record matching `predicate` exists (looking at every record so far)
+    /// and returns the first one, or `None` after `timeout`.
+    pub fn wait_for(
+        &self,
+        timeout: Duration,
+        mut predicate: impl FnMut(&Record) -> bool,
+    ) -> Option<Record> {
+        self.wait_for_nth(timeout, 1, &mut predicate)
+    }
+
+    /// Waits until `n` records match `predicate` and returns the `n`th.
+    pub fn wait_for_nth(
+        &self,
+        timeout: Duration,
+        n: usize,
+        mut predicate: impl FnMut(&Record) -> bool,
+    ) -> Option<Record> {
+        let deadline = Instant::now() + timeout;
+        let mut records = self.inner.records.lock();
+        let mut seen = 0;
+        let mut matched = 0;
+        loop {
+            for record in &records[seen..] {
+                if predicate(record) {
+                    matched += 1;
+                    if matched == n {
+                        return Some(record.clone());
+                    }
+                }
+            }
+            seen = records.len();
+            if self
+                .inner
+                .records_changed
+                .wait_until(&mut records, deadline)
+                .timed_out()
+                && records.len() == seen
+            {
+                return None;
+            }
+        }
+    }
+
+    /// Number of connections accepted so far (websocket and HTTP).
+    pub fn connections(&self) -> u64 {
+        self.inner.next_conn.load(Ordering::Acquire) - 1
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.inner.stop();
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+        server::join_all(&self.inner);
+    }
+}
