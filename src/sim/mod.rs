@@ -193,9 +193,19 @@ impl Simulator {
         })
     }
 
-    /// Sends an arbitrary websocket message on the current connection (hostile input).
-    pub fn send_message(&self, message: tungstenite::Message) -> bool {
-        self.on_current(|conn| conn.conn.send(message).is_ok())
+    /// Sends arbitrary text as one websocket text message on the current connection
+    /// (malformed payloads, unknown opcodes: hostile input).
+    pub fn send_text(&self, text: &str) -> bool {
+        self.on_current(|conn| conn.send_text(text))
+    }
+
+    /// Sends arbitrary bytes as one websocket binary message on the current connection.
+    pub fn send_binary(&self, bytes: &[u8]) -> bool {
+        self.on_current(|conn| {
+            conn.conn
+                .send(tungstenite::Message::binary(bytes.to_vec()))
+                .is_ok()
+        })
     }
 
     fn on_current(&self, f: impl FnOnce(&SimConn) -> bool) -> bool {
