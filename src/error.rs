@@ -70,7 +70,9 @@ pub enum Error {
     #[error("invalid command JSON: {0}")]
     InvalidJson(String),
     /// The command queue stayed full for the whole send timeout.
-    #[error("command queue full for {0:?}; the shard is sending at its rate limit or is disconnected")]
+    #[error(
+        "command queue full for {0:?}; the shard is sending at its rate limit or is disconnected"
+    )]
     QueueFull(Duration),
     /// The shard is not connected and the command policy is to fail fast.
     #[error("the shard is not connected")]

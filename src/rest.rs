@@ -1,6 +1,6 @@
-//! REST gateway discovery: `GET /gateway/bot` with ureq (PROTOCOL.md §1.1–1.2).
+//! REST gateway discovery: `GET /gateway/bot` (PROTOCOL.md §1.1–1.2).
 
-use crate::transport::check_api_base;
+use crate::transport::{check_api_base, get, RequestOptions, Response};
 use crate::{Error, Result, Token};
 use serde::Deserialize;
 use std::time::Duration;
@@ -63,87 +63,63 @@ const RATE_LIMIT_RETRIES: u32 = 5;
 pub(crate) fn gateway_bot(
     api_base: &str,
     token: &Token,
+    opts: &RequestOptions<'_>,
     sleep: &dyn Fn(Duration) -> bool,
 ) -> Result<GatewayBot> {
     check_api_base(api_base)?;
-    let tls = ureq::tls::TlsConfig::builder()
-        .provider(ureq::tls::TlsProvider::NativeTls)
-        .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-        .build();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
-        .tls_config(tls)
-        .user_agent(user_agent())
-        .build()
-        .into();
     let url = format!("{api_base}/gateway/bot");
+    let authorization = format!("Bot {}", token.expose());
+    let user_agent = user_agent();
+    let headers = [
+        ("Authorization", authorization.as_str()),
+        ("User-Agent", user_agent.as_str()),
+    ];
     let (mut transient, mut limited) = (0u32, 0u32);
     loop {
-        let outcome = agent
-            .get(&url)
-            .header("Authorization", &format!("Bot {}", token.expose()))
-            .call();
-        let wait = match outcome {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let body = response
-                    .body_mut()
-                    .with_config()
-                    .limit(1 << 20)
-                    .read_to_string()
-                    .unwrap_or_default();
-                match status {
-                    200..=299 => {
-                        return serde_json::from_str(&body).map_err(|e| {
-                            Error::Discovery(format!("unexpected /gateway/bot body: {e}"))
-                        })
-                    }
-                    401 => {
-                        return Err(Error::AuthenticationFailed {
-                            source_of_truth: "HTTP 401 from GET /gateway/bot",
-                        })
-                    }
-                    429 if limited < RATE_LIMIT_RETRIES => {
-                        limited += 1;
-                        let retry_after = serde_json::from_str::<RateLimited>(&body)
-                            .map(|r| r.retry_after)
-                            .unwrap_or(1.0);
-                        let secs = if retry_after.is_finite() {
-                            retry_after.clamp(0.0, 600.0)
-                        } else {
-                            1.0
-                        };
-                        log::warn!("GET /gateway/bot rate limited; retrying in {secs:.3} s");
-                        Duration::from_secs_f64(secs)
-                    }
-                    500..=599 if transient < TRANSIENT_RETRIES => {
-                        transient += 1;
-                        log::warn!("GET /gateway/bot answered HTTP {status}; retrying");
-                        Duration::from_millis(500 << transient)
-                    }
-                    _ => {
-                        return Err(Error::Discovery(format!(
-                            "GET /gateway/bot answered HTTP {status}: {}",
-                            token.redact_in(body.chars().take(200).collect::<String>().as_str())
-                        )))
-                    }
+        let wait = match get(&url, &headers, opts) {
+            Ok(Response { status, body }) => match status {
+                200..=299 => {
+                    return serde_json::from_str(&body).map_err(|e| {
+                        Error::Discovery(format!("unexpected /gateway/bot body: {e}"))
+                    })
                 }
-            }
+                401 => {
+                    return Err(Error::AuthenticationFailed {
+                        source_of_truth: "HTTP 401 from GET /gateway/bot",
+                    })
+                }
+                429 if limited < RATE_LIMIT_RETRIES => {
+                    limited += 1;
+                    let retry_after = serde_json::from_str::<RateLimited>(&body)
+                        .map(|r| r.retry_after)
+                        .unwrap_or(1.0);
+                    let secs = if retry_after.is_finite() {
+                        retry_after.clamp(0.0, 600.0)
+                    } else {
+                        1.0
+                    };
+                    log::warn!("GET /gateway/bot rate limited; retrying in {secs:.3} s");
+                    Duration::from_secs_f64(secs)
+                }
+                500..=599 if transient < TRANSIENT_RETRIES => {
+                    transient += 1;
+                    log::warn!("GET /gateway/bot answered HTTP {status}; retrying");
+                    Duration::from_millis(250 << transient)
+                }
+                _ => {
+                    let excerpt: String = body.chars().take(200).collect();
+                    return Err(Error::Discovery(format!(
+                        "GET /gateway/bot answered HTTP {status}: {}",
+                        token.redact_in(&excerpt)
+                    )));
+                }
+            },
             Err(e) if transient < TRANSIENT_RETRIES => {
                 transient += 1;
-                log::warn!(
-                    "GET /gateway/bot failed: {}; retrying",
-                    token.redact_in(&e.to_string())
-                );
-                Duration::from_millis(500 << transient)
+                log::warn!("GET /gateway/bot failed: {e}; retrying");
+                Duration::from_millis(250 << transient)
             }
-            Err(e) => {
-                return Err(Error::Discovery(format!(
-                    "GET /gateway/bot failed: {}",
-                    token.redact_in(&e.to_string())
-                )))
-            }
+            Err(e) => return Err(Error::Discovery(format!("GET /gateway/bot failed: {e}"))),
         };
         if !sleep(wait) {
             return Err(Error::Stopped);

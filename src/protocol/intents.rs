@@ -91,6 +91,9 @@ mod tests {
     #[test]
     fn privileged_names_are_listed() {
         let asked = Intents::GUILDS | Intents::MESSAGE_CONTENT | Intents::GUILD_MEMBERS;
-        assert_eq!(asked.privileged().names(), ["GUILD_MEMBERS", "MESSAGE_CONTENT"]);
+        assert_eq!(
+            asked.privileged().names(),
+            ["GUILD_MEMBERS", "MESSAGE_CONTENT"]
+        );
     }
 }

@@ -70,7 +70,10 @@ mod tests {
         assert_eq!(b.delay_with(3, 1.0), Duration::from_secs(4));
         for _ in 0..1000 {
             let d = b.delay(4);
-            assert!(d >= Duration::from_secs(4) && d <= Duration::from_secs(8), "{d:?}");
+            assert!(
+                d >= Duration::from_secs(4) && d <= Duration::from_secs(8),
+                "{d:?}"
+            );
         }
     }
 

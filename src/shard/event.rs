@@ -28,7 +28,8 @@ impl Dispatch {
     /// Builds a dispatch from a payload's text and the parts the envelope parser found in it.
     /// `name` and `data` must be slices of `raw`.
     pub(crate) fn new(raw: Utf8Bytes, name: &str, data: &str, seq: u64) -> Dispatch {
-        let name = span_of(&raw, name).map_or_else(|| EventName::Owned(name.into()), EventName::Span);
+        let name =
+            span_of(&raw, name).map_or_else(|| EventName::Owned(name.into()), EventName::Span);
         let data = span_of(&raw, data).unwrap_or(0..0);
         Dispatch {
             raw,

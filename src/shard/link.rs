@@ -45,8 +45,8 @@ pub(crate) struct Report {
 pub(crate) enum Priority {
     /// A heartbeat carrying the latest sequence number.
     Heartbeat,
-    /// Identify or Resume.
-    Payload(String),
+    /// Identify or Resume: carries the token, so it is written without frame logging.
+    Session(String),
 }
 
 /// State the three threads share.
@@ -306,14 +306,14 @@ fn write_loop(
     let mut active = false;
     loop {
         let user = if active { commands } else { &idle };
-        let (json, done) = select_biased! {
+        let (json, secret, done) = select_biased! {
             recv(stop) -> _ => return,
             recv(priority) -> p => match p {
                 Ok(Priority::Heartbeat) => {
                     let seq = link.seq.load(Ordering::Acquire);
-                    (heartbeat_json((seq > 0).then_some(seq)), None)
+                    (heartbeat_json((seq > 0).then_some(seq)), false, None)
                 }
-                Ok(Priority::Payload(json)) => (json, None),
+                Ok(Priority::Session(json)) => (json, true, None),
                 Err(_) => return,
             },
             recv(ready) -> r => {
@@ -321,11 +321,15 @@ fn write_loop(
                 continue;
             }
             recv(user) -> c => match c {
-                Ok(command) => (command.json, command.done),
+                Ok(command) => (command.json, false, command.done),
                 Err(_) => return,
             },
         };
-        let result = link.conn.send(Message::text(json));
+        let result = if secret {
+            link.conn.send_secret(&json)
+        } else {
+            link.conn.send(Message::text(json))
+        };
         let failed = result.as_ref().err().map(ToString::to_string);
         if let Some(done) = done {
             let _ = done.send(match &failed {

@@ -14,7 +14,7 @@ pub use session::Session;
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
 use crate::{Config, Error, Intents, Result, Token};
-use crossbeam_channel::{bounded, Receiver, Sender, SendTimeoutError};
+use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use link::Command;
 use parking_lot::Mutex;
 use std::net::TcpStream;
@@ -160,8 +160,8 @@ impl Shard {
     /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
     pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
         *self.shared.runner.lock() = Some(std::thread::current().id());
-        let result = runner::Runner::new(self.config, self.shared.clone(), self.commands, handler)
-            .run();
+        let result =
+            runner::Runner::new(self.config, self.shared.clone(), self.commands, handler).run();
         self.shared.set_state(match result {
             Ok(()) => ShardState::Stopped,
             Err(_) => ShardState::FatallyClosed,

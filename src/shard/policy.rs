@@ -33,7 +33,10 @@ impl Ended {
     /// A short description for logs and the `Disconnected` event.
     pub fn describe(&self) -> String {
         match self {
-            Ended::Closed { code: Some(code), reason } => {
+            Ended::Closed {
+                code: Some(code),
+                reason,
+            } => {
                 let name = CloseCode(*code).name().unwrap_or("unknown code");
                 format!("closed by the gateway with {code} ({name}): {reason}")
             }

@@ -6,7 +6,7 @@ use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
 use super::policy::{decide, Action, Ended, Facts, Wait};
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
-use crate::transport::{Connection, DialOptions, WsUrl};
+use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
 use crate::{Config, Error, Result};
 use crossbeam_channel::{after, at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -16,6 +16,14 @@ use std::time::{Duration, Instant};
 
 /// After this many resume attempts in a row fail, identify a new session instead.
 const MAX_FAILED_RESUMES: u32 = 3;
+
+/// Why there is no URL to connect to.
+enum NoUrl {
+    /// Discovery failed for now: treat like a failed dial.
+    Retry(Ended),
+    /// Stop `run` with this result.
+    Stop(Result<()>),
+}
 
 /// Where the current connection is in its handshake.
 enum Phase {
@@ -77,8 +85,8 @@ impl<H: FnMut(Event)> Runner<H> {
             let resume = self.session.is_some();
             let (ended, active_for) = match self.connect_url(resume) {
                 Ok(url) => self.connection(url, resume),
-                Err(Ended::Shutdown { .. }) => return Ok(()),
-                Err(ended) => (ended, None),
+                Err(NoUrl::Retry(ended)) => (ended, None),
+                Err(NoUrl::Stop(result)) => return result,
             };
             if let Some(error) = self.handler_failure.take() {
                 return Err(error);
@@ -178,7 +186,7 @@ impl<H: FnMut(Event)> Runner<H> {
     }
 
     /// The URL for the next connection, discovering the gateway URL if needed.
-    fn connect_url(&mut self, resume: bool) -> Result<WsUrl, Ended> {
+    fn connect_url(&mut self, resume: bool) -> Result<WsUrl, NoUrl> {
         if resume && !self.avoid_resume_url {
             if let Some(session) = &self.session {
                 match WsUrl::parse(&session.resume_url) {
@@ -207,26 +215,45 @@ impl<H: FnMut(Event)> Runner<H> {
                     }
                     false
                 };
-                match crate::rest::gateway_bot(&self.config.api_base, &self.config.token, &sleep)
-                {
+                let register = self.abort_registration();
+                let opts = RequestOptions {
+                    timeout: self.config.handshake_timeout,
+                    tls: self.config.tls.as_ref(),
+                    on_connected: &register,
+                };
+                let found = crate::rest::gateway_bot(
+                    &self.config.api_base,
+                    &self.config.token,
+                    &opts,
+                    &sleep,
+                );
+                self.shared.dialing.lock().take();
+                match found {
                     Ok(bot) => {
                         self.gateway_url = Some(bot.url.clone());
                         bot.url
                     }
-                    Err(Error::Stopped) => return Err(Ended::Shutdown { resumable: false }),
-                    Err(e) if e.is_fatal() && !matches!(e, Error::Discovery(_)) => {
-                        // A bad token or URL will not fix itself: end `run` with it.
-                        self.handler_failure = Some(e);
-                        return Err(Ended::Shutdown { resumable: false });
-                    }
-                    Err(e) => return Err(Ended::Dial(e.to_string())),
+                    Err(Error::Stopped) => return Err(NoUrl::Stop(Ok(()))),
+                    // Discovery failures are transient: back off and try again.
+                    Err(Error::Discovery(e)) => return Err(NoUrl::Retry(Ended::Dial(e))),
+                    // A bad token or URL will not fix itself: end `run` with it.
+                    Err(e) => return Err(NoUrl::Stop(Err(e))),
                 }
             }
         };
-        WsUrl::parse(&url).map_err(|e| {
-            self.handler_failure = Some(e);
-            Ended::Shutdown { resumable: false }
-        })
+        WsUrl::parse(&url).map_err(|e| NoUrl::Stop(Err(e)))
+    }
+
+    /// A callback that lets `shutdown` abort a dial or request on this socket.
+    fn abort_registration(&self) -> impl Fn(&std::net::TcpStream) {
+        let shared = self.shared.clone();
+        move |tcp: &std::net::TcpStream| {
+            let mut slot = shared.dialing.lock();
+            *slot = tcp.try_clone().ok();
+            if shared.stop_requested().is_some() {
+                let _ = tcp.shutdown(std::net::Shutdown::Both);
+            }
+        }
     }
 
     /// Dials and drives one connection to its end. Returns how it ended and, if it reached
@@ -239,14 +266,7 @@ impl<H: FnMut(Event)> Runner<H> {
             url: full_url.clone(),
             resume,
         });
-        let shared = self.shared.clone();
-        let register = move |tcp: &std::net::TcpStream| {
-            let mut slot = shared.dialing.lock();
-            *slot = tcp.try_clone().ok();
-            if shared.stop_requested().is_some() {
-                let _ = tcp.shutdown(std::net::Shutdown::Both);
-            }
-        };
+        let register = self.abort_registration();
         let dialed = Connection::dial(
             &url,
             &full_url,
@@ -356,7 +376,7 @@ impl<H: FnMut(Event)> Runner<H> {
                         self.shared.set_state(ShardState::Identifying);
                         Outgoing::new(OpCode::IDENTIFY, self.identify()).to_json()
                     };
-                    let _ = link.priority.send(Priority::Payload(first));
+                    let _ = link.priority.send(Priority::Session(first));
                     phase = Phase::AwaitingReady;
                     deadline = at(Instant::now() + self.config.ready_timeout);
                 }

@@ -168,7 +168,8 @@ impl Simulator {
     /// Closes the current connection with `code` (the session is kept).
     pub fn close(&self, code: u16) -> bool {
         self.on_current(|conn| {
-            self.inner.record(conn.id, RecordKind::ClosedByServer { code });
+            self.inner
+                .record(conn.id, RecordKind::ClosedByServer { code });
             conn.conn.close(code, "closed by the simulator");
             true
         })

@@ -197,7 +197,10 @@ fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
     let fault = inner.faults.lock().pop_front();
     let fault = match fault {
         Some(ConnectionFault::RefuseResume) if head.path != "/resume" => {
-            inner.faults.lock().push_front(ConnectionFault::RefuseResume);
+            inner
+                .faults
+                .lock()
+                .push_front(ConnectionFault::RefuseResume);
             None
         }
         other => other,
@@ -266,7 +269,10 @@ fn serve_http(inner: &Inner, stream: &mut TcpStream, head: &RequestHead) {
         (200, format!(r#"{{"url":"ws://127.0.0.1:{}"}}"#, inner.port))
     } else if head.path == "/api/v10/gateway/bot" {
         if !authorized {
-            (401, r#"{"message":"401: Unauthorized","code":0}"#.to_owned())
+            (
+                401,
+                r#"{"message":"401: Unauthorized","code":0}"#.to_owned(),
+            )
         } else if inner.http_requests.fetch_add(1, Ordering::AcqRel) < config.gateway_bot_429s {
             (
                 429,
@@ -389,7 +395,10 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
     {
         let now = Instant::now();
         let mut sends = conn.sends.lock();
-        while sends.front().is_some_and(|t| now.duration_since(*t) >= window) {
+        while sends
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= window)
+        {
             sends.pop_front();
         }
         sends.push_back(now);
@@ -574,7 +583,11 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
             r#"{{"guild_id":{},"members":[{}],"chunk_index":{index},"chunk_count":{count},"not_found":[{}]{nonce_field}}}"#,
             Value::String(guild_id.to_owned()),
             chunk.join(","),
-            if index == 0 { not_found.join(",") } else { String::new() },
+            if index == 0 {
+                not_found.join(",")
+            } else {
+                String::new()
+            },
         );
         inner.push_to(session, "GUILD_MEMBERS_CHUNK", &data);
     }

@@ -8,7 +8,7 @@
 
 use super::url::WsUrl;
 use parking_lot::{Mutex, MutexGuard};
-use std::io;
+use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub(crate) struct Connection {
     tcp: TcpStream,
 }
 
-fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
+pub(super) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
     let host = url.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = (host, url.port)
         .to_socket_addrs()
@@ -56,7 +56,7 @@ fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
     Ok(addrs)
 }
 
-fn connect_tcp(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, DialError> {
+pub(super) fn connect_tcp(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, DialError> {
     let mut last = None;
     for addr in addrs {
         match TcpStream::connect_timeout(addr, timeout) {
@@ -178,6 +178,56 @@ impl Connection {
         }
     }
 
+    /// Sends a text message that carries the token (Identify, Resume).
+    ///
+    /// tungstenite logs every frame's payload at trace level, so this frame is built and
+    /// masked here (RFC 6455 §5.2) and written straight to the stream, after flushing
+    /// whatever tungstenite had queued so the order on the wire is kept.
+    pub fn send_secret(&self, text: &str) -> Result<(), tungstenite::Error> {
+        let frame = masked_text_frame(text.as_bytes(), fastrand::u32(..).to_be_bytes());
+        let deadline = Instant::now() + WRITE_STALL_LIMIT;
+        let stalled = || {
+            tungstenite::Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the socket accepted no data for 30 s",
+            ))
+        };
+        let mut ws = self.ws.lock();
+        loop {
+            match ws.flush() {
+                Ok(()) => break,
+                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    MutexGuard::unlock_fair(ws);
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(stalled());
+                    }
+                    wait_for(&self.tcp, libc::POLLOUT, Some(left))?;
+                    ws = self.ws.lock();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        // The lock is held until the whole frame is out: nothing may interleave with it.
+        let mut written = 0;
+        while written < frame.len() {
+            match ws.get_mut().write(&frame[written..]) {
+                Ok(0) => return Err(tungstenite::Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(stalled());
+                    }
+                    wait_for(&self.tcp, libc::POLLOUT, Some(left))?;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(tungstenite::Error::Io(e)),
+            }
+        }
+        ws.get_mut().flush().map_err(tungstenite::Error::Io)
+    }
+
     /// Sends a close frame with `code` (best effort, bounded wait), then shuts the socket
     /// down, which also wakes the reader.
     pub fn close(&self, code: u16, reason: &str) {
@@ -207,6 +257,26 @@ impl Connection {
     }
 }
 
+/// A final, masked text frame as a client sends it (RFC 6455 §5.2).
+fn masked_text_frame(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(payload.len() + 14);
+    frame.push(0x81);
+    match payload.len() {
+        len @ 0..=125 => frame.push(0x80 | len as u8),
+        len @ 126..=0xFFFF => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
+    frame
+}
+
 /// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.
 fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -> io::Result<()> {
     let mut fds = libc::pollfd {
@@ -228,10 +298,33 @@ fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::masked_text_frame;
+
+    #[test]
+    fn masked_frame_matches_rfc_6455_example() {
+        // RFC 6455 §5.7: a masked "Hello".
+        let frame = masked_text_frame(b"Hello", [0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(
+            frame,
+            [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]
+        );
+    }
+
+    #[test]
+    fn masked_frame_uses_extended_lengths() {
+        let frame = masked_text_frame(&[b'a'; 300], [0; 4]);
+        assert_eq!(&frame[..4], &[0x81, 0x80 | 126, 0x01, 0x2c]);
+        assert_eq!(frame.len(), 4 + 4 + 300);
+        let frame = masked_text_frame(&vec![b'a'; 70_000], [0; 4]);
+        assert_eq!(frame[1], 0x80 | 127);
+        assert_eq!(frame.len(), 2 + 8 + 4 + 70_000);
+    }
+}
+
 fn describe_handshake_error(
-    e: tungstenite::HandshakeError<
-        tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>,
-    >,
+    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>>,
 ) -> String {
     match e {
         tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {

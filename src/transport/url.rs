@@ -57,21 +57,45 @@ fn host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
 impl WsUrl {
     /// Parses and checks a gateway URL: `wss://` anywhere, `ws://` only to loopback.
     pub fn parse(url: &str) -> Result<WsUrl> {
+        WsUrl::parse_with(
+            url,
+            ("wss", "ws"),
+            "the scheme must be wss:// (or ws:// for loopback)",
+        )
+    }
+
+    /// Parses and checks a REST URL: `https://` anywhere, `http://` only to loopback.
+    pub fn parse_rest(url: &str) -> Result<WsUrl> {
+        WsUrl::parse_with(
+            url,
+            ("https", "http"),
+            "the scheme must be https:// (or http:// for loopback)",
+        )
+    }
+
+    fn parse_with(
+        url: &str,
+        (tls, plain): (&str, &str),
+        bad_scheme: &'static str,
+    ) -> Result<WsUrl> {
         let invalid = |why| Error::InvalidUrl {
             url: url.to_owned(),
             why,
         };
         let (scheme, authority, path) = split(url).ok_or(invalid("not an absolute URL"))?;
-        let secure = match scheme.to_ascii_lowercase().as_str() {
-            "wss" => true,
-            "ws" => false,
-            _ => return Err(invalid("the scheme must be wss:// (or ws:// for loopback)")),
+        let scheme = scheme.to_ascii_lowercase();
+        let secure = if scheme == tls {
+            true
+        } else if scheme == plain {
+            false
+        } else {
+            return Err(invalid(bad_scheme));
         };
         let (host, port) = host_port(authority, if secure { 443 } else { 80 })
             .ok_or(invalid("the host or port is malformed"))?;
         if !secure && !is_loopback_host(&host) {
             return Err(invalid(
-                "plain ws:// is only allowed to loopback hosts; use wss://",
+                "plain-text connections are only allowed to loopback hosts; use TLS",
             ));
         }
         Ok(WsUrl {
@@ -80,6 +104,11 @@ impl WsUrl {
             port,
             path: path.to_owned(),
         })
+    }
+
+    /// The host without IPv6 brackets, for DNS and TLS server names.
+    pub fn bare_host(&self) -> &str {
+        self.host.trim_start_matches('[').trim_end_matches(']')
     }
 
     /// The full URL to open, with the gateway's query string (PROTOCOL.md §1.3).
@@ -102,20 +131,7 @@ impl WsUrl {
 
 /// Checks a REST base URL: `https://` anywhere, `http://` only to loopback.
 pub(crate) fn check_api_base(base: &str) -> Result<()> {
-    let invalid = |why| Error::InvalidUrl {
-        url: base.to_owned(),
-        why,
-    };
-    let (scheme, authority, _) = split(base).ok_or(invalid("not an absolute URL"))?;
-    let (host, _) = host_port(authority, 443).ok_or(invalid("the host or port is malformed"))?;
-    match scheme.to_ascii_lowercase().as_str() {
-        "https" => Ok(()),
-        "http" if is_loopback_host(&host) => Ok(()),
-        "http" => Err(invalid(
-            "plain http:// is only allowed to loopback hosts; use https://",
-        )),
-        _ => Err(invalid("the scheme must be https://")),
-    }
+    WsUrl::parse_rest(base).map(|_| ())
 }
 
 #[cfg(test)]
