@@ -62,6 +62,8 @@ pub(crate) struct Shared {
     session: Mutex<Option<Session>>,
     delivered_seq: AtomicU64,
     runner: Mutex<Option<ThreadId>>,
+    /// The current connection's event queue, for [`ShardHandle::queue_depth`].
+    events: Mutex<Option<Receiver<link::FromReader>>>,
     commands: Sender<Command>,
     while_disconnected: WhileDisconnected,
     command_timeout: std::time::Duration,
@@ -136,6 +138,7 @@ impl Shard {
             session: Mutex::new(config.session.clone()),
             delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
             runner: Mutex::new(None),
+            events: Mutex::new(None),
             commands: commands_tx,
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
@@ -276,6 +279,13 @@ impl ShardHandle {
     /// The shard's current state.
     pub fn state(&self) -> ShardState {
         *self.shared.state.lock()
+    }
+
+    /// How many events the reader has queued that the handler has not taken yet. When it
+    /// reaches the configured `event_queue` capacity, reading pauses (TCP back-pressure)
+    /// until the handler catches up; nothing is dropped.
+    pub fn queue_depth(&self) -> usize {
+        self.shared.events.lock().as_ref().map_or(0, Receiver::len)
     }
 
     /// The current session (id, last delivered seq, resume URL), if one is established.

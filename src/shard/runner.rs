@@ -299,7 +299,9 @@ impl<H: FnMut(Event)> Runner<H> {
             Err(e) => return (Ended::Io(format!("could not start threads: {e}")), None),
         };
         let mut active_since = None;
+        *self.shared.events.lock() = Some(link.events.clone());
         let ended = self.drive(&link, resume, &mut active_since);
+        self.shared.events.lock().take();
         let close = match &ended {
             Ended::Shutdown { resumable: false } => Some((1000, "shutting down")),
             Ended::Shutdown { resumable: true } => Some((4000, "shutting down, will resume")),
