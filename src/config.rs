@@ -45,6 +45,7 @@ pub struct Config {
     pub(crate) stop_on_handler_panic: bool,
     pub(crate) slow_handler_warning: Duration,
     pub(crate) tls: Option<native_tls::TlsConnector>,
+    pub(crate) rate_limit: (u32, Duration),
 }
 
 impl Config {
@@ -90,6 +91,7 @@ impl Config {
             stop_on_handler_panic: false,
             slow_handler_warning: Duration::from_secs(2),
             tls: None,
+            rate_limit: crate::GATEWAY_SEND_LIMIT,
         })
     }
 
@@ -254,6 +256,15 @@ impl ConfigBuilder {
     /// are always verified. Defaults to the platform's trust store.
     pub fn tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
         self.0.tls = Some(connector);
+        self
+    }
+
+    /// The send limit per connection: at most `count` payloads (every opcode) in any
+    /// `window`, with room always kept for heartbeats. Only lower it, or match a test
+    /// server's setting: Discord closes with 4008 above 120 per 60 s. Defaults to
+    /// [`GATEWAY_SEND_LIMIT`](crate::GATEWAY_SEND_LIMIT).
+    pub fn rate_limit(mut self, count: u32, window: Duration) -> Self {
+        self.0.rate_limit = (count.max(1), window);
         self
     }
 

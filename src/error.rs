@@ -69,6 +69,12 @@ pub enum Error {
     /// The JSON given to `send_raw` is not valid JSON.
     #[error("invalid command JSON: {0}")]
     InvalidJson(String),
+    /// The command is invalid (e.g. a member request nonce over 32 bytes).
+    #[error("invalid command: {0}")]
+    InvalidCommand(String),
+    /// Waiting for an answer (e.g. member chunks) took longer than the timeout.
+    #[error("timed out: {0}")]
+    TimedOut(String),
     /// The command queue stayed full for the whole send timeout.
     #[error(
         "command queue full for {0:?}; the shard is sending at its rate limit or is disconnected"
@@ -115,6 +121,8 @@ impl Error {
                 | Error::InvalidJson(_)
                 | Error::NotSendable(_)
                 | Error::SendFailed(_)
+                | Error::InvalidCommand(_)
+                | Error::TimedOut(_)
         )
     }
 }

@@ -4,6 +4,7 @@
 mod config;
 mod error;
 pub mod protocol;
+mod ratelimit;
 mod rest;
 mod shard;
 #[cfg(feature = "sim")]
@@ -14,6 +15,10 @@ mod transport;
 pub use config::{Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
 pub use error::{Error, Result};
 pub use protocol::Intents;
+pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
-pub use shard::{Backoff, Dispatch, Event, Session, Shard, ShardHandle, ShardState, ShardThread};
+pub use shard::{
+    Backoff, Dispatch, Event, GuildMembers, MembersRequest, Session, Shard, ShardHandle,
+    ShardState, ShardThread,
+};
 pub use token::Token;

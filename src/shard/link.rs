@@ -8,8 +8,11 @@
 use super::event::{Dispatch, Event};
 use super::policy::Ended;
 use crate::protocol::{heartbeat_json, Envelope, Hello, OpCode};
+use crate::ratelimit::SendLimiter;
 use crate::transport::Connection;
-use crossbeam_channel::{bounded, never, select, select_biased, unbounded, Receiver, Sender};
+use crossbeam_channel::{at, bounded, never, select, select_biased, unbounded, Receiver, Sender};
+use parking_lot::Mutex;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -61,6 +64,8 @@ pub(crate) struct Link {
     pub acks: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
+    /// From Hello, for the send limiter's heartbeat reserve (0 = not yet known).
+    pub heartbeat_interval_ms: AtomicU64,
 }
 
 /// The running threads of one connection, and the caller's ends of their channels.
@@ -79,6 +84,8 @@ pub(crate) struct LinkOptions {
     pub event_queue: usize,
     pub initial_seq: u64,
     pub commands: Receiver<Command>,
+    pub writer: WriterOptions,
+    pub chunks: Arc<super::members::ChunkRouter>,
 }
 
 impl LinkThreads {
@@ -91,6 +98,7 @@ impl LinkThreads {
             received: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
+            heartbeat_interval_ms: AtomicU64::new(0),
         });
         let (events_tx, events) = bounded(opts.event_queue);
         let (reports_tx, reports) = unbounded();
@@ -108,20 +116,21 @@ impl LinkThreads {
                 .map(|handle| threads.push(handle))
         };
         let started = (|| {
-            let (l, p) = (link.clone(), priority.clone());
+            let (l, p, c) = (link.clone(), priority.clone(), opts.chunks.clone());
             spawn(
                 format!("syncord-reader-{id}"),
-                Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx)),
+                Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx, &c)),
             )?;
-            let (l, r, s, c) = (
+            let (l, r, s, c, w) = (
                 link.clone(),
                 reports_tx.clone(),
                 stop_rx.clone(),
                 opts.commands,
+                opts.writer,
             );
             spawn(
                 format!("syncord-writer-{id}"),
-                Box::new(move || write_loop(&l, &priority_rx, &c, &ready_rx, &s, &r)),
+                Box::new(move || write_loop(&l, &priority_rx, &c, &ready_rx, &s, &r, &w)),
             )?;
             let (l, p) = (link.clone(), priority.clone());
             spawn(
@@ -176,6 +185,7 @@ fn read_loop(
     hello: &Sender<Duration>,
     priority: &Sender<Priority>,
     ready: &Sender<()>,
+    chunks: &super::members::ChunkRouter,
 ) {
     let send = |message: FromReader| -> bool {
         match events.try_send(message) {
@@ -235,8 +245,12 @@ fn read_loop(
                     }
                     continue;
                 };
-                if name == "READY" || name == "RESUMED" {
-                    let _ = ready.try_send(());
+                match name {
+                    "READY" | "RESUMED" => {
+                        let _ = ready.try_send(());
+                    }
+                    "GUILD_MEMBERS_CHUNK" => chunks.route(envelope.data_json()),
+                    _ => {}
                 }
                 link.seq.store(seq, Ordering::Release);
                 let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
@@ -258,6 +272,8 @@ fn read_loop(
             }
             OpCode::HELLO => match serde_json::from_str::<Hello>(envelope.data_json()) {
                 Ok(h) if h.heartbeat_interval > 0 => {
+                    link.heartbeat_interval_ms
+                        .store(h.heartbeat_interval, Ordering::Release);
                     let _ = hello.try_send(Duration::from_millis(h.heartbeat_interval));
                     FromReader::Hello
                 }
@@ -294,6 +310,15 @@ fn read_error(e: tungstenite::Error) -> Ended {
     }
 }
 
+/// Per-connection settings of the writer.
+pub(crate) struct WriterOptions {
+    pub rate_limit: (u32, Duration),
+    /// Commands a failed connection could not send; retried first on the next one.
+    pub retry: Arc<Mutex<VecDeque<Command>>>,
+}
+
+/// Sends payloads in priority order (heartbeats, Identify/Resume, then user commands once
+/// the session is active), never faster than the send limiter allows.
 fn write_loop(
     link: &Link,
     priority: &Receiver<Priority>,
@@ -301,49 +326,128 @@ fn write_loop(
     ready: &Receiver<()>,
     stop: &Receiver<()>,
     reports: &Sender<Report>,
+    opts: &WriterOptions,
 ) {
+    let (limit, window) = opts.rate_limit;
+    let mut limiter = SendLimiter::new(limit, window, None);
+    let mut known_interval = 0;
     let idle = never();
     let mut active = false;
+    let mut pending: Option<Command> = None;
+    let fail = |e: tungstenite::Error| {
+        let _ = reports.send(Report {
+            generation: link.generation,
+            ended: Ended::Io(format!("write failed: {e}")),
+        });
+    };
     loop {
-        let user = if active { commands } else { &idle };
-        let (json, secret, done) = select_biased! {
-            recv(stop) -> _ => return,
-            recv(priority) -> p => match p {
-                Ok(Priority::Heartbeat) => {
-                    let seq = link.seq.load(Ordering::Acquire);
-                    (heartbeat_json((seq > 0).then_some(seq)), false, None)
+        let interval = link.heartbeat_interval_ms.load(Ordering::Acquire);
+        if interval != known_interval {
+            known_interval = interval;
+            limiter.set_heartbeat_interval(Some(Duration::from_millis(interval)));
+        }
+        // Heartbeats and Identify/Resume go before anything else.
+        let next_priority = match priority.try_recv() {
+            Ok(p) => Some(p),
+            Err(crossbeam_channel::TryRecvError::Empty) => None,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+        };
+        if let Some(p) = next_priority {
+            if let Err(e) = send_priority(link, &mut limiter, p, stop) {
+                return fail(e);
+            }
+            continue;
+        }
+        if active && pending.is_none() {
+            pending = opts.retry.lock().pop_front();
+        }
+        if let Some(command) = pending.take() {
+            let now = Instant::now();
+            let slot = limiter.next_slot(now, false);
+            if slot <= now {
+                limiter.record(now);
+                let result = link.conn.send(Message::text(command.json.clone()));
+                match result {
+                    Ok(()) => {
+                        if let Some(done) = command.done {
+                            let _ = done.send(Ok(()));
+                        }
+                    }
+                    Err(e) => {
+                        // Not known to have arrived: the next connection sends it again.
+                        opts.retry.lock().push_front(command);
+                        return fail(e);
+                    }
                 }
-                Ok(Priority::Session(json)) => (json, true, None),
-                Err(_) => return,
-            },
-            recv(ready) -> r => {
-                active = r.is_ok();
                 continue;
             }
-            recv(user) -> c => match c {
-                Ok(command) => (command.json, false, command.done),
-                Err(_) => return,
+            pending = Some(command);
+            select_biased! {
+                recv(stop) -> _ => break,
+                recv(priority) -> p => match p {
+                    Ok(p) => {
+                        if let Err(e) = send_priority(link, &mut limiter, p, stop) {
+                            if let Some(command) = pending.take() {
+                                opts.retry.lock().push_front(command);
+                            }
+                            return fail(e);
+                        }
+                    }
+                    Err(_) => break,
+                },
+                recv(at(slot)) -> _ => {}
+            }
+            continue;
+        }
+        let user = if active { commands } else { &idle };
+        select_biased! {
+            recv(stop) -> _ => break,
+            recv(priority) -> p => match p {
+                Ok(p) => {
+                    if let Err(e) = send_priority(link, &mut limiter, p, stop) {
+                        return fail(e);
+                    }
+                }
+                Err(_) => break,
             },
-        };
-        let result = if secret {
-            link.conn.send_secret(&json)
-        } else {
+            recv(ready) -> r => active = r.is_ok(),
+            recv(user) -> c => match c {
+                Ok(command) => pending = Some(command),
+                Err(_) => break,
+            },
+        }
+    }
+    if let Some(command) = pending {
+        opts.retry.lock().push_front(command);
+    }
+}
+
+/// Sends one priority payload, waiting for the limiter if even the reserve is used up.
+fn send_priority(
+    link: &Link,
+    limiter: &mut SendLimiter,
+    payload: Priority,
+    stop: &Receiver<()>,
+) -> Result<(), tungstenite::Error> {
+    let slot = limiter.next_slot(Instant::now(), true);
+    if slot > Instant::now() {
+        log::warn!(
+            "gateway send limit reached: a heartbeat waits {:?}",
+            slot - Instant::now()
+        );
+        select! {
+            recv(stop) -> _ => return Ok(()),
+            recv(at(slot)) -> _ => {}
+        }
+    }
+    limiter.record(Instant::now());
+    match payload {
+        Priority::Heartbeat => {
+            let seq = link.seq.load(Ordering::Acquire);
+            let json = heartbeat_json((seq > 0).then_some(seq));
             link.conn.send(Message::text(json))
-        };
-        let failed = result.as_ref().err().map(ToString::to_string);
-        if let Some(done) = done {
-            let _ = done.send(match &failed {
-                None => Ok(()),
-                Some(e) => Err(crate::Error::SendFailed(e.clone())),
-            });
         }
-        if let Some(e) = failed {
-            let _ = reports.send(Report {
-                generation: link.generation,
-                ended: Ended::Io(format!("write failed: {e}")),
-            });
-            return;
-        }
+        Priority::Session(json) => link.conn.send_secret(&json),
     }
 }
 

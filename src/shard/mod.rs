@@ -3,12 +3,14 @@
 mod backoff;
 mod event;
 mod link;
+mod members;
 mod policy;
 mod runner;
 mod session;
 
 pub use backoff::Backoff;
 pub use event::{Dispatch, Event};
+pub use members::{GuildMembers, MembersRequest};
 pub use session::Session;
 
 use crate::config::WhileDisconnected;
@@ -62,6 +64,10 @@ pub(crate) struct Shared {
     session: Mutex<Option<Session>>,
     delivered_seq: AtomicU64,
     runner: Mutex<Option<ThreadId>>,
+    /// Commands a failed connection could not send, retried first on the next one.
+    retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
+    /// Open member requests, by nonce.
+    chunks: Arc<members::ChunkRouter>,
     /// The current connection's event queue, for [`ShardHandle::queue_depth`].
     events: Mutex<Option<Receiver<link::FromReader>>>,
     commands: Sender<Command>,
@@ -139,6 +145,8 @@ impl Shard {
             delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
             runner: Mutex::new(None),
             events: Mutex::new(None),
+            retry: Arc::default(),
+            chunks: Arc::default(),
             commands: commands_tx,
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
@@ -163,12 +171,34 @@ impl Shard {
     /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
     pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
         *self.shared.runner.lock() = Some(std::thread::current().id());
+        let shard_id = self.config.shard_id();
+        let commands = self.commands.clone();
         let result =
             runner::Runner::new(self.config, self.shared.clone(), self.commands, handler).run();
         self.shared.set_state(match result {
             Ok(()) => ShardState::Stopped,
             Err(_) => ShardState::FatallyClosed,
         });
+        // Commands still queued will never be sent: tell whoever waits, and say so.
+        let unsent: Vec<Command> = self
+            .shared
+            .retry
+            .lock()
+            .drain(..)
+            .chain(commands.try_iter())
+            .collect();
+        if !unsent.is_empty() {
+            log::warn!(
+                "shard {}: {} queued commands were not sent because the shard stopped",
+                shard_id,
+                unsent.len()
+            );
+        }
+        for command in unsent {
+            if let Some(done) = command.done {
+                let _ = done.send(Err(Error::Stopped));
+            }
+        }
         drop(self.finished);
         result
     }
@@ -274,6 +304,33 @@ impl ShardHandle {
             self.shared.finished.try_recv(),
             Err(crossbeam_channel::TryRecvError::Disconnected)
         )
+    }
+
+    /// Sends Request Guild Members and returns a [`MembersRequest`] to block on until every
+    /// `GUILD_MEMBERS_CHUNK` of the answer has arrived. A nonce is generated unless the
+    /// request has one (at most 32 bytes).
+    pub fn request_guild_members(
+        &self,
+        mut request: crate::protocol::RequestGuildMembers,
+    ) -> Result<MembersRequest> {
+        let nonce = match request.nonce.take() {
+            Some(nonce) if nonce.len() > 32 => {
+                return Err(Error::InvalidCommand(format!(
+                    "a member request nonce is at most 32 bytes, this one has {}",
+                    nonce.len()
+                )))
+            }
+            Some(nonce) => nonce,
+            None => self.shared.chunks.fresh_nonce(),
+        };
+        request.nonce = Some(nonce.clone());
+        let (chunks, registration) = self.shared.chunks.register(nonce.clone());
+        self.send(&request)?;
+        Ok(MembersRequest {
+            chunks,
+            nonce,
+            _registration: registration,
+        })
     }
 
     /// The shard's current state.

@@ -2,7 +2,7 @@
 //! or identify (DESIGN.md §1–2). The only place that decides to reconnect.
 
 use super::event::{Dispatch, Event};
-use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
+use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority, WriterOptions};
 use super::policy::{decide, Action, Ended, Facts, Wait};
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
@@ -293,6 +293,11 @@ impl<H: FnMut(Event)> Runner<H> {
             event_queue: self.config.event_queue,
             initial_seq: self.last_seq,
             commands: self.commands.clone(),
+            writer: WriterOptions {
+                rate_limit: self.config.rate_limit,
+                retry: self.shared.retry.clone(),
+            },
+            chunks: self.shared.chunks.clone(),
         };
         let mut link = match LinkThreads::start(conn, self.generation, opts) {
             Ok(link) => link,

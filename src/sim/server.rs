@@ -70,6 +70,8 @@ pub(crate) struct Inner {
     threads: Mutex<Vec<JoinHandle<()>>>,
     pub next_conn: AtomicU64,
     http_requests: AtomicU32,
+    /// When each guild last had an "all members" request (1 per guild per 30 s).
+    all_member_requests: Mutex<HashMap<String, Instant>>,
 }
 
 impl Inner {
@@ -88,6 +90,7 @@ impl Inner {
             threads: Mutex::new(Vec::new()),
             next_conn: AtomicU64::new(1),
             http_requests: AtomicU32::new(0),
+            all_member_requests: Mutex::new(HashMap::new()),
         }
     }
 
@@ -543,6 +546,30 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
     };
     let nonce = d.get("nonce").and_then(Value::as_str);
     let config = &inner.config;
+    let wants_all = d.get("query").and_then(Value::as_str) == Some("")
+        && d.get("limit").and_then(Value::as_u64) == Some(0);
+    if wants_all {
+        // PROTOCOL.md §5.1: "all members" is 1 request per guild per 30 s.
+        const ALL_MEMBERS_WINDOW: Duration = Duration::from_secs(30);
+        let now = Instant::now();
+        let mut last = inner.all_member_requests.lock();
+        if let Some(previous) = last.get(guild_id) {
+            let elapsed = now.duration_since(*previous);
+            if elapsed < ALL_MEMBERS_WINDOW {
+                let retry_after = (ALL_MEMBERS_WINDOW - elapsed).as_secs_f64();
+                let meta = match nonce {
+                    Some(n) => serde_json::json!({"guild_id": guild_id, "nonce": n}),
+                    None => serde_json::json!({"guild_id": guild_id}),
+                };
+                let data =
+                    serde_json::json!({"opcode": 8, "retry_after": retry_after, "meta": meta});
+                drop(last);
+                inner.push("RATE_LIMITED", &data.to_string());
+                return Ok(());
+            }
+        }
+        last.insert(guild_id.to_owned(), now);
+    }
     let (members, not_found): (Vec<String>, Vec<String>) = match d.get("user_ids") {
         Some(Value::Array(ids)) => {
             let ids: Vec<u64> = ids
