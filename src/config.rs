@@ -19,6 +19,53 @@ pub enum WhileDisconnected {
     FailFast,
 }
 
+/// Transport compression of what the gateway sends (PROTOCOL.md §7), sent as the
+/// `compress` query parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Plain JSON text frames.
+    None,
+    /// `zlib-stream`: one zlib stream per connection.
+    ZlibStream,
+    /// `zstd-stream`: one zstd stream per connection (cargo feature `zstd`, on by default).
+    #[cfg(feature = "zstd")]
+    ZstdStream,
+}
+
+impl Compression {
+    /// The `compress` query value, `None` for plain JSON.
+    pub fn query_value(self) -> Option<&'static str> {
+        match self {
+            Compression::None => None,
+            Compression::ZlibStream => Some("zlib-stream"),
+            #[cfg(feature = "zstd")]
+            Compression::ZstdStream => Some("zstd-stream"),
+        }
+    }
+
+    /// Parses `none`, `zlib-stream` or `zstd-stream` (also `zlib`, `zstd`).
+    pub fn from_name(name: &str) -> Option<Compression> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "none" | "json" => Some(Compression::None),
+            "zlib-stream" | "zlib" => Some(Compression::ZlibStream),
+            #[cfg(feature = "zstd")]
+            "zstd-stream" | "zstd" => Some(Compression::ZstdStream),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Compression {
+    /// zstd-stream when the `zstd` feature is on, else zlib-stream.
+    fn default() -> Compression {
+        #[cfg(feature = "zstd")]
+        return Compression::ZstdStream;
+        #[cfg(not(feature = "zstd"))]
+        return Compression::ZlibStream;
+    }
+}
+
 /// Everything a shard needs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -46,6 +93,8 @@ pub struct Config {
     pub(crate) slow_handler_warning: Duration,
     pub(crate) tls: Option<native_tls::TlsConnector>,
     pub(crate) rate_limit: (u32, Duration),
+    pub(crate) compression: Compression,
+    pub(crate) payload_compression: bool,
 }
 
 impl Config {
@@ -92,6 +141,8 @@ impl Config {
             slow_handler_warning: Duration::from_secs(2),
             tls: None,
             rate_limit: crate::GATEWAY_SEND_LIMIT,
+            compression: Compression::default(),
+            payload_compression: false,
         })
     }
 
@@ -265,6 +316,22 @@ impl ConfigBuilder {
     /// [`GATEWAY_SEND_LIMIT`](crate::GATEWAY_SEND_LIMIT).
     pub fn rate_limit(mut self, count: u32, window: Duration) -> Self {
         self.0.rate_limit = (count.max(1), window);
+        self
+    }
+
+    /// Transport compression. Defaults to [`Compression::default`] (zstd-stream with the
+    /// `zstd` feature, else zlib-stream).
+    pub fn compression(mut self, compression: Compression) -> Self {
+        self.0.compression = compression;
+        self
+    }
+
+    /// Ask for payload compression (`compress: true` in Identify: large payloads arrive as
+    /// standalone zlib streams in binary frames). Only takes effect with
+    /// [`Compression::None`], as the gateway ignores it under transport compression.
+    /// Defaults to false.
+    pub fn payload_compression(mut self, enabled: bool) -> Self {
+        self.0.payload_compression = enabled;
         self
     }
 

@@ -12,7 +12,7 @@ pub mod sim;
 mod token;
 mod transport;
 
-pub use config::{Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
 pub use error::{Error, Result};
 pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;

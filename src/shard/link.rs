@@ -10,6 +10,8 @@ use super::policy::Ended;
 use crate::protocol::{heartbeat_json, Envelope, Hello, OpCode};
 use crate::ratelimit::SendLimiter;
 use crate::transport::Connection;
+use crate::transport::{inflate_payload, Inflater};
+use crate::Compression;
 use crossbeam_channel::{at, bounded, never, select, select_biased, unbounded, Receiver, Sender};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tungstenite::Message;
+use tungstenite::Utf8Bytes;
 
 /// A user command waiting for the writer.
 pub(crate) struct Command {
@@ -86,6 +89,9 @@ pub(crate) struct LinkOptions {
     pub commands: Receiver<Command>,
     pub writer: WriterOptions,
     pub chunks: Arc<super::members::ChunkRouter>,
+    pub compression: Compression,
+    pub payload_compression: bool,
+    pub max_message_size: usize,
 }
 
 impl LinkThreads {
@@ -117,9 +123,14 @@ impl LinkThreads {
         };
         let started = (|| {
             let (l, p, c) = (link.clone(), priority.clone(), opts.chunks.clone());
+            let decoding = Decoding {
+                compression: opts.compression,
+                payload_compression: opts.payload_compression,
+                limit: opts.max_message_size,
+            };
             spawn(
                 format!("syncord-reader-{id}"),
-                Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx, &c)),
+                Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx, &c, decoding)),
             )?;
             let (l, r, s, c, w) = (
                 link.clone(),
@@ -186,7 +197,15 @@ fn read_loop(
     priority: &Sender<Priority>,
     ready: &Sender<()>,
     chunks: &super::members::ChunkRouter,
+    decoding: Decoding,
 ) {
+    let mut inflater = match decoding.inflater() {
+        Ok(inflater) => inflater,
+        Err(e) => {
+            let _ = events.send(FromReader::Ended(Ended::Protocol(e)));
+            return;
+        }
+    };
     let send = |message: FromReader| -> bool {
         match events.try_send(message) {
             Ok(()) => true,
@@ -215,14 +234,37 @@ fn read_loop(
                 }
             }
             Message::Binary(bytes) => {
-                let notice = format!(
-                    "skipped a binary frame of {} bytes (compression is not enabled)",
-                    bytes.len()
-                );
-                if !send(FromReader::Notice(Event::Error { message: notice })) {
-                    return;
+                let inflated = match inflater.as_mut() {
+                    Some(inflater) => match inflater.push(&bytes) {
+                        Ok(Some(payload)) => Ok(payload.to_vec()),
+                        Ok(None) => continue,
+                        // The stream is broken: nothing after this can be trusted.
+                        Err(e) => break Ended::Protocol(e.to_string()),
+                    },
+                    None if decoding.payload_compression => {
+                        inflate_payload(&bytes, decoding.limit).map_err(|e| e.to_string())
+                    }
+                    None => Err(format!(
+                        "a binary frame of {} bytes without compression",
+                        bytes.len()
+                    )),
+                };
+                match inflated.map(String::from_utf8) {
+                    Ok(Ok(text)) => Utf8Bytes::from(text),
+                    Ok(Err(_)) if inflater.is_some() => {
+                        break Ended::Protocol("an inflated message is not UTF-8".into())
+                    }
+                    failed => {
+                        let message = match failed {
+                            Err(e) => format!("skipped {e}"),
+                            _ => "skipped a binary payload that is not UTF-8".to_owned(),
+                        };
+                        if !send(FromReader::Notice(Event::Error { message })) {
+                            return;
+                        }
+                        continue;
+                    }
                 }
-                continue;
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
@@ -289,6 +331,28 @@ fn read_loop(
         }
     };
     let _ = send(FromReader::Ended(ended));
+}
+
+/// How the reader turns binary frames into payloads.
+#[derive(Clone, Copy)]
+struct Decoding {
+    compression: Compression,
+    payload_compression: bool,
+    limit: usize,
+}
+
+impl Decoding {
+    /// A fresh transport inflater for this connection (`None` without transport compression).
+    fn inflater(self) -> Result<Option<Inflater>, String> {
+        match self.compression {
+            Compression::None => Ok(None),
+            Compression::ZlibStream => Ok(Some(Inflater::zlib(self.limit))),
+            #[cfg(feature = "zstd")]
+            Compression::ZstdStream => Inflater::zstd(self.limit)
+                .map(Some)
+                .map_err(|e| format!("zstd setup failed: {e}")),
+        }
+    }
 }
 
 fn read_error(e: tungstenite::Error) -> Ended {

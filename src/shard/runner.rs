@@ -7,7 +7,7 @@ use super::policy::{decide, Action, Ended, Facts, Wait};
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
-use crate::{Config, Error, Result};
+use crate::{Compression, Config, Error, Result};
 use crossbeam_channel::{after, at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -259,7 +259,7 @@ impl<H: FnMut(Event)> Runner<H> {
     /// Dials and drives one connection to its end. Returns how it ended and, if it reached
     /// READY/RESUMED, for how long it was active.
     fn connection(&mut self, url: WsUrl, resume: bool) -> (Ended, Option<Duration>) {
-        let full_url = url.with_query(None);
+        let full_url = url.with_query(self.config.compression.query_value());
         self.shared.set_state(ShardState::Connecting);
         self.emit(Event::Connecting {
             attempt: self.attempt,
@@ -298,6 +298,9 @@ impl<H: FnMut(Event)> Runner<H> {
                 retry: self.shared.retry.clone(),
             },
             chunks: self.shared.chunks.clone(),
+            compression: self.config.compression,
+            payload_compression: self.config.payload_compression,
+            max_message_size: self.config.max_message_size,
         };
         let mut link = match LinkThreads::start(conn, self.generation, opts) {
             Ok(link) => link,
@@ -412,6 +415,9 @@ impl<H: FnMut(Event)> Runner<H> {
         identify.large_threshold = self.config.large_threshold;
         identify.shard = self.config.shard;
         identify.presence = self.config.presence.clone();
+        if self.config.payload_compression && self.config.compression == Compression::None {
+            identify.compress = Some(true);
+        }
         identify
     }
 

@@ -18,6 +18,7 @@ pub struct SimConfig {
     pub(crate) gateway_bot_429s: u32,
     pub(crate) members: u32,
     pub(crate) member_chunk_size: u32,
+    pub(crate) zlib_frame_size: usize,
 }
 
 impl Default for SimConfig {
@@ -35,6 +36,7 @@ impl Default for SimConfig {
             gateway_bot_429s: 0,
             members: 0,
             member_chunk_size: 1000,
+            zlib_frame_size: 4096,
         }
     }
 }
@@ -106,6 +108,14 @@ impl SimConfig {
     #[must_use]
     pub fn gateway_bot_rate_limited(mut self, count: u32) -> SimConfig {
         self.gateway_bot_429s = count;
+        self
+    }
+
+    /// Under zlib-stream, compressed messages longer than this are split across several
+    /// websocket frames, as Discord does. Defaults to 4096 bytes.
+    #[must_use]
+    pub fn zlib_frame_size(mut self, bytes: usize) -> SimConfig {
+        self.zlib_frame_size = bytes.max(1);
         self
     }
 

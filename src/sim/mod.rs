@@ -194,19 +194,16 @@ impl Simulator {
         })
     }
 
-    /// Sends arbitrary text as one websocket text message on the current connection
-    /// (malformed payloads, unknown opcodes: hostile input).
+    /// Sends arbitrary text as one payload on the current connection, compressed like every
+    /// other payload on it (malformed payloads, unknown opcodes: hostile input).
     pub fn send_text(&self, text: &str) -> bool {
         self.on_current(|conn| conn.send_text(text))
     }
 
-    /// Sends arbitrary bytes as one websocket binary message on the current connection.
+    /// Sends arbitrary bytes as one websocket binary message on the current connection,
+    /// bypassing its compression (corrupt streams, stray binary frames).
     pub fn send_binary(&self, bytes: &[u8]) -> bool {
-        self.on_current(|conn| {
-            conn.conn
-                .send(tungstenite::Message::binary(bytes.to_vec()))
-                .is_ok()
-        })
+        self.on_current(|conn| conn.send_raw_binary(bytes))
     }
 
     fn on_current(&self, f: impl FnOnce(&SimConn) -> bool) -> bool {

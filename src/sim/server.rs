@@ -4,6 +4,9 @@ use super::http::{accept_upgrade, query_param, read_head, respond, RequestHead};
 use super::record::{Record, RecordKind};
 use super::{ConnectionFault, SimConfig};
 use crate::protocol::{Intents, MAX_SEND_SIZE};
+#[cfg(feature = "zstd")]
+use crate::transport::deflate::ZstdStreamEncoder;
+use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
 use crate::transport::Connection;
 use parking_lot::{Condvar, Mutex};
 use serde_json::Value;
@@ -40,10 +43,26 @@ impl Sessions {
     }
 }
 
+/// How a connection compresses what it sends (PROTOCOL.md §7).
+pub(crate) enum SimEncoder {
+    Plain {
+        payload_compression: bool,
+    },
+    Zlib(ZlibStreamEncoder),
+    #[cfg(feature = "zstd")]
+    Zstd(ZstdStreamEncoder),
+}
+
+/// Payloads at least this large go out compressed under payload compression.
+const PAYLOAD_COMPRESSION_THRESHOLD: usize = 1024;
+
 /// One accepted websocket connection.
 pub(crate) struct SimConn {
     pub id: u64,
     pub conn: Connection,
+    /// Held while a payload is compressed and sent, so the stream stays in order.
+    encoder: Mutex<SimEncoder>,
+    zlib_frame_size: usize,
     /// The session this connection is authenticated for.
     session: Mutex<Option<String>>,
     /// Receive times in the rate-limit window.
@@ -51,8 +70,36 @@ pub(crate) struct SimConn {
 }
 
 impl SimConn {
+    /// Sends one gateway payload, compressed as this connection asked.
     pub fn send_text(&self, json: &str) -> bool {
-        self.conn.send(Message::text(json)).is_ok()
+        let mut encoder = self.encoder.lock();
+        match &mut *encoder {
+            SimEncoder::Plain {
+                payload_compression: true,
+            } if json.len() >= PAYLOAD_COMPRESSION_THRESHOLD => self
+                .conn
+                .send(Message::binary(payload_zlib(json.as_bytes())))
+                .is_ok(),
+            SimEncoder::Plain { .. } => self.conn.send(Message::text(json)).is_ok(),
+            SimEncoder::Zlib(zlib) => {
+                // Large messages span several frames, as Discord sends them.
+                let compressed = zlib.encode(json.as_bytes());
+                compressed
+                    .chunks(self.zlib_frame_size)
+                    .all(|part| self.conn.send(Message::binary(part.to_vec())).is_ok())
+            }
+            #[cfg(feature = "zstd")]
+            SimEncoder::Zstd(zstd) => {
+                let compressed = zstd.encode(json.as_bytes()).to_vec();
+                self.conn.send(Message::binary(compressed)).is_ok()
+            }
+        }
+    }
+
+    /// Sends bytes as they are, bypassing compression (hostile input).
+    pub fn send_raw_binary(&self, bytes: &[u8]) -> bool {
+        let _encoder = self.encoder.lock();
+        self.conn.send(Message::binary(bytes.to_vec())).is_ok()
     }
 }
 
@@ -234,9 +281,23 @@ fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
     let Ok(conn) = Connection::from_parts(ws, shared) else {
         return;
     };
+    let encoder = match query_param(&head.query, "compress") {
+        None => Some(SimEncoder::Plain {
+            payload_compression: false,
+        }),
+        Some("zlib-stream") => Some(SimEncoder::Zlib(ZlibStreamEncoder::new())),
+        #[cfg(feature = "zstd")]
+        Some("zstd-stream") => ZstdStreamEncoder::new().ok().map(SimEncoder::Zstd),
+        Some(_) => None,
+    };
+    let known_compression = encoder.is_some();
     let conn = Arc::new(SimConn {
         id,
         conn,
+        encoder: Mutex::new(encoder.unwrap_or(SimEncoder::Plain {
+            payload_compression: false,
+        })),
+        zlib_frame_size: inner.config.zlib_frame_size,
         session: Mutex::new(None),
         sends: Mutex::new(VecDeque::new()),
     });
@@ -248,7 +309,10 @@ fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
             query: head.query.clone(),
         },
     );
-    if !inner.stopping.load(Ordering::Acquire) {
+    if !known_compression {
+        inner.record(id, RecordKind::ClosedByServer { code: 4002 });
+        conn.conn.close(4002, "Unsupported compression");
+    } else if !inner.stopping.load(Ordering::Acquire) {
         serve_gateway(inner, &conn, &head, fault);
     }
     conn.conn.shutdown();
@@ -321,10 +385,8 @@ fn serve_gateway(
     if !matches!(query_param(&head.query, "v"), Some("9" | "10")) {
         return close(CloseWith(4012, "Invalid API version"));
     }
-    if !matches!(query_param(&head.query, "encoding"), None | Some("json"))
-        || query_param(&head.query, "compress").is_some()
-    {
-        return close(CloseWith(4002, "Unsupported encoding or compression"));
+    if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
+        return close(CloseWith(4002, "Unsupported encoding"));
     }
     match fault {
         Some(ConnectionFault::NoHello) => {}
@@ -498,6 +560,14 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         inner.push_to(&mut session, "GUILD_CREATE", &guild);
     }
     *conn.session.lock() = Some(session_id.clone());
+    if d.get("compress").and_then(Value::as_bool) == Some(true) {
+        if let SimEncoder::Plain {
+            payload_compression,
+        } = &mut *conn.encoder.lock()
+        {
+            *payload_compression = true;
+        }
+    }
     sessions.map.insert(session_id.clone(), session);
     sessions.current = Some(session_id);
     drop(sessions);

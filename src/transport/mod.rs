@@ -1,10 +1,14 @@
 //! The connection: dialing (tungstenite + native-tls), the read/write handle shared by the
-//! reader and writer threads, the discovery HTTP GET, and URL checks.
+//! reader and writer threads, decompression, the discovery HTTP GET, and URL checks.
 
 mod connection;
+#[cfg(any(test, feature = "sim"))]
+pub(crate) mod deflate;
 mod http;
+mod inflate;
 mod url;
 
 pub(crate) use connection::{Connection, DialOptions};
 pub(crate) use http::{get, RequestOptions, Response};
+pub(crate) use inflate::{inflate_payload, Inflater};
 pub(crate) use url::{check_api_base, WsUrl};
