@@ -189,7 +189,21 @@ impl<H: FnMut(Event)> Runner<H> {
     fn connect_url(&mut self, resume: bool) -> Result<WsUrl, NoUrl> {
         if resume && !self.avoid_resume_url {
             if let Some(session) = &self.session {
+                let gateway_is_tls = self
+                    .gateway_url
+                    .as_deref()
+                    .and_then(|url| WsUrl::parse(url).ok())
+                    .is_some_and(|url| url.secure);
                 match WsUrl::parse(&session.resume_url) {
+                    Ok(url) if gateway_is_tls && !url.secure => {
+                        self.emit(Event::Error {
+                            message: format!(
+                                "not using the resume URL {:?}: it would downgrade a TLS session to plain text",
+                                session.resume_url
+                            ),
+                        });
+                        self.avoid_resume_url = true;
+                    }
                     Ok(url) => return Ok(url),
                     Err(e) => {
                         self.emit(Event::Error {

@@ -19,6 +19,8 @@ pub struct SimConfig {
     pub(crate) members: u32,
     pub(crate) member_chunk_size: u32,
     pub(crate) zlib_frame_size: usize,
+    pub(crate) tls: bool,
+    pub(crate) resume_gateway_url: Option<String>,
 }
 
 impl Default for SimConfig {
@@ -37,6 +39,8 @@ impl Default for SimConfig {
             members: 0,
             member_chunk_size: 1000,
             zlib_frame_size: 4096,
+            tls: false,
+            resume_gateway_url: None,
         }
     }
 }
@@ -116,6 +120,23 @@ impl SimConfig {
     #[must_use]
     pub fn zlib_frame_size(mut self, bytes: usize) -> SimConfig {
         self.zlib_frame_size = bytes.max(1);
+        self
+    }
+
+    /// Serve `wss://` and `https://` on `localhost` with a freshly generated self-signed
+    /// certificate ([`Simulator::certificate_pem`](super::Simulator::certificate_pem)).
+    /// Defaults to false.
+    #[must_use]
+    pub fn tls(mut self, enabled: bool) -> SimConfig {
+        self.tls = enabled;
+        self
+    }
+
+    /// The `resume_gateway_url` READY announces. Defaults to this simulator's `/resume`
+    /// path; set it to test how clients treat a bad or insecure resume URL.
+    #[must_use]
+    pub fn resume_gateway_url(mut self, url: impl Into<String>) -> SimConfig {
+        self.resume_gateway_url = Some(url.into());
         self
     }
 

@@ -2,7 +2,6 @@
 //! (`GET /api/v10/gateway/bot`) or by upgrading to a websocket.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 /// A parsed request head.
 pub(crate) struct RequestHead {
@@ -26,7 +25,7 @@ impl RequestHead {
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Reads up to the blank line that ends the request head.
-pub(crate) fn read_head(stream: &mut TcpStream) -> io::Result<RequestHead> {
+pub(crate) fn read_head(stream: &mut impl Read) -> io::Result<RequestHead> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let end = loop {
@@ -62,7 +61,7 @@ pub(crate) fn read_head(stream: &mut TcpStream) -> io::Result<RequestHead> {
 }
 
 /// Writes a complete HTTP/1.1 JSON response and flushes it.
-pub(crate) fn respond(stream: &mut TcpStream, status: u16, body: &str) -> io::Result<()> {
+pub(crate) fn respond(stream: &mut impl Write, status: u16, body: &str) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
         401 => "Unauthorized",
@@ -84,7 +83,7 @@ pub(crate) fn respond(stream: &mut TcpStream, status: u16, body: &str) -> io::Re
 }
 
 /// Answers the websocket upgrade with 101.
-pub(crate) fn accept_upgrade(stream: &mut TcpStream, head: &RequestHead) -> io::Result<()> {
+pub(crate) fn accept_upgrade(stream: &mut impl Write, head: &RequestHead) -> io::Result<()> {
     let key = head
         .header("Sec-WebSocket-Key")
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Sec-WebSocket-Key"))?;

@@ -67,7 +67,12 @@ impl Simulator {
     pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
-        let inner = Arc::new(Inner::new(config, port));
+        let tls = if config.tls {
+            Some(server::SimTls::generate()?)
+        } else {
+            None
+        };
+        let inner = Arc::new(Inner::new(config, port, tls));
         let acceptor = {
             let inner = inner.clone();
             std::thread::Builder::new()
@@ -80,19 +85,32 @@ impl Simulator {
         })
     }
 
-    /// The identify URL (`ws://127.0.0.1:<port>`), what `GET /gateway/bot` answers.
+    /// The identify URL (`ws://127.0.0.1:<port>`, or `wss://localhost:<port>` with TLS),
+    /// what `GET /gateway/bot` answers.
     pub fn gateway_url(&self) -> String {
-        format!("ws://127.0.0.1:{}", self.inner.port)
+        self.inner.gateway_url()
     }
 
     /// The `resume_gateway_url` sent in READY: the same server, on the path `/resume`.
     pub fn resume_url(&self) -> String {
-        format!("ws://127.0.0.1:{}/resume", self.inner.port)
+        format!("{}/resume", self.inner.gateway_url())
     }
 
-    /// The REST base URL (`http://127.0.0.1:<port>/api/v10`).
+    /// The REST base URL (`http://127.0.0.1:<port>/api/v10`, or `https://localhost:…`).
     pub fn api_base(&self) -> String {
-        format!("http://127.0.0.1:{}/api/v10", self.inner.port)
+        match self.inner.tls {
+            Some(_) => format!("https://localhost:{}/api/v10", self.inner.port),
+            None => format!("http://127.0.0.1:{}/api/v10", self.inner.port),
+        }
+    }
+
+    /// The PEM certificate the simulator serves when TLS is on: trust it with
+    /// `native_tls::TlsConnector::builder().add_root_certificate(..)`.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.inner
+            .tls
+            .as_ref()
+            .map(|tls| tls.certificate_pem.as_str())
     }
 
     /// The token the simulator accepts.
@@ -101,9 +119,23 @@ impl Simulator {
     }
 
     /// A client config pointed at this simulator (REST discovery through its HTTP endpoint)
-    /// with its token and the given intents; adjust further before `build()`.
+    /// with its token and the given intents, trusting its certificate when it serves TLS;
+    /// adjust further before `build()`.
+    ///
+    /// The environment variable `SYNCORD_SIM_COMPRESSION` (`none`, `zlib-stream`,
+    /// `zstd-stream`) picks the compression, so a whole test suite can be run in each mode.
     pub fn client_config(&self, intents: Intents) -> ConfigBuilder {
-        crate::Config::builder(self.token(), intents).api_base(self.api_base())
+        let mut builder = crate::Config::builder(self.token(), intents).api_base(self.api_base());
+        if let Some(mode) = std::env::var("SYNCORD_SIM_COMPRESSION")
+            .ok()
+            .and_then(|name| crate::Compression::from_name(&name))
+        {
+            builder = builder.compression(mode);
+        }
+        match self.certificate_pem().map(trusting_connector) {
+            Some(Ok(connector)) => builder.tls_connector(connector),
+            _ => builder,
+        }
     }
 
     /// Makes the next `count` connections misbehave with `fault`.
@@ -181,6 +213,12 @@ impl Simulator {
             conn.conn.shutdown();
             true
         })
+    }
+
+    /// Writes raw bytes on the current connection, below the websocket layer: a frame
+    /// built by hand (a text frame that is not UTF-8, a reserved opcode…).
+    pub fn send_raw_frame(&self, bytes: &[u8]) -> bool {
+        self.on_current(|conn| conn.conn.write_raw(bytes).is_ok())
     }
 
     /// Drops the current TCP connection in the middle of a websocket frame.
@@ -276,6 +314,16 @@ impl Simulator {
     pub fn connections(&self) -> u64 {
         self.inner.next_conn.load(Ordering::Acquire) - 1
     }
+}
+
+/// A TLS connector that trusts `certificate_pem` (on top of the platform's roots).
+fn trusting_connector(
+    certificate_pem: &str,
+) -> Result<native_tls::TlsConnector, native_tls::Error> {
+    let certificate = native_tls::Certificate::from_pem(certificate_pem.as_bytes())?;
+    native_tls::TlsConnector::builder()
+        .add_root_certificate(certificate)
+        .build()
 }
 
 impl Drop for Simulator {

@@ -103,9 +103,36 @@ impl SimConn {
     }
 }
 
+/// The simulator's TLS identity (feature `sim`, `SimConfig::tls`).
+pub(crate) struct SimTls {
+    acceptor: native_tls::TlsAcceptor,
+    pub certificate_pem: String,
+}
+
+impl SimTls {
+    /// A self-signed certificate for `localhost` and `127.0.0.1`.
+    pub fn generate() -> std::io::Result<SimTls> {
+        let other = |e: &dyn std::fmt::Display| std::io::Error::other(e.to_string());
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+                .map_err(|e| other(&e))?;
+        let certificate_pem = certified.cert.pem();
+        let key_pem = certified.signing_key.serialize_pem();
+        let identity =
+            native_tls::Identity::from_pkcs8(certificate_pem.as_bytes(), key_pem.as_bytes())
+                .map_err(|e| other(&e))?;
+        let acceptor = native_tls::TlsAcceptor::new(identity).map_err(|e| other(&e))?;
+        Ok(SimTls {
+            acceptor,
+            certificate_pem,
+        })
+    }
+}
+
 pub(crate) struct Inner {
     pub config: SimConfig,
     pub port: u16,
+    pub tls: Option<SimTls>,
     stopping: AtomicBool,
     pub acks: AtomicBool,
     pub records: Mutex<Vec<Record>>,
@@ -122,10 +149,11 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub fn new(config: SimConfig, port: u16) -> Inner {
+    pub fn new(config: SimConfig, port: u16, tls: Option<SimTls>) -> Inner {
         Inner {
             config,
             port,
+            tls,
             stopping: AtomicBool::new(false),
             acks: AtomicBool::new(true),
             records: Mutex::new(Vec::new()),
@@ -138,6 +166,14 @@ impl Inner {
             next_conn: AtomicU64::new(1),
             http_requests: AtomicU32::new(0),
             all_member_requests: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `ws://127.0.0.1:<port>`, or `wss://localhost:<port>` when serving TLS.
+    pub fn gateway_url(&self) -> String {
+        match self.tls {
+            Some(_) => format!("wss://localhost:{}", self.port),
+            None => format!("ws://127.0.0.1:{}", self.port),
         }
     }
 
@@ -234,9 +270,22 @@ pub(crate) fn join_all(inner: &Inner) {
     }
 }
 
-fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = stream.set_nodelay(true);
+fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = tcp.set_nodelay(true);
+    let Ok(shared) = tcp.try_clone() else {
+        return;
+    };
+    let mut stream = match &inner.tls {
+        Some(tls) => match tls.acceptor.accept(tcp) {
+            Ok(stream) => MaybeTlsStream::NativeTls(stream),
+            Err(_) => {
+                inner.record(id, RecordKind::Disconnected);
+                return;
+            }
+        },
+        None => MaybeTlsStream::Plain(tcp),
+    };
     let Ok(head) = read_head(&mut stream) else {
         return;
     };
@@ -265,19 +314,12 @@ fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
     if accept_upgrade(&mut stream, &head).is_err() {
         return;
     }
-    let Ok(shared) = stream.try_clone() else {
-        return;
-    };
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(1 << 20))
         .read_buffer_size(16 * 1024)
         .write_buffer_size(0);
-    let ws = WebSocket::from_partially_read(
-        MaybeTlsStream::Plain(stream),
-        head.rest.clone(),
-        Role::Server,
-        Some(ws_config),
-    );
+    let ws =
+        WebSocket::from_partially_read(stream, head.rest.clone(), Role::Server, Some(ws_config));
     let Ok(conn) = Connection::from_parts(ws, shared) else {
         return;
     };
@@ -327,13 +369,13 @@ fn serve(inner: &Arc<Inner>, mut stream: TcpStream, id: u64) {
     inner.sessions_changed.notify_all();
 }
 
-fn serve_http(inner: &Inner, stream: &mut TcpStream, head: &RequestHead) {
+fn serve_http(inner: &Inner, stream: &mut MaybeTlsStream<TcpStream>, head: &RequestHead) {
     let config = &inner.config;
     let authorized = head.header("Authorization") == Some(&format!("Bot {}", config.token));
     let (status, body) = if head.method != "GET" {
         (404, r#"{"message":"404: Not Found","code":0}"#.to_owned())
     } else if head.path == "/api/v10/gateway" {
-        (200, format!(r#"{{"url":"ws://127.0.0.1:{}"}}"#, inner.port))
+        (200, format!(r#"{{"url":"{}"}}"#, inner.gateway_url()))
     } else if head.path == "/api/v10/gateway/bot" {
         if !authorized {
             (
@@ -350,8 +392,10 @@ fn serve_http(inner: &Inner, stream: &mut TcpStream, head: &RequestHead) {
             (
                 200,
                 format!(
-                    r#"{{"url":"ws://127.0.0.1:{}","shards":{},"session_start_limit":{{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":{}}}}}"#,
-                    inner.port, config.shards, config.max_concurrency
+                    r#"{{"url":"{}","shards":{},"session_start_limit":{{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":{}}}}}"#,
+                    inner.gateway_url(),
+                    config.shards,
+                    config.max_concurrency
                 ),
             )
         }
@@ -540,9 +584,14 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         .map(|g| format!(r#"{{"id":"{g}","unavailable":true}}"#))
         .collect();
     let ready = format!(
-        r#"{{"v":10,"user":{{"id":"1000","username":"sim-bot","discriminator":"0","global_name":null,"avatar":null,"bot":true}},"guilds":[{}],"session_id":"{session_id}","resume_gateway_url":"ws://127.0.0.1:{}/resume","shard":[{},{}],"application":{{"id":"1000","flags":0}},"_trace":["sim"]}}"#,
+        r#"{{"v":10,"user":{{"id":"1000","username":"sim-bot","discriminator":"0","global_name":null,"avatar":null,"bot":true}},"guilds":[{}],"session_id":"{session_id}","resume_gateway_url":{},"shard":[{},{}],"application":{{"id":"1000","flags":0}},"_trace":["sim"]}}"#,
         unavailable.join(","),
-        inner.port,
+        Value::String(
+            config
+                .resume_gateway_url
+                .clone()
+                .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()))
+        ),
         shard[0],
         shard[1]
     );

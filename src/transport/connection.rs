@@ -123,6 +123,27 @@ impl Connection {
         })
     }
 
+    /// Writes `bytes` below the websocket layer (through TLS if any): how the simulator
+    /// sends hand-made frames.
+    #[cfg(feature = "sim")]
+    pub fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut ws = self.ws.lock();
+        let _ = ws.flush();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut written = 0;
+        while written < bytes.len() {
+            match ws.get_mut().write(&bytes[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    wait_for(&self.tcp, libc::POLLOUT, Some(Duration::from_millis(50)))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        ws.get_mut().flush()
+    }
+
     /// Writes `bytes` straight to the socket, bypassing the websocket layer, then drops the
     /// connection: how the simulator cuts a connection mid-frame.
     #[cfg(feature = "sim")]

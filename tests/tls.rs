@@ -1,0 +1,120 @@
+//! The TLS path end to end: the simulator serves wss:// and https:// with a generated
+//! certificate, trusted through a user-supplied `native_tls::TlsConnector`.
+
+use crossbeam_channel::{unbounded, Receiver};
+use std::time::{Duration, Instant};
+use syncord::sim::{RecordKind, SimConfig, Simulator};
+use syncord::{Config, Event, Intents, Shard, ShardThread};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn spawn(config: Config) -> (ShardThread, Receiver<Event>) {
+    let (tx, rx) = unbounded();
+    let shard = Shard::with_config(config)
+        .spawn(move |event| {
+            let _ = tx.send(event);
+        })
+        .unwrap();
+    (shard, rx)
+}
+
+fn next(rx: &Receiver<Event>, mut predicate: impl FnMut(&Event) -> bool) -> Event {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let event = rx.recv_deadline(deadline).expect("event in time");
+        if predicate(&event) {
+            return event;
+        }
+    }
+}
+
+#[test]
+fn a_trusted_certificate_carries_discovery_identify_and_resume_over_tls() {
+    let sim = Simulator::start(SimConfig::default().tls(true)).unwrap();
+    assert!(sim.gateway_url().starts_with("wss://localhost:"));
+    assert!(sim.api_base().starts_with("https://localhost:"));
+    assert!(sim.certificate_pem().unwrap().contains("BEGIN CERTIFICATE"));
+    // client_config trusts the simulator's certificate through tls_connector().
+    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
+    next(&events, |e| matches!(e, Event::Ready(_)));
+    sim.push("MESSAGE_CREATE", r#"{"content":"over tls"}"#);
+    next(
+        &events,
+        |e| matches!(e, Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE"),
+    );
+    sim.close(4000);
+    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    let resumed_on = sim
+        .wait_for(WAIT, |r| r.op() == Some(6))
+        .expect("a Resume was sent");
+    let path = sim.records().into_iter().find_map(|r| match r.kind {
+        RecordKind::Connected { path, .. } if r.connection == resumed_on.connection => Some(path),
+        _ => None,
+    });
+    assert_eq!(path.as_deref(), Some("/resume"));
+    shard.shutdown().unwrap();
+}
+
+#[test]
+fn an_untrusted_certificate_is_refused() {
+    let sim = Simulator::start(SimConfig::default().tls(true)).unwrap();
+    let config = Config::builder(sim.token(), Intents::GUILDS)
+        .gateway_url(sim.gateway_url())
+        .build();
+    let (shard, events) = spawn(config);
+    let reason = match next(&events, |e| matches!(e, Event::Disconnected { .. })) {
+        Event::Disconnected { reason, .. } => reason,
+        _ => unreachable!(),
+    };
+    assert!(reason.contains("TLS"), "{reason}");
+    assert!(
+        sim.received(2).is_empty(),
+        "nothing was sent over an unverified connection"
+    );
+    shard.shutdown().unwrap();
+}
+
+#[test]
+fn a_plain_text_resume_url_is_refused_after_a_tls_session() {
+    // READY announces a ws:// resume URL although the session runs over TLS.
+    let plain = Simulator::start(SimConfig::default()).unwrap();
+    let sim = Simulator::start(
+        SimConfig::default()
+            .tls(true)
+            .resume_gateway_url(plain.resume_url()),
+    )
+    .unwrap();
+    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
+    next(&events, |e| matches!(e, Event::Ready(_)));
+    sim.close(4000);
+    let message = match next(&events, |e| matches!(e, Event::Error { .. })) {
+        Event::Error { message } => message,
+        _ => unreachable!(),
+    };
+    assert!(message.contains("downgrade"), "{message}");
+    // The client resumed over TLS on the gateway URL instead.
+    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    assert_eq!(
+        plain.connections(),
+        0,
+        "the plain-text server was never contacted"
+    );
+    shard.shutdown().unwrap();
+}
+
+#[test]
+fn a_resume_url_that_is_not_wss_is_refused_before_dialing() {
+    let sim =
+        Simulator::start(SimConfig::default().resume_gateway_url("ws://gateway.example.invalid"))
+            .unwrap();
+    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
+    next(&events, |e| matches!(e, Event::Ready(_)));
+    sim.close(4000);
+    let message = match next(&events, |e| matches!(e, Event::Error { .. })) {
+        Event::Error { message } => message,
+        _ => unreachable!(),
+    };
+    assert!(message.contains("resume URL"), "{message}");
+    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    shard.shutdown().unwrap();
+}
