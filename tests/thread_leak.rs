@@ -1,0 +1,100 @@
+//! Every thread a shard starts is joined: one reader, writer and heartbeat thread per live
+//! connection, and none left after shutdown (DESIGN.md §2).
+//!
+//! This binary holds a single test so that no other shard runs in the process while it
+//! counts threads.
+
+use crossbeam_channel::{unbounded, Receiver};
+use std::time::{Duration, Instant};
+use syncord::sim::{SimConfig, Simulator};
+use syncord::{Event, Intents, Shard};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Names (`comm`, truncated by Linux to 15 bytes) of this process's threads started by
+/// syncord's client side; the simulator's own `syncord-sim-*` threads are left out.
+fn client_threads() -> Vec<String> {
+    let mut names = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task is readable") {
+        let Ok(task) = task else { continue };
+        // A thread may exit between listing and reading: skip it.
+        let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else {
+            continue;
+        };
+        let name = comm.trim_end().to_owned();
+        if name.starts_with("syncord-") && !name.starts_with("syncord-sim") {
+            names.push(name);
+        }
+    }
+    names.sort();
+    names
+}
+
+fn count(threads: &[String], prefix: &str) -> usize {
+    threads.iter().filter(|t| t.starts_with(prefix)).count()
+}
+
+fn wait_for_event(events: &Receiver<Event>, mut wanted: impl FnMut(&Event) -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let event = events.recv_deadline(deadline).expect("the event arrives");
+        if wanted(&event) {
+            return;
+        }
+    }
+}
+
+/// Exactly one shard runner and one of each connection thread.
+fn assert_one_connection(threads: &[String], when: &str) {
+    assert_eq!(count(threads, "syncord-shard"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-reader"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-writer"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-heartbe"), 1, "{when}: {threads:?}");
+    assert_eq!(threads.len(), 4, "{when}: unexpected threads {threads:?}");
+}
+
+#[test]
+fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads() {
+    assert_eq!(client_threads(), Vec::<String>::new(), "clean start");
+    let sim = Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_millis(100)))
+        .unwrap();
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .gateway_url(sim.gateway_url())
+        .build();
+    let (tx, events) = unbounded();
+    let thread = Shard::with_config(config)
+        .spawn(move |event| {
+            let _ = tx.send(event);
+        })
+        .unwrap();
+
+    wait_for_event(
+        &events,
+        |e| matches!(e, Event::Dispatch(d) if d.event_type() == "READY"),
+    );
+    assert_one_connection(&client_threads(), "after READY");
+
+    // A resumable close: the shard reconnects and resumes; the old connection's threads must
+    // be gone by the time the new connection is up.
+    assert!(sim.close(4000));
+    wait_for_event(&events, |e| matches!(e, Event::Resumed { .. }));
+    assert_one_connection(&client_threads(), "after a resume");
+
+    let last = sim.push("TEST_EVENT", "{}").unwrap();
+    wait_for_event(
+        &events,
+        |e| matches!(e, Event::Dispatch(d) if d.seq() == last),
+    );
+    // Let a few heartbeats happen so the heartbeat thread is mid-schedule at shutdown.
+    let beats = sim.received(1).len();
+    sim.wait_for_nth(TIMEOUT, beats + 2, |r| r.op() == Some(1))
+        .expect("heartbeats continue");
+
+    thread.shutdown().expect("run returns Ok");
+    assert_eq!(
+        client_threads(),
+        Vec::<String>::new(),
+        "threads left behind"
+    );
+}
