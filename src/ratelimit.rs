@@ -44,8 +44,9 @@ impl SendLimiter {
             }
             _ => self.window.as_secs() as u32 + 1,
         };
-        // Never reserve everything: user commands must always get some room.
-        self.reserved = (beats + 2).min(self.limit.saturating_sub(1));
+        // Never reserve more than half: user commands must always get room. (Heartbeats
+        // faster than limit/2 per window, as only test setups use, exceed the limit anyway.)
+        self.reserved = (beats + 2).min(self.limit / 2);
     }
 
     fn expire(&mut self, now: Instant) {
@@ -155,11 +156,13 @@ mod tests {
         );
         let window = limiter.window;
         assert!(window.abs_diff(Duration::from_secs(10)) < Duration::from_millis(1));
-        // Reserve is capped at limit - 1 = 2, so users get 1 send per window.
+        // Reserve is capped at half the limit (1), so users get 2 sends per window.
         limiter.record(start);
-        assert_eq!(limiter.next_slot(start, false), start + window);
-        assert_eq!(limiter.next_slot(start, true), start);
+        assert_eq!(limiter.next_slot(start, false), start);
         limiter.record(start + Duration::from_secs(1));
+        let one = start + Duration::from_secs(1);
+        assert_eq!(limiter.next_slot(one, false), start + window);
+        assert_eq!(limiter.next_slot(one, true), one);
         limiter.record(start + Duration::from_secs(2));
         assert_eq!(
             limiter.next_slot(start + Duration::from_secs(2), true),
@@ -175,5 +178,7 @@ mod tests {
         assert_eq!(limiter.reserved, 13, "1.05 s window: 10 beats + 1 + 2");
         limiter.set_heartbeat_interval(Some(Duration::from_millis(41_250)));
         assert_eq!(limiter.reserved, 3);
+        limiter.set_heartbeat_interval(Some(Duration::from_millis(1)));
+        assert_eq!(limiter.reserved, 60, "never more than half");
     }
 }

@@ -28,8 +28,14 @@ pub struct Envelope<'a> {
 }
 
 impl<'a> Envelope<'a> {
-    /// Parses one gateway payload.
+    /// Parses one gateway payload; it must be a JSON object (serde would also accept an
+    /// array as a struct, `[1,2,3]` reading as op 1).
     pub fn parse(json: &'a str) -> serde_json::Result<Envelope<'a>> {
+        if !json.trim_start().starts_with('{') {
+            return Err(serde::de::Error::custom(
+                "a gateway payload must be a JSON object",
+            ));
+        }
         serde_json::from_str(json)
     }
 
@@ -229,6 +235,10 @@ mod tests {
     #[test]
     fn envelope_rejects_missing_op_and_out_of_range_op() {
         assert!(Envelope::parse(r#"{"d":null}"#).is_err());
+        assert!(
+            Envelope::parse("[1,2,3]").is_err(),
+            "arrays are not payloads"
+        );
         assert!(Envelope::parse(r#"{"op":300}"#).is_err());
         assert!(Envelope::parse(r#"{"op":0,"s":-1}"#).is_err());
     }

@@ -10,7 +10,7 @@ use super::policy::Ended;
 use crate::protocol::{heartbeat_json, Envelope, Hello, OpCode};
 use crate::ratelimit::SendLimiter;
 use crate::transport::Connection;
-use crate::transport::{inflate_payload, Inflater};
+use crate::transport::{inflate_payload, InflateError, Inflater};
 use crate::Compression;
 use crossbeam_channel::{at, bounded, never, select, select_biased, unbounded, Receiver, Sender};
 use parking_lot::Mutex;
@@ -239,10 +239,18 @@ fn read_loop(
                         Ok(Some(payload)) => Ok(payload.to_vec()),
                         Ok(None) => continue,
                         // The stream is broken: nothing after this can be trusted.
+                        Err(e @ InflateError::TooLarge { .. }) => {
+                            break Ended::TooLarge(e.to_string())
+                        }
                         Err(e) => break Ended::Protocol(e.to_string()),
                     },
                     None if decoding.payload_compression => {
-                        inflate_payload(&bytes, decoding.limit).map_err(|e| e.to_string())
+                        match inflate_payload(&bytes, decoding.limit) {
+                            Err(e @ InflateError::TooLarge { .. }) => {
+                                break Ended::TooLarge(e.to_string())
+                            }
+                            other => other.map_err(|e| e.to_string()),
+                        }
                     }
                     None => Err(format!(
                         "a binary frame of {} bytes without compression",
@@ -369,7 +377,7 @@ fn read_error(e: tungstenite::Error) -> Ended {
         }
         E::Io(e) => Ended::Io(e.to_string()),
         E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => Ended::Eof,
-        E::Capacity(e) => Ended::Protocol(format!("message too large: {e}")),
+        E::Capacity(e) => Ended::TooLarge(e.to_string()),
         e => Ended::Protocol(e.to_string()),
     }
 }

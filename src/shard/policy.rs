@@ -21,8 +21,10 @@ pub(crate) enum Ended {
     InvalidSession { resumable: bool },
     /// DNS, TCP connect, TLS or websocket handshake failed, or discovery did.
     Dial(String),
-    /// The server sent something the client cannot accept (oversize message, bad frame…).
+    /// The server sent something the client cannot accept (bad frame, corrupt stream…).
     Protocol(String),
+    /// A message exceeded `max_message_size` (checked while inflating).
+    TooLarge(String),
     /// A phase took too long: no Hello, or no READY/RESUMED.
     Timeout(&'static str),
     /// The user asked the shard to stop.
@@ -50,6 +52,7 @@ impl Ended {
             }
             Ended::Dial(e) => format!("could not connect: {e}"),
             Ended::Protocol(e) => format!("protocol error: {e}"),
+            Ended::TooLarge(e) => format!("message too large: {e}"),
             Ended::Timeout(phase) => format!("timed out waiting for {phase}"),
             Ended::Shutdown { resumable: false } => "shut down".into(),
             Ended::Shutdown { resumable: true } => "shut down, session kept for resuming".into(),
@@ -121,6 +124,7 @@ pub(crate) fn decide(ended: &Ended, facts: &Facts) -> Action {
         | Ended::Zombie
         | Ended::Dial(_)
         | Ended::Protocol(_)
+        | Ended::TooLarge(_)
         | Ended::Timeout(_) => resume(Wait::Backoff),
         Ended::Closed {
             code: Some(code),
@@ -255,6 +259,7 @@ mod tests {
             ),
             (Ended::Dial("refused".into()), Resume(Wait::Backoff)),
             (Ended::Protocol("bad frame".into()), Resume(Wait::Backoff)),
+            (Ended::TooLarge("70 MB".into()), Resume(Wait::Backoff)),
             (Ended::Timeout("Hello"), Resume(Wait::Backoff)),
             (Ended::Shutdown { resumable: false }, Exit),
             (Ended::Shutdown { resumable: true }, Exit),

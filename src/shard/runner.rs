@@ -48,6 +48,9 @@ pub(crate) struct Runner<H> {
     failed_resumes: u32,
     /// The resume URL refused connections: resume via the gateway URL instead.
     avoid_resume_url: bool,
+    /// The last delivered seq when a message exceeded the size limit: if the next one
+    /// fails at the same place, the replay would fail forever, so it is skipped.
+    too_large_after: Option<u64>,
     /// Set when the handler panicked and the config says that is fatal.
     handler_failure: Option<Error>,
 }
@@ -73,6 +76,7 @@ impl<H: FnMut(Event)> Runner<H> {
             attempt: 0,
             failed_resumes: 0,
             avoid_resume_url: false,
+            too_large_after: None,
             handler_failure: None,
         }
     }
@@ -116,7 +120,13 @@ impl<H: FnMut(Event)> Runner<H> {
                 shard: self.config.shard,
             };
             let (resume_next, wait) = match decide(&ended, &facts) {
-                Action::Exit => return Ok(()),
+                Action::Exit => {
+                    if ended == (Ended::Shutdown { resumable: false }) {
+                        // Closing with 1000 ended the session on the server.
+                        self.forget_session();
+                    }
+                    return Ok(());
+                }
                 Action::Stop(error) => {
                     log::error!("shard {}: stopping: {error}", self.config.shard_id());
                     return Err(error);
@@ -129,6 +139,9 @@ impl<H: FnMut(Event)> Runner<H> {
             };
             if let Ended::InvalidSession { resumable } = ended {
                 self.emit(Event::InvalidSession { resumable });
+            }
+            if let Ended::TooLarge(_) = ended {
+                self.skip_repeated_oversize_message();
             }
             if !resume_next || self.failed_resumes >= MAX_FAILED_RESUMES {
                 self.forget_session();
@@ -156,6 +169,34 @@ impl<H: FnMut(Event)> Runner<H> {
                 return Ok(());
             }
         }
+    }
+
+    /// A message over `max_message_size` ends the connection; the resume replays it. The
+    /// second time it fails at the same position, resume past it (and say so) rather than
+    /// loop forever.
+    fn skip_repeated_oversize_message(&mut self) {
+        if self.too_large_after != Some(self.last_seq) {
+            self.too_large_after = Some(self.last_seq);
+            return;
+        }
+        let Some(session) = &mut self.session else {
+            return;
+        };
+        let skipped = self.last_seq + 1;
+        self.too_large_after = None;
+        self.last_seq = skipped;
+        session.seq = skipped;
+        self.shared.delivered_seq.store(skipped, Ordering::Release);
+        log::error!(
+            "shard {}: dispatch s={skipped} exceeds max_message_size twice; skipping it",
+            self.config.shard_id()
+        );
+        self.emit(Event::Error {
+            message: format!(
+                "skipped dispatch s={skipped}: it exceeds max_message_size ({} bytes) and could never be received",
+                self.config.max_message_size
+            ),
+        });
     }
 
     fn forget_session(&mut self) {

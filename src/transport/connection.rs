@@ -319,6 +319,21 @@ fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -
     }
 }
 
+fn describe_handshake_error(
+    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>>,
+) -> String {
+    match e {
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {
+            format!("handshake refused with HTTP {}", response.status())
+        }
+        tungstenite::HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
+            format!("TLS handshake failed: {e}")
+        }
+        tungstenite::HandshakeError::Failure(e) => format!("websocket handshake failed: {e}"),
+        tungstenite::HandshakeError::Interrupted(_) => "websocket handshake timed out".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::masked_text_frame;
@@ -341,20 +356,5 @@ mod tests {
         let frame = masked_text_frame(&vec![b'a'; 70_000], [0; 4]);
         assert_eq!(frame[1], 0x80 | 127);
         assert_eq!(frame.len(), 2 + 8 + 4 + 70_000);
-    }
-}
-
-fn describe_handshake_error(
-    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>>,
-) -> String {
-    match e {
-        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {
-            format!("handshake refused with HTTP {}", response.status())
-        }
-        tungstenite::HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
-            format!("TLS handshake failed: {e}")
-        }
-        tungstenite::HandshakeError::Failure(e) => format!("websocket handshake failed: {e}"),
-        tungstenite::HandshakeError::Interrupted(_) => "websocket handshake timed out".into(),
     }
 }

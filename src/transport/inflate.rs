@@ -151,7 +151,7 @@ fn inflate_zlib(
         read += consumed;
         written += produced;
         if written > limit {
-            return Err(InflateError::TooLarge { limit: limit });
+            return Err(InflateError::TooLarge { limit });
         }
         let room_left = written < output.len();
         match status {
@@ -191,7 +191,7 @@ fn inflate_zstd(
             .map_err(|e| InflateError::Corrupt(e.to_string()))?;
         written = out.pos();
         if written > limit {
-            return Err(InflateError::TooLarge { limit: limit });
+            return Err(InflateError::TooLarge { limit });
         }
         // Done when the input is used up and the decoder had room to spare (it then
         // holds nothing more back: ZSTD_decompressStream's contract).

@@ -10,5 +10,5 @@ mod url;
 
 pub(crate) use connection::{Connection, DialOptions};
 pub(crate) use http::{get, RequestOptions, Response};
-pub(crate) use inflate::{inflate_payload, Inflater};
+pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use url::{check_api_base, WsUrl};
