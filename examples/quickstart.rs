@@ -1,0 +1,160 @@
+//! The first program to run: connect, print what happens, stop.
+//!
+//! ```text
+//! cargo run --example quickstart                        # offline, on the built-in simulator
+//! DISCORD_TOKEN=... cargo run --example quickstart      # on Discord, until Ctrl-C
+//! ```
+//!
+//! Without `DISCORD_TOKEN` it starts the gateway simulator in this process; a helper thread
+//! plays the other users and writes a few messages, the last one `!stop`, and the handler
+//! shuts the shard down when it sees it.
+
+use serde::Deserialize;
+use std::process::ExitCode;
+use std::time::Duration;
+use syncord::sim::{SimConfig, Simulator};
+use syncord::{Event, Intents, Shard};
+
+/// The messages the simulator's "users" write, in order.
+const MESSAGES: [(&str, &str); 4] = [
+    ("ada", "hello from the simulator"),
+    ("grace", "syncord runs on plain threads, no async runtime"),
+    ("linus", "every event arrives once, in order"),
+    ("ada", "!stop"),
+];
+
+fn main() -> ExitCode {
+    // Everything that is not privileged, which includes GUILDS and GUILD_MESSAGES. Message
+    // text needs the privileged MESSAGE_CONTENT intent: without it, `content` is empty.
+    let intents = Intents::non_privileged();
+
+    let result = match std::env::var("DISCORD_TOKEN") {
+        Ok(token) if !token.is_empty() => {
+            println!("connecting to Discord; press Ctrl-C to stop");
+            let shard = Shard::new(token, intents);
+            shard.run(|event| print_event(&event)).map_err(Into::into)
+        }
+        _ => {
+            println!("DISCORD_TOKEN is not set: using the built-in gateway simulator");
+            run_on_simulator(intents)
+        }
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_on_simulator(intents: Intents) -> Result<(), Box<dyn std::error::Error>> {
+    let sim = Simulator::start(SimConfig::default())?;
+    // The simulator's config: its token, and discovery through its REST endpoint.
+    let shard = Shard::with_config(sim.client_config(intents).build());
+    let handle = shard.handle();
+
+    std::thread::scope(|scope| {
+        // The other side of the conversation: once our session is live, people write.
+        scope.spawn(|| {
+            if sim.wait_for_session(Duration::from_secs(10)).is_some() {
+                for (i, (author, content)) in MESSAGES.into_iter().enumerate() {
+                    sim.push("MESSAGE_CREATE", &message_create(i, author, content));
+                }
+            }
+        });
+
+        // Blocks this thread, calling the closure for every event, until shutdown.
+        shard.run(|event| {
+            print_event(&event);
+            if let Event::Dispatch(dispatch) = &event {
+                if dispatch
+                    .data::<Message>()
+                    .is_ok_and(|m| m.content == "!stop")
+                {
+                    handle.shutdown(); // `run` returns Ok once this handler returns.
+                }
+            }
+        })
+    })?;
+    println!("shut down cleanly");
+    Ok(())
+}
+
+/// The part of a MESSAGE_CREATE this example reads; serde skips the rest.
+#[derive(Deserialize)]
+struct Message {
+    content: String,
+    author: Author,
+}
+
+#[derive(Deserialize)]
+struct Author {
+    username: String,
+}
+
+fn print_event(event: &Event) {
+    match event {
+        Event::Connecting { attempt, url, .. } => {
+            println!("connecting to {url} (attempt {attempt})")
+        }
+        Event::Connected => println!("connected"),
+        Event::Ready(ready) => {
+            let name = ready
+                .user
+                .as_ref()
+                .map_or("?", |user| user.username.as_str());
+            println!("ready: logged in as {name}, session {}", ready.session_id);
+        }
+        Event::Dispatch(dispatch) if dispatch.event_type() == "MESSAGE_CREATE" => {
+            match dispatch.data::<Message>() {
+                Ok(m) => println!(
+                    "#{} message from {}: {}",
+                    dispatch.seq(),
+                    m.author.username,
+                    m.content
+                ),
+                Err(e) => println!("#{} MESSAGE_CREATE (unreadable: {e})", dispatch.seq()),
+            }
+        }
+        Event::Dispatch(dispatch) => println!("#{} {}", dispatch.seq(), dispatch.event_type()),
+        Event::Disconnected {
+            code: Some(code),
+            reason,
+        } => println!("disconnected ({code}): {reason}"),
+        Event::Disconnected { reason, .. } => println!("disconnected: {reason}"),
+        Event::Reconnecting { attempt, delay } => {
+            println!("reconnecting in {delay:.1?} (attempt {attempt})")
+        }
+        other => println!("{}: {other:?}", other.name()),
+    }
+}
+
+/// A MESSAGE_CREATE `d` shaped like Discord's (a guild text message from a user).
+fn message_create(i: usize, author: &str, content: &str) -> String {
+    let id = 1_300_000_000_000_000_000 + i as u64;
+    serde_json::json!({
+        "type": 0,
+        "id": id.to_string(),
+        "channel_id": "1200000000000000001",
+        "guild_id": "1100000000000000001",
+        "author": {
+            "id": format!("10000000000000000{i:02}"),
+            "username": author,
+            "global_name": author,
+            "discriminator": "0",
+            "avatar": null,
+        },
+        "member": { "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false },
+        "content": content,
+        "timestamp": "2025-01-01T12:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": [],
+        "pinned": false,
+        "nonce": id.to_string(),
+    })
+    .to_string()
+}
