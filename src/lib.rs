@@ -7,6 +7,9 @@ pub mod protocol;
 mod ratelimit;
 mod rest;
 mod shard;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod token;

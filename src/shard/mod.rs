@@ -3,7 +3,7 @@
 mod backoff;
 mod event;
 mod link;
-mod members;
+pub(crate) mod members;
 mod policy;
 mod runner;
 mod session;

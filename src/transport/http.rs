@@ -76,7 +76,7 @@ pub(crate) fn get(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> io::Result<Response> {
+pub(crate) fn parse_response(raw: &[u8]) -> io::Result<Response> {
     let bad = |why: &str| other(format!("malformed HTTP response: {why}"));
     let head_end = raw
         .windows(4)

@@ -4,7 +4,7 @@
 mod connection;
 #[cfg(any(test, feature = "sim"))]
 pub(crate) mod deflate;
-mod http;
+pub(crate) mod http;
 mod inflate;
 mod url;
 

@@ -1,0 +1,96 @@
+//! Entry points for the fuzz targets under `fuzz/` and the property tests: every parser of
+//! bytes that come from the network. Feature `fuzzing`; not a public API. Each function
+//! must return normally (never panic, hang or overflow the stack) whatever the input.
+
+use crate::protocol::{Envelope, Hello, Ready};
+use crate::transport::{inflate_payload, Inflater};
+
+/// The inflate limit used by the targets: small, so bombs are cheap to find.
+pub const LIMIT: usize = 1 << 20;
+
+/// Splits fuzz input into websocket messages at `0xFE 0xFE` markers (so one input can hold
+/// several frames of one connection).
+fn frames(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = data;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        match rest.windows(2).position(|w| w == [0xFE, 0xFE]) {
+            Some(i) => {
+                let (frame, tail) = rest.split_at(i);
+                rest = &tail[2..];
+                Some(frame)
+            }
+            None => Some(std::mem::take(&mut rest)),
+        }
+    })
+}
+
+/// The reader's path for one text payload: envelope, then the typed payloads the client
+/// itself decodes (Hello, READY, member chunks).
+pub fn envelope(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(envelope) = Envelope::parse(text) else {
+        return;
+    };
+    let d = envelope.data_json();
+    match envelope.op {
+        10 => {
+            let _ = serde_json::from_str::<Hello>(d);
+        }
+        0 => match envelope.t.as_deref() {
+            Some("READY") => {
+                let _ = serde_json::from_str::<Ready>(d);
+            }
+            Some("GUILD_MEMBERS_CHUNK") => {
+                let _ = serde_json::from_str::<crate::shard::members::Chunk>(d);
+            }
+            _ => {}
+        },
+        _ => {}
+    }
+}
+
+/// One zlib-stream connection: frames fed to one inflater, each message to [`envelope`].
+pub fn zlib_stream(data: &[u8]) {
+    let mut inflater = Inflater::zlib(LIMIT);
+    for frame in frames(data) {
+        match inflater.push(frame) {
+            Ok(Some(message)) => envelope(message),
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// One zstd-stream connection: frames fed to one decoder, each message to [`envelope`].
+#[cfg(feature = "zstd")]
+pub fn zstd_stream(data: &[u8]) {
+    let Ok(mut inflater) = Inflater::zstd(LIMIT) else {
+        return;
+    };
+    for frame in frames(data) {
+        match inflater.push(frame) {
+            Ok(Some(message)) => envelope(message),
+            Ok(None) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Payload compression: one standalone zlib stream.
+pub fn payload(data: &[u8]) {
+    if let Ok(message) = inflate_payload(data, LIMIT) {
+        envelope(&message);
+    }
+}
+
+/// The discovery answer: the HTTP response parser, then `GET /gateway/bot`'s body.
+pub fn discovery(data: &[u8]) {
+    if let Ok(response) = crate::transport::http::parse_response(data) {
+        let _ = serde_json::from_str::<crate::GatewayBot>(&response.body);
+    }
+}
