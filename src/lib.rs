@@ -3,13 +3,13 @@
 
 mod config;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod protocol;
 mod ratelimit;
 mod rest;
 mod shard;
-#[cfg(any(test, feature = "fuzzing"))]
-#[doc(hidden)]
-pub mod fuzzing;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod token;

@@ -51,6 +51,8 @@ pub(crate) struct Runner<H> {
     /// The last delivered seq when a message exceeded the size limit: if the next one
     /// fails at the same place, the replay would fail forever, so it is skipped.
     too_large_after: Option<u64>,
+    /// The seq sent in the last Resume, to count the replayed dispatches.
+    resumed_from: u64,
     /// Set when the handler panicked and the config says that is fatal.
     handler_failure: Option<Error>,
 }
@@ -77,6 +79,7 @@ impl<H: FnMut(Event)> Runner<H> {
             failed_resumes: 0,
             avoid_resume_url: false,
             too_large_after: None,
+            resumed_from: 0,
             handler_failure: None,
         }
     }
@@ -100,12 +103,10 @@ impl<H: FnMut(Event)> Runner<H> {
                 self.config.shard_id(),
                 ended.describe()
             );
-            if !matches!(ended, Ended::Shutdown { .. }) {
-                self.emit(Event::Disconnected {
-                    code: ended.close_code(),
-                    reason: ended.describe(),
-                });
-            }
+            self.emit(Event::Disconnected {
+                code: ended.close_code(),
+                reason: ended.describe(),
+            });
             if resume && active_for.is_none() {
                 self.failed_resumes += 1;
                 if matches!(ended, Ended::Dial(_)) {
@@ -431,6 +432,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     }
                     let first = if let (true, Some(session)) = (resume, &self.session) {
                         self.shared.set_state(ShardState::Resuming);
+                        self.resumed_from = self.last_seq;
                         let d = Resume {
                             token: self.config.token.clone(),
                             session_id: session.id.clone(),
@@ -540,7 +542,7 @@ impl<H: FnMut(Event)> Runner<H> {
         }
         if name == "RESUMED" {
             self.emit(Event::Resumed {
-                replayed: seq.saturating_sub(self.last_seq + 1),
+                replayed: self.last_seq.saturating_sub(self.resumed_from),
             });
         }
         self.last_seq = seq;
