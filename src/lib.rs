@@ -1,4 +1,103 @@
-//! syncord: a blocking, thread-based Discord Gateway client.
+//! syncord: a blocking, thread-based Discord Gateway client. No async runtime.
+//!
+//! [`Shard::run`] blocks the calling thread and hands every event (gateway dispatches and
+//! the connection's lifecycle) to your closure, on that thread, in order. Heartbeats,
+//! reading and writing happen on three threads of the shard's own; a [`ShardHandle`] sends
+//! commands and shuts the shard down from any thread.
+//!
+//! ```no_run
+//! use syncord::{Event, Intents, Shard};
+//!
+//! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
+//! let shard = Shard::new(token, Intents::non_privileged());
+//! let handle = shard.handle(); // Clone + Send + Sync
+//! shard.run(|event| match event {
+//!     Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE" => {
+//!         println!("#{} {}", d.seq(), d.data_json());
+//!         handle.shutdown(); // `run` returns Ok once the closure returns
+//!     }
+//!     other => println!("{}", other.name()),
+//! })?;
+//! # Ok::<(), syncord::Error>(())
+//! ```
+//!
+//! # Threads
+//!
+//! Per connection, `syncord-reader-N` reads, inflates and parses frames, answers the
+//! gateway's control opcodes and queues dispatches; `syncord-writer-N` sends heartbeats
+//! first, Identify/Resume next, then your commands under the send limit;
+//! `syncord-heartbeat-N` keeps the beat and detects zombie connections. Your closure never
+//! runs on them, so a slow closure cannot make a healthy connection look dead. The queue
+//! between the reader and your closure is bounded ([`ConfigBuilder::event_queue`]): when the
+//! closure falls that far behind, reading pauses and TCP pushes back; nothing is dropped.
+//! [`ShardHandle::queue_depth`] shows how far behind it is, and a closure that runs longer
+//! than [`ConfigBuilder::slow_handler_warning`] is logged with the event's name.
+//!
+//! # Reconnects and the "nothing lost" promise
+//!
+//! Every way a connection ends (close code, TCP loss, zombie, op 7, op 9, timeouts, failed
+//! dials) goes to one policy: resume on `resume_gateway_url`, identify anew, back off
+//! ([`Backoff`]), or stop with a fatal [`Error`] that says what to fix (bad token,
+//! disallowed intents, invalid shard, sharding required). Events read before a disconnect
+//! are delivered before the next connection's; across resumes each sequence number reaches
+//! the closure exactly once and in order (a gap is reported as [`Event::SequenceGap`]).
+//! [`ShardHandle::shutdown_resumable`] returns a serde-serializable [`Session`] that a new
+//! process resumes with [`ConfigBuilder::session`].
+//!
+//! # Commands and limits
+//!
+//! [`ShardHandle::send`] takes the typed commands of [`protocol`] (presence, voice state,
+//! member requests, soundboard sounds); [`ShardHandle::send_raw`] any client opcode. A
+//! payload over 4096 bytes is refused before sending. The writer never sends more than 120
+//! payloads in any 60 s ([`ConfigBuilder::rate_limit`]) and keeps room for heartbeats, so
+//! neither 4008 nor a late heartbeat happens. While reconnecting, commands wait in a
+//! bounded queue ([`WhileDisconnected`]). [`ShardHandle::request_guild_members`] gathers
+//! every `GUILD_MEMBERS_CHUNK` of one request.
+//!
+//! # Compression
+//!
+//! [`Compression::ZstdStream`] (cargo feature `zstd`, the default), [`Compression::ZlibStream`]
+//! or [`Compression::None`]; payload compression with [`ConfigBuilder::payload_compression`].
+//! The largest message accepted ([`ConfigBuilder::max_message_size`], 64 MiB by default) is
+//! enforced while inflating, so a decompression bomb stops at the limit.
+//!
+//! # Hostile input
+//!
+//! Whatever the network sends, the shard neither panics nor hangs. Each kind of bad input has
+//! one reaction: **skip** (the payload is dropped, an [`Event::Error`] says why, the
+//! connection stays) or **resume** (the connection is closed with 4000 and the session
+//! resumed, the [`Event::Disconnected`] reason says why).
+//!
+//! | input | reaction |
+//! |---|---|
+//! | text that is not JSON, or JSON that is not an object (`[1,2,3]`) | skip |
+//! | an object without `op`, or `op`/`s` not a small non-negative integer | skip |
+//! | an unknown opcode | skip |
+//! | a dispatch without `t` or without `s` | skip |
+//! | a binary frame without compression, or a corrupt payload-compressed frame | skip |
+//! | `d` nested 10,000 deep | delivered raw; [`Dispatch::data`] returns serde_json's recursion-limit error |
+//! | a text frame that is not UTF-8, a websocket protocol violation | resume |
+//! | a corrupt or truncated zlib-stream / zstd-stream | resume (the stream cannot recover) |
+//! | Hello without a valid `heartbeat_interval` | resume |
+//! | a message over `max_message_size` | resume; if the replay fails at the same place again, that one dispatch is skipped with an [`Event::Error`] naming its `s` (it can never be received) |
+//! | READY without `session_id` | delivered, with an [`Event::Error`]; the session cannot be resumed |
+//! | op 9 with a `d` that is not `true` | treated as `false`: identify anew |
+//! | a `resume_gateway_url` that is not `wss://` (or downgrades TLS) | not used; resume via the gateway URL, with an [`Event::Error`] |
+//!
+//! # Security
+//!
+//! The token is a [`Token`] whose `Debug` prints `<redacted>`; it never appears in logs at
+//! any level, in errors or in panics (Identify and Resume frames are written without
+//! tungstenite's frame logging, and discovery uses a minimal HTTP client that logs no
+//! headers). TLS certificates are always verified; pass your own
+//! `native_tls::TlsConnector` with [`ConfigBuilder::tls_connector`] for a custom root CA.
+//! `ws://` and `http://` are accepted only for loopback hosts.
+//!
+//! # Testing with the simulator
+//!
+//! The `sim` feature adds [`sim::Simulator`], a gateway on 127.0.0.1 that behaves like
+//! Discord's (strict Identify/Resume checks, replay, rate limits, close codes, compression,
+//! TLS) and injects faults on demand, so bots are tested offline over real sockets.
 #![deny(missing_docs)]
 
 mod config;
