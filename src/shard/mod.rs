@@ -2,11 +2,14 @@
 
 mod backoff;
 mod event;
+mod heartbeat;
 mod link;
 pub(crate) mod members;
 mod policy;
+mod reader;
 mod runner;
 mod session;
+mod writer;
 
 pub use backoff::Backoff;
 pub use event::{Dispatch, Event};

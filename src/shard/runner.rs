@@ -2,8 +2,9 @@
 //! or identify (DESIGN.md §1–2). The only place that decides to reconnect.
 
 use super::event::{Dispatch, Event};
-use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority, WriterOptions};
+use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
 use super::policy::{decide, Action, Ended, Facts, Wait};
+use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};

@@ -1,0 +1,206 @@
+//! The reader thread: reads frames, inflates, parses envelopes, answers control opcodes and
+//! queues dispatches for the caller (DESIGN.md §1). It never runs user code.
+
+use super::event::{Dispatch, Event};
+use super::link::{FromReader, Link, Priority};
+use super::members::ChunkRouter;
+use super::policy::Ended;
+use crate::protocol::{Envelope, Hello, OpCode};
+use crate::transport::{inflate_payload, InflateError, Inflater};
+use crate::Compression;
+use crossbeam_channel::Sender;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tungstenite::{Message, Utf8Bytes};
+
+pub(super) fn read_loop(
+    link: &Link,
+    events: &Sender<FromReader>,
+    hello: &Sender<Duration>,
+    priority: &Sender<Priority>,
+    ready: &Sender<()>,
+    chunks: &ChunkRouter,
+    decoding: Decoding,
+) {
+    let mut inflater = match decoding.inflater() {
+        Ok(inflater) => inflater,
+        Err(e) => {
+            let _ = events.send(FromReader::Ended(Ended::Protocol(e)));
+            return;
+        }
+    };
+    let send = |message: FromReader| -> bool {
+        match events.try_send(message) {
+            Ok(()) => true,
+            Err(crossbeam_channel::TrySendError::Full(message)) => {
+                // The handler is behind: stop reading (TCP back-pressure) until it catches up.
+                link.reader_blocked.store(true, Ordering::Release);
+                let sent = events.send(message).is_ok();
+                link.reader_blocked.store(false, Ordering::Release);
+                sent
+            }
+            Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
+        }
+    };
+    let ended = loop {
+        let message = match link.conn.read() {
+            Ok(message) => message,
+            Err(e) => break read_error(e),
+        };
+        link.received.fetch_add(1, Ordering::Release);
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Close(frame) => {
+                break Ended::Closed {
+                    code: frame.as_ref().map(|f| u16::from(f.code)),
+                    reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                }
+            }
+            Message::Binary(bytes) => {
+                let inflated = match inflater.as_mut() {
+                    Some(inflater) => match inflater.push(&bytes) {
+                        Ok(Some(payload)) => Ok(payload.to_vec()),
+                        Ok(None) => continue,
+                        // The stream is broken: nothing after this can be trusted.
+                        Err(e @ InflateError::TooLarge { .. }) => {
+                            break Ended::TooLarge(e.to_string())
+                        }
+                        Err(e) => break Ended::Protocol(e.to_string()),
+                    },
+                    None if decoding.payload_compression => {
+                        match inflate_payload(&bytes, decoding.limit) {
+                            Err(e @ InflateError::TooLarge { .. }) => {
+                                break Ended::TooLarge(e.to_string())
+                            }
+                            other => other.map_err(|e| e.to_string()),
+                        }
+                    }
+                    None => Err(format!(
+                        "a binary frame of {} bytes without compression",
+                        bytes.len()
+                    )),
+                };
+                match inflated.map(String::from_utf8) {
+                    Ok(Ok(text)) => Utf8Bytes::from(text),
+                    Ok(Err(_)) if inflater.is_some() => {
+                        break Ended::Protocol("an inflated message is not UTF-8".into())
+                    }
+                    failed => {
+                        let message = match failed {
+                            Err(e) => format!("skipped {e}"),
+                            _ => "skipped a binary payload that is not UTF-8".to_owned(),
+                        };
+                        if !send(FromReader::Notice(Event::Error { message })) {
+                            return;
+                        }
+                        continue;
+                    }
+                }
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+        };
+        let envelope = match Envelope::parse(&text) {
+            Ok(envelope) => envelope,
+            Err(e) => {
+                let message = format!("skipped a malformed payload: {e}");
+                if !send(FromReader::Notice(Event::Error { message })) {
+                    return;
+                }
+                continue;
+            }
+        };
+        let outgoing = match envelope.opcode() {
+            OpCode::DISPATCH => {
+                let (Some(seq), Some(name)) = (envelope.s, envelope.t.as_deref()) else {
+                    let message = "skipped a dispatch without `s` or `t`".to_owned();
+                    if !send(FromReader::Notice(Event::Error { message })) {
+                        return;
+                    }
+                    continue;
+                };
+                match name {
+                    "READY" | "RESUMED" => {
+                        let _ = ready.try_send(());
+                    }
+                    "GUILD_MEMBERS_CHUNK" => chunks.route(envelope.data_json()),
+                    _ => {}
+                }
+                link.seq.store(seq, Ordering::Release);
+                let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
+                FromReader::Dispatch(dispatch)
+            }
+            OpCode::HEARTBEAT_ACK => {
+                link.acks.fetch_add(1, Ordering::Release);
+                continue;
+            }
+            OpCode::HEARTBEAT => {
+                // PROTOCOL.md §4.2: answer a server request at once; the schedule is unchanged.
+                let _ = priority.send(Priority::Heartbeat);
+                continue;
+            }
+            OpCode::RECONNECT => break Ended::Reconnect,
+            OpCode::INVALID_SESSION => {
+                let resumable = envelope.data_json().trim() == "true";
+                break Ended::InvalidSession { resumable };
+            }
+            OpCode::HELLO => match serde_json::from_str::<Hello>(envelope.data_json()) {
+                Ok(h) if h.heartbeat_interval > 0 => {
+                    link.heartbeat_interval_ms
+                        .store(h.heartbeat_interval, Ordering::Release);
+                    let _ = hello.try_send(Duration::from_millis(h.heartbeat_interval));
+                    FromReader::Hello
+                }
+                _ => break Ended::Protocol("Hello without a valid heartbeat_interval".into()),
+            },
+            other => {
+                let message = format!("skipped a payload with unknown opcode {other}");
+                FromReader::Notice(Event::Error { message })
+            }
+        };
+        if !send(outgoing) {
+            return;
+        }
+    };
+    let _ = send(FromReader::Ended(ended));
+}
+
+/// How the reader turns binary frames into payloads.
+#[derive(Clone, Copy)]
+pub(super) struct Decoding {
+    pub compression: Compression,
+    pub payload_compression: bool,
+    pub limit: usize,
+}
+
+impl Decoding {
+    /// A fresh transport inflater for this connection (`None` without transport compression).
+    fn inflater(self) -> Result<Option<Inflater>, String> {
+        match self.compression {
+            Compression::None => Ok(None),
+            Compression::ZlibStream => Ok(Some(Inflater::zlib(self.limit))),
+            #[cfg(feature = "zstd")]
+            Compression::ZstdStream => Inflater::zstd(self.limit)
+                .map(Some)
+                .map_err(|e| format!("zstd setup failed: {e}")),
+        }
+    }
+}
+
+fn read_error(e: tungstenite::Error) -> Ended {
+    use tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => Ended::Eof,
+        E::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            Ended::Eof
+        }
+        E::Io(e) => Ended::Io(e.to_string()),
+        E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => Ended::Eof,
+        E::Capacity(e) => Ended::TooLarge(e.to_string()),
+        e => Ended::Protocol(e.to_string()),
+    }
+}
