@@ -273,10 +273,12 @@ impl<H: FnMut(Event)> Runner<H> {
                     false
                 };
                 let register = self.abort_registration();
+                let stopping = || self.shared.stop_requested().is_some();
                 let opts = RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: self.config.tls.as_ref(),
                     on_connected: &register,
+                    aborted: &stopping,
                 };
                 let found = crate::rest::gateway_bot(
                     &self.config.api_base,
@@ -333,6 +335,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 max_message_size: self.config.max_message_size,
                 tls: self.config.tls.as_ref(),
                 on_connected: &register,
+                aborted: &|| self.shared.stop_requested().is_some(),
             },
         );
         self.shared.dialing.lock().take();

@@ -31,6 +31,8 @@ pub(crate) struct DialOptions<'a> {
     /// Called with the TCP socket before the handshake, so another thread can abort the
     /// handshake by shutting the socket down.
     pub on_connected: &'a dyn Fn(&TcpStream),
+    /// Polled while connecting: true stops the attempt.
+    pub aborted: &'a dyn Fn() -> bool,
 }
 
 /// How long a write may wait for the socket to accept bytes before the connection is
@@ -56,22 +58,68 @@ pub(super) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
     Ok(addrs)
 }
 
-pub(super) fn connect_tcp(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, DialError> {
+/// Connects to the first address that answers within `timeout`, checking `aborted` every
+/// 50 ms so that a shutdown never waits for a slow connect.
+pub(super) fn connect_tcp(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+    aborted: &dyn Fn() -> bool,
+) -> Result<TcpStream, DialError> {
     let mut last = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
+        match connect_one(*addr, timeout, aborted) {
             Ok(stream) => return Ok(stream),
             Err(e) => last = Some(format!("connect to {addr} failed: {e}")),
         }
+        if aborted() {
+            break;
+        }
     }
     Err(DialError(last.unwrap_or_else(|| "no address".into())))
+}
+
+fn connect_one(
+    addr: SocketAddr,
+    timeout: Duration,
+    aborted: &dyn Fn() -> bool,
+) -> io::Result<TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_nonblocking(true)?;
+    match socket.connect(&addr.into()) {
+        Ok(()) => {}
+        Err(e)
+            if e.kind() == io::ErrorKind::WouldBlock
+                || e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => return Err(e),
+    }
+    let stream: TcpStream = socket.into();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if aborted() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "shutting down"));
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "connect timed out"));
+        }
+        if poll_ready(&stream, libc::POLLOUT, left.min(Duration::from_millis(50)))? {
+            break;
+        }
+    }
+    if let Some(e) = stream.take_error()? {
+        return Err(e);
+    }
+    stream.peer_addr()?;
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 impl Connection {
     /// Dials `url` (already carrying its query string) and completes the handshake.
     pub fn dial(url: &WsUrl, full_url: &str, opts: &DialOptions<'_>) -> Result<Self, DialError> {
         let addrs = resolve(url)?;
-        let tcp = connect_tcp(&addrs, opts.connect_timeout)?;
+        let tcp = connect_tcp(&addrs, opts.connect_timeout, opts.aborted)?;
         let setup = |e: io::Error| DialError(format!("socket setup failed: {e}"));
         tcp.set_nodelay(true).map_err(setup)?;
         tcp.set_read_timeout(Some(opts.handshake_timeout))
@@ -296,6 +344,27 @@ fn masked_text_frame(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
     frame.extend_from_slice(&mask);
     frame.extend(payload.iter().zip(mask.iter().cycle()).map(|(b, m)| b ^ m));
     frame
+}
+
+/// Waits up to `timeout` for `events`; true if the socket became ready (or failed).
+fn poll_ready(tcp: &TcpStream, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
+    let mut fds = libc::pollfd {
+        fd: tcp.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    let timeout_ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+    loop {
+        // SAFETY: one valid pollfd for a socket the caller owns, for the duration of the call.
+        let n = unsafe { libc::poll(&mut fds, 1, timeout_ms) };
+        if n >= 0 {
+            return Ok(n > 0);
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
 }
 
 /// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.

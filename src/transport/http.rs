@@ -27,6 +27,8 @@ pub(crate) struct RequestOptions<'a> {
     pub tls: Option<&'a native_tls::TlsConnector>,
     /// Called with the socket once connected, so another thread can abort the request.
     pub on_connected: &'a dyn Fn(&TcpStream),
+    /// Polled while connecting: true stops the attempt.
+    pub aborted: &'a dyn Fn() -> bool,
 }
 
 fn other(message: String) -> io::Error {
@@ -41,7 +43,7 @@ pub(crate) fn get(
 ) -> io::Result<Response> {
     let endpoint = WsUrl::parse_rest(url).map_err(|e| other(e.to_string()))?;
     let addrs = resolve(&endpoint).map_err(|e| other(e.0))?;
-    let tcp = connect_tcp(&addrs, opts.timeout).map_err(|e| other(e.0))?;
+    let tcp = connect_tcp(&addrs, opts.timeout, opts.aborted).map_err(|e| other(e.0))?;
     tcp.set_read_timeout(Some(opts.timeout))?;
     tcp.set_write_timeout(Some(opts.timeout))?;
     (opts.on_connected)(&tcp);
