@@ -126,3 +126,33 @@ fn handler_runs_on_the_thread_that_called_run() {
         assert_eq!(*thread, caller, "the {name} event ran on another thread");
     }
 }
+
+#[test]
+fn spawn_receiver_delivers_in_order_and_dropping_it_stops_the_shard() {
+    let sim = syncord::sim::Simulator::start(syncord::sim::SimConfig::default()).unwrap();
+    let shard = syncord::Shard::with_config(
+        sim.client_config(syncord::Intents::GUILD_MESSAGES)
+            .event_queue(8)
+            .build(),
+    );
+    let (thread, events) = shard.spawn_receiver().unwrap();
+    sim.wait_for_session(std::time::Duration::from_secs(10))
+        .unwrap();
+    for i in 0..100 {
+        sim.push("MESSAGE_CREATE", &format!(r#"{{"i":{i}}}"#));
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 101 {
+        if let syncord::Event::Dispatch(d) = events
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap()
+        {
+            seqs.push(d.seq());
+        }
+    }
+    assert_eq!(seqs, (1..=101).collect::<Vec<u64>>());
+    drop(events);
+    // The next event finds the receiver gone and stops the shard.
+    sim.push("MESSAGE_CREATE", "{}");
+    assert!(thread.join().is_ok());
+}

@@ -218,6 +218,36 @@ impl Shard {
     }
 }
 
+impl Shard {
+    /// Runs the shard on a new thread and hands events out through a channel instead of a
+    /// closure, for programs that `select!` over several sources. The channel holds up to
+    /// the config's `event_queue` events; when it is full the shard waits (back-pressure,
+    /// nothing dropped). Dropping the receiver shuts the shard down.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use syncord::{Event, Intents, Shard};
+    /// let (shard, events) = Shard::new("token", Intents::GUILDS).spawn_receiver()?;
+    /// while let Ok(event) = events.recv_timeout(Duration::from_secs(60)) {
+    ///     if let Event::Dispatch(d) = event {
+    ///         println!("{}", d.event_type());
+    ///     }
+    /// }
+    /// shard.shutdown()?;
+    /// # Ok::<(), syncord::Error>(())
+    /// ```
+    pub fn spawn_receiver(self) -> Result<(ShardThread, Receiver<Event>)> {
+        let (tx, rx) = bounded(self.config.event_queue);
+        let handle = self.handle();
+        let thread = self.spawn(move |event| {
+            if tx.send(event).is_err() {
+                handle.shutdown();
+            }
+        })?;
+        Ok((thread, rx))
+    }
+}
+
 /// A shard running on its own thread, from [`Shard::spawn`].
 pub struct ShardThread {
     handle: ShardHandle,
