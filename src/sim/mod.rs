@@ -28,6 +28,7 @@
 //! ```
 
 mod config;
+mod gateway;
 mod http;
 mod record;
 mod server;

@@ -3,13 +3,11 @@
 use super::http::{accept_upgrade, query_param, read_head, respond, RequestHead};
 use super::record::{Record, RecordKind};
 use super::{ConnectionFault, SimConfig};
-use crate::protocol::{Intents, MAX_SEND_SIZE};
 #[cfg(feature = "zstd")]
 use crate::transport::deflate::ZstdStreamEncoder;
 use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
 use crate::transport::Connection;
 use parking_lot::{Condvar, Mutex};
-use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -22,17 +20,17 @@ use tungstenite::{Message, WebSocket};
 
 /// One session as the simulator keeps it: sequence, replay buffer and live connection.
 pub(crate) struct SimSession {
-    seq: u64,
-    buffer: VecDeque<(u64, String)>,
-    conn: Option<Arc<SimConn>>,
+    pub seq: u64,
+    pub buffer: VecDeque<(u64, String)>,
+    pub conn: Option<Arc<SimConn>>,
 }
 
 #[derive(Default)]
 pub(crate) struct Sessions {
-    map: HashMap<String, SimSession>,
+    pub map: HashMap<String, SimSession>,
     /// The session that `push` and the fault methods act on: the latest one established.
-    current: Option<String>,
-    next_id: u64,
+    pub current: Option<String>,
+    pub next_id: u64,
 }
 
 impl Sessions {
@@ -61,12 +59,12 @@ pub(crate) struct SimConn {
     pub id: u64,
     pub conn: Connection,
     /// Held while a payload is compressed and sent, so the stream stays in order.
-    encoder: Mutex<SimEncoder>,
+    pub encoder: Mutex<SimEncoder>,
     zlib_frame_size: usize,
     /// The session this connection is authenticated for.
-    session: Mutex<Option<String>>,
+    pub session: Mutex<Option<String>>,
     /// Receive times in the rate-limit window.
-    sends: Mutex<VecDeque<Instant>>,
+    pub sends: Mutex<VecDeque<Instant>>,
 }
 
 impl SimConn {
@@ -145,7 +143,7 @@ pub(crate) struct Inner {
     pub next_conn: AtomicU64,
     http_requests: AtomicU32,
     /// When each guild last had an "all members" request (1 per guild per 30 s).
-    all_member_requests: Mutex<HashMap<String, Instant>>,
+    pub all_member_requests: Mutex<HashMap<String, Instant>>,
 }
 
 impl Inner {
@@ -226,7 +224,7 @@ impl Inner {
 
     /// Numbers, buffers and (if connected) sends one dispatch. Called with the sessions lock
     /// held, which keeps concurrent pushes and resumes in order.
-    fn push_to(&self, session: &mut SimSession, event_type: &str, data_json: &str) -> u64 {
+    pub fn push_to(&self, session: &mut SimSession, event_type: &str, data_json: &str) -> u64 {
         session.seq += 1;
         let seq = session.seq;
         let json = format!(r#"{{"op":0,"s":{seq},"t":"{event_type}","d":{data_json}}}"#);
@@ -355,7 +353,7 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
         inner.record(id, RecordKind::ClosedByServer { code: 4002 });
         conn.conn.close(4002, "Unsupported compression");
     } else if !inner.stopping.load(Ordering::Acquire) {
-        serve_gateway(inner, &conn, &head, fault);
+        super::gateway::serve_gateway(inner, &conn, &head, fault);
     }
     conn.conn.shutdown();
     inner.conns.lock().retain(|c| c.id != id);
@@ -411,337 +409,4 @@ fn serve_http(inner: &Inner, stream: &mut MaybeTlsStream<TcpStream>, head: &Requ
         },
     );
     let _ = respond(stream, status, &body);
-}
-
-/// Why the simulator is closing a connection.
-struct CloseWith(u16, &'static str);
-
-fn serve_gateway(
-    inner: &Arc<Inner>,
-    conn: &Arc<SimConn>,
-    head: &RequestHead,
-    fault: Option<ConnectionFault>,
-) {
-    let close = |CloseWith(code, reason): CloseWith| {
-        inner.record(conn.id, RecordKind::ClosedByServer { code });
-        conn.conn.close(code, reason);
-    };
-    if !matches!(query_param(&head.query, "v"), Some("9" | "10")) {
-        return close(CloseWith(4012, "Invalid API version"));
-    }
-    if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
-        return close(CloseWith(4002, "Unsupported encoding"));
-    }
-    match fault {
-        Some(ConnectionFault::NoHello) => {}
-        Some(ConnectionFault::DelayHello(delay)) => {
-            std::thread::sleep(delay);
-            hello(inner, conn);
-        }
-        _ => hello(inner, conn),
-    }
-    loop {
-        let message = match conn.conn.read() {
-            Ok(message) => message,
-            Err(_) => {
-                inner.record(conn.id, RecordKind::Disconnected);
-                return;
-            }
-        };
-        let text = match message {
-            Message::Text(text) => text.to_string(),
-            Message::Binary(bytes) => {
-                inner.record(
-                    conn.id,
-                    RecordKind::Received {
-                        op: None,
-                        json: String::from_utf8_lossy(&bytes).into_owned(),
-                    },
-                );
-                return close(CloseWith(4002, "Binary frames are not accepted"));
-            }
-            Message::Close(frame) => {
-                let code = frame.map(|f| u16::from(f.code));
-                inner.record(conn.id, RecordKind::ClosedByClient { code });
-                if matches!(code, Some(1000 | 1001)) {
-                    // PROTOCOL.md §3: a client 1000/1001 ends the session.
-                    if let Some(id) = conn.session.lock().take() {
-                        inner.sessions.lock().map.remove(&id);
-                    }
-                }
-                return;
-            }
-            _ => continue,
-        };
-        if let Err(reason) = handle_payload(inner, conn, &text) {
-            return close(reason);
-        }
-    }
-}
-
-fn hello(inner: &Inner, conn: &SimConn) {
-    let interval = inner.config.heartbeat_interval.as_millis();
-    conn.send_text(&format!(
-        r#"{{"op":10,"d":{{"heartbeat_interval":{interval},"_trace":["sim"]}},"s":null,"t":null}}"#
-    ));
-}
-
-fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result<(), CloseWith> {
-    let value: Option<Value> = serde_json::from_str(text).ok();
-    let op = value
-        .as_ref()
-        .and_then(|v| v.get("op"))
-        .and_then(Value::as_u64);
-    inner.record(
-        conn.id,
-        RecordKind::Received {
-            op: op.and_then(|op| u8::try_from(op).ok()),
-            json: text.to_owned(),
-        },
-    );
-    // PROTOCOL.md §5.1: more than the limit in any rolling window closes with 4008.
-    let (limit, window) = inner.config.rate_limit;
-    {
-        let now = Instant::now();
-        let mut sends = conn.sends.lock();
-        while sends
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            sends.pop_front();
-        }
-        sends.push_back(now);
-        if sends.len() > limit {
-            return Err(CloseWith(4008, "Rate limited."));
-        }
-    }
-    if text.len() > MAX_SEND_SIZE {
-        return Err(CloseWith(4002, "Payload too large"));
-    }
-    let (Some(value), Some(op)) = (value, op) else {
-        return Err(CloseWith(4002, "Error while decoding payload"));
-    };
-    let d = value.get("d").cloned().unwrap_or(Value::Null);
-    let authed = conn.session.lock().clone();
-    match op {
-        1 => {
-            if inner.acks.load(Ordering::Acquire) {
-                conn.send_text(r#"{"op":11,"d":null,"s":null,"t":null}"#);
-            }
-            Ok(())
-        }
-        2 if authed.is_some() => Err(CloseWith(4005, "Already authenticated")),
-        2 => identify(inner, conn, &d),
-        6 if authed.is_some() => Err(CloseWith(4005, "Already authenticated")),
-        6 => resume(inner, conn, &d),
-        3 | 4 | 8 | 31 | 43 if authed.is_none() => Err(CloseWith(4003, "Not authenticated")),
-        8 => request_members(inner, &d),
-        3 | 4 | 31 | 43 => Ok(()),
-        _ => Err(CloseWith(4001, "Unknown opcode")),
-    }
-}
-
-fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
-    let config = &inner.config;
-    let token = d.get("token").and_then(Value::as_str);
-    let properties_ok = d.get("properties").is_some_and(|p| {
-        ["os", "browser", "device"]
-            .iter()
-            .all(|k| p.get(k).is_some_and(Value::is_string))
-    });
-    let intents = d.get("intents").and_then(Value::as_u64);
-    let (Some(token), true, Some(intents)) = (token, properties_ok, intents) else {
-        return Err(CloseWith(4002, "Invalid identify payload"));
-    };
-    if token.strip_prefix("Bot ").unwrap_or(token) != config.token {
-        return Err(CloseWith(4004, "Authentication failed."));
-    }
-    let Some(intents) = Intents::from_bits(intents) else {
-        return Err(CloseWith(4013, "Invalid intent(s)."));
-    };
-    if !config.allowed_privileged.contains(intents.privileged()) {
-        return Err(CloseWith(4014, "Disallowed intent(s)."));
-    }
-    let shard = match d.get("shard") {
-        None | Some(Value::Null) => [0, 1],
-        Some(value) => match serde_json::from_value::<[u64; 2]>(value.clone()) {
-            Ok([id, count]) if count >= 1 && id < count => [id, count],
-            _ => return Err(CloseWith(4010, "Invalid shard.")),
-        },
-    };
-    let guilds: Vec<u64> = (0..u64::from(config.guilds))
-        .map(|i| (i + 1) << 22)
-        .filter(|g| (g >> 22) % shard[1] == shard[0])
-        .collect();
-    if guilds.len() > config.max_guilds_per_shard as usize {
-        return Err(CloseWith(4011, "Sharding required."));
-    }
-    let mut sessions = inner.sessions.lock();
-    sessions.next_id += 1;
-    let session_id = format!("sim-session-{}-{}", inner.port, sessions.next_id);
-    let unavailable: Vec<String> = guilds
-        .iter()
-        .map(|g| format!(r#"{{"id":"{g}","unavailable":true}}"#))
-        .collect();
-    let ready = format!(
-        r#"{{"v":10,"user":{{"id":"1000","username":"sim-bot","discriminator":"0","global_name":null,"avatar":null,"bot":true}},"guilds":[{}],"session_id":"{session_id}","resume_gateway_url":{},"shard":[{},{}],"application":{{"id":"1000","flags":0}},"_trace":["sim"]}}"#,
-        unavailable.join(","),
-        Value::String(
-            config
-                .resume_gateway_url
-                .clone()
-                .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()))
-        ),
-        shard[0],
-        shard[1]
-    );
-    let mut session = SimSession {
-        seq: 0,
-        buffer: VecDeque::new(),
-        conn: Some(conn.clone()),
-    };
-    inner.push_to(&mut session, "READY", &ready);
-    for g in &guilds {
-        let guild = format!(
-            r#"{{"id":"{g}","name":"sim guild {g}","unavailable":false,"member_count":{},"channels":[],"members":[],"roles":[]}}"#,
-            config.members
-        );
-        inner.push_to(&mut session, "GUILD_CREATE", &guild);
-    }
-    *conn.session.lock() = Some(session_id.clone());
-    if d.get("compress").and_then(Value::as_bool) == Some(true) {
-        if let SimEncoder::Plain {
-            payload_compression,
-        } = &mut *conn.encoder.lock()
-        {
-            *payload_compression = true;
-        }
-    }
-    sessions.map.insert(session_id.clone(), session);
-    sessions.current = Some(session_id);
-    drop(sessions);
-    inner.sessions_changed.notify_all();
-    Ok(())
-}
-
-fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
-    let token = d.get("token").and_then(Value::as_str);
-    let session_id = d.get("session_id").and_then(Value::as_str);
-    let seq = d.get("seq").and_then(Value::as_u64);
-    let (Some(token), Some(session_id), Some(seq)) = (token, session_id, seq) else {
-        return Err(CloseWith(4002, "Invalid resume payload"));
-    };
-    if token.strip_prefix("Bot ").unwrap_or(token) != inner.config.token {
-        return Err(CloseWith(4004, "Authentication failed."));
-    }
-    let mut sessions = inner.sessions.lock();
-    let Some(session) = sessions.map.get_mut(session_id) else {
-        drop(sessions);
-        conn.send_text(r#"{"op":9,"d":false,"s":null,"t":null}"#);
-        return Ok(());
-    };
-    let oldest = session.buffer.front().map_or(session.seq + 1, |(s, _)| *s);
-    if seq > session.seq || seq + 1 < oldest {
-        return Err(CloseWith(4007, "Invalid seq."));
-    }
-    // A resume takes the session over from any older connection.
-    session.conn = Some(conn.clone());
-    for (s, json) in &session.buffer {
-        if *s > seq && !conn.send_text(json) {
-            break;
-        }
-    }
-    inner.push_to(session, "RESUMED", r#"{"_trace":["sim"]}"#);
-    *conn.session.lock() = Some(session_id.to_owned());
-    sessions.current = Some(session_id.to_owned());
-    drop(sessions);
-    inner.sessions_changed.notify_all();
-    Ok(())
-}
-
-fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
-    let Some(guild_id) = d.get("guild_id").and_then(Value::as_str) else {
-        return Err(CloseWith(4001, "Invalid request guild members payload"));
-    };
-    let nonce = d.get("nonce").and_then(Value::as_str);
-    let config = &inner.config;
-    let wants_all = d.get("query").and_then(Value::as_str) == Some("")
-        && d.get("limit").and_then(Value::as_u64) == Some(0);
-    if wants_all {
-        // PROTOCOL.md §5.1: "all members" is 1 request per guild per 30 s.
-        const ALL_MEMBERS_WINDOW: Duration = Duration::from_secs(30);
-        let now = Instant::now();
-        let mut last = inner.all_member_requests.lock();
-        if let Some(previous) = last.get(guild_id) {
-            let elapsed = now.duration_since(*previous);
-            if elapsed < ALL_MEMBERS_WINDOW {
-                let retry_after = (ALL_MEMBERS_WINDOW - elapsed).as_secs_f64();
-                let meta = match nonce {
-                    Some(n) => serde_json::json!({"guild_id": guild_id, "nonce": n}),
-                    None => serde_json::json!({"guild_id": guild_id}),
-                };
-                let data =
-                    serde_json::json!({"opcode": 8, "retry_after": retry_after, "meta": meta});
-                drop(last);
-                inner.push("RATE_LIMITED", &data.to_string());
-                return Ok(());
-            }
-        }
-        last.insert(guild_id.to_owned(), now);
-    }
-    let (members, not_found): (Vec<String>, Vec<String>) = match d.get("user_ids") {
-        Some(Value::Array(ids)) => {
-            let ids: Vec<u64> = ids
-                .iter()
-                .filter_map(|v| v.as_str()?.parse().ok())
-                .collect();
-            let (found, missing): (Vec<u64>, Vec<u64>) = ids
-                .into_iter()
-                .partition(|id| (1..=u64::from(config.members)).contains(id));
-            (
-                found.iter().map(|id| member_json(*id)).collect(),
-                missing.iter().map(|id| format!(r#""{id}""#)).collect(),
-            )
-        }
-        _ => (
-            (1..=u64::from(config.members)).map(member_json).collect(),
-            Vec::new(),
-        ),
-    };
-    let chunks: Vec<&[String]> = if members.is_empty() {
-        vec![&[]]
-    } else {
-        members.chunks(config.member_chunk_size as usize).collect()
-    };
-    let count = chunks.len();
-    let nonce_field = nonce.map_or(String::new(), |n| {
-        format!(r#","nonce":{}"#, Value::String(n.to_owned()))
-    });
-    let mut sessions = inner.sessions.lock();
-    let Some(id) = sessions.current.clone() else {
-        return Ok(());
-    };
-    let Some(session) = sessions.map.get_mut(&id) else {
-        return Ok(());
-    };
-    for (index, chunk) in chunks.iter().enumerate() {
-        let data = format!(
-            r#"{{"guild_id":{},"members":[{}],"chunk_index":{index},"chunk_count":{count},"not_found":[{}]{nonce_field}}}"#,
-            Value::String(guild_id.to_owned()),
-            chunk.join(","),
-            if index == 0 {
-                not_found.join(",")
-            } else {
-                String::new()
-            },
-        );
-        inner.push_to(session, "GUILD_MEMBERS_CHUNK", &data);
-    }
-    Ok(())
-}
-
-fn member_json(id: u64) -> String {
-    format!(
-        r#"{{"user":{{"id":"{id}","username":"member{id}","discriminator":"0","avatar":null}},"roles":[],"joined_at":"2024-01-01T00:00:00.000000+00:00","deaf":false,"mute":false,"flags":0}}"#
-    )
 }
