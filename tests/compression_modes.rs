@@ -76,14 +76,20 @@ fn ten_thousand_dispatches_keep_their_order_including_split_zlib_messages() {
         let pusher = std::thread::spawn(move || {
             for i in 0..10_000 {
                 let content = "m".repeat(i % 700);
-                sim.push("MESSAGE_CREATE", &format!(r#"{{"i":{i},"content":"{content}"}}"#));
+                sim.push(
+                    "MESSAGE_CREATE",
+                    &format!(r#"{{"i":{i},"content":"{content}"}}"#),
+                );
             }
             sim
         });
         for i in 0..10_000u64 {
             let d = next_dispatch(&events, deadline);
             assert_eq!(d.seq(), i + 2, "{mode:?}");
-            assert!(d.data_json().starts_with(&format!(r#"{{"i":{i},"#)), "{mode:?}");
+            assert!(
+                d.data_json().starts_with(&format!(r#"{{"i":{i},"#)),
+                "{mode:?}"
+            );
         }
         let _sim = pusher.join().unwrap();
         shard.shutdown().unwrap();
@@ -117,9 +123,19 @@ fn resume_replays_missed_events_with_a_fresh_context() {
         sim.push("AFTER", "2").unwrap();
         let after = next_dispatch(&events, deadline);
         assert_eq!(after.event_type(), "AFTER");
-        assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{mode:?} {seqs:?}");
-        assert!(seqs.last().is_none_or(|last| *last == 7), "{mode:?} {seqs:?}");
-        assert_eq!(after.seq(), 9, "{mode:?}: 1 READY, 2 BEFORE, 3-7 MISSED, 8 RESUMED");
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "{mode:?} {seqs:?}"
+        );
+        assert!(
+            seqs.last().is_none_or(|last| *last == 7),
+            "{mode:?} {seqs:?}"
+        );
+        assert_eq!(
+            after.seq(),
+            9,
+            "{mode:?}: 1 READY, 2 BEFORE, 3-7 MISSED, 8 RESUMED"
+        );
         shard.shutdown().unwrap();
     }
 }
