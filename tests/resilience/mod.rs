@@ -1,0 +1,264 @@
+//! Helpers shared by the resilience tests (issue 3): a simulator with a short heartbeat, a
+//! shard on its own thread forwarding every event to the test, and readers for the
+//! simulator's records. Every wait has a timeout; nothing sleeps to synchronise.
+#![allow(dead_code)]
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+use syncord::sim::{Record, RecordKind, SimConfig, Simulator};
+use syncord::{Config, Event, Shard, ShardThread};
+
+/// How long any single wait may take before the test fails. Generous: the machine is a
+/// loaded 2-core box running many test binaries' tests in parallel.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A simulator whose Hello announces `interval`.
+pub fn sim_with_interval(interval: Duration) -> Simulator {
+    Simulator::start(SimConfig::default().heartbeat_interval(interval)).expect("simulator starts")
+}
+
+/// A simulator with a 100 ms heartbeat.
+pub fn sim() -> Simulator {
+    sim_with_interval(Duration::from_millis(100))
+}
+
+/// The events a shard delivered, as the test receives them.
+pub struct Events {
+    rx: Receiver<Event>,
+    seen: Vec<Event>,
+}
+
+impl Events {
+    pub fn new(rx: Receiver<Event>) -> Events {
+        Events {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Receives until an event matches `pred` and returns it; panics after [`TIMEOUT`].
+    pub fn wait(&mut self, what: &str, pred: impl FnMut(&Event) -> bool) -> Event {
+        self.wait_within(TIMEOUT, pred)
+            .unwrap_or_else(|| panic!("timed out waiting for {what}; events: {:#?}", self.seen))
+    }
+
+    /// Receives until an event matches `pred` or `timeout` passes.
+    pub fn wait_within(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&Event) -> bool,
+    ) -> Option<Event> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let event = match self.rx.recv_deadline(deadline) {
+                Ok(event) => event,
+                Err(_) => return None,
+            };
+            self.seen.push(event.clone());
+            if pred(&event) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Waits for the dispatch of type `t`.
+    pub fn wait_dispatch(&mut self, t: &str) -> Event {
+        self.wait(t, |e| is_dispatch(e, t))
+    }
+
+    /// Takes whatever has arrived without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(event) = self.rx.try_recv() {
+            self.seen.push(event);
+        }
+    }
+
+    /// Receives until the shard's channel closes (its handler was dropped because `run`
+    /// returned), or `timeout`.
+    pub fn drain_until_closed(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(event) => self.seen.push(event),
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Nothing arrives for `quiet`: returns what did arrive meanwhile, if anything did.
+    pub fn next_within(&mut self, quiet: Duration) -> Option<Event> {
+        match self.rx.recv_timeout(quiet) {
+            Ok(event) => {
+                self.seen.push(event.clone());
+                Some(event)
+            }
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Everything received so far.
+    pub fn seen(&self) -> &[Event] {
+        &self.seen
+    }
+
+    /// Sequence numbers of every dispatch received so far.
+    pub fn dispatch_seqs(&self) -> Vec<u64> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                Event::Dispatch(d) => Some(d.seq()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `(type, seq)` of every dispatch received so far.
+    pub fn dispatches(&self) -> Vec<(String, u64)> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                Event::Dispatch(d) => Some((d.event_type().to_owned(), d.seq())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// How many events matched `pred`.
+    pub fn count(&self, pred: impl Fn(&Event) -> bool) -> usize {
+        self.seen.iter().filter(|e| pred(e)).count()
+    }
+}
+
+/// Runs a shard on its own thread, forwarding every event to the returned [`Events`].
+pub fn spawn(config: Config) -> (ShardThread, Events) {
+    let (tx, rx) = unbounded();
+    let thread = Shard::with_config(config)
+        .spawn(move |event| {
+            let _ = tx.send(event);
+        })
+        .expect("the shard thread starts");
+    (thread, Events::new(rx))
+}
+
+pub fn is_dispatch(event: &Event, t: &str) -> bool {
+    matches!(event, Event::Dispatch(d) if d.event_type() == t)
+}
+
+/// One websocket connection as the simulator recorded it.
+#[derive(Clone, Debug)]
+pub struct Conn {
+    pub id: u64,
+    pub path: String,
+    pub at: Instant,
+}
+
+/// Every websocket connection the simulator accepted and upgraded, in order.
+pub fn connections(sim: &Simulator) -> Vec<Conn> {
+    sim.records()
+        .into_iter()
+        .filter_map(|r| match r.kind {
+            RecordKind::Connected { path, .. } => Some(Conn {
+                id: r.connection,
+                path,
+                at: r.at,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Waits for the `n`th upgraded websocket connection (1-based).
+pub fn wait_connection(sim: &Simulator, n: usize) -> Conn {
+    let record = sim
+        .wait_for_nth(TIMEOUT, n, |r| {
+            matches!(r.kind, RecordKind::Connected { .. })
+        })
+        .unwrap_or_else(|| panic!("no connection #{n}; records: {:#?}", sim.records()));
+    match record.kind {
+        RecordKind::Connected { path, .. } => Conn {
+            id: record.connection,
+            path,
+            at: record.at,
+        },
+        _ => unreachable!(),
+    }
+}
+
+/// Waits for the `n`th payload with opcode `op` the simulator received.
+pub fn wait_received(sim: &Simulator, op: u8, n: usize) -> Record {
+    sim.wait_for_nth(TIMEOUT, n, |r| r.op() == Some(op))
+        .unwrap_or_else(|| panic!("no op {op} #{n} received; records: {:#?}", sim.records()))
+}
+
+/// Waits for the client to close connection `conn` with a close frame; returns its code.
+pub fn wait_client_close(sim: &Simulator, conn: u64) -> (Option<u16>, Instant) {
+    let record = sim
+        .wait_for(TIMEOUT, |r| {
+            r.connection == conn && matches!(r.kind, RecordKind::ClosedByClient { .. })
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the client never closed connection {conn}; records: {:#?}",
+                sim.records()
+            )
+        });
+    match record.kind {
+        RecordKind::ClosedByClient { code } => (code, record.at),
+        _ => unreachable!(),
+    }
+}
+
+/// `(session_id, seq)` of a Resume record.
+pub fn resume_fields(record: &Record) -> (String, u64) {
+    let d = record.data().expect("Resume has a `d`");
+    (
+        d["session_id"].as_str().expect("session_id").to_owned(),
+        d["seq"].as_u64().expect("seq"),
+    )
+}
+
+/// The payloads with opcode `op` received on connection `conn`.
+pub fn received_on(sim: &Simulator, conn: u64, op: u8) -> Vec<Record> {
+    sim.received(op)
+        .into_iter()
+        .filter(|r| r.connection == conn)
+        .collect()
+}
+
+/// The `d` of a Record as JSON.
+pub fn data(record: &Record) -> Value {
+    record.data().unwrap_or(Value::Null)
+}
+
+/// Pushes `count` MESSAGE_CREATE events numbered from `first`; returns their seqs.
+pub fn push_messages(sim: &Simulator, first: u64, count: u64) -> Vec<u64> {
+    (first..first + count)
+        .map(|n| {
+            sim.push("MESSAGE_CREATE", &format!(r#"{{"n":{n}}}"#))
+                .expect("the simulator has a session")
+        })
+        .collect()
+}
+
+/// The `n` of a MESSAGE_CREATE pushed by [`push_messages`].
+pub fn message_number(event: &Event) -> Option<u64> {
+    match event {
+        Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE" => {
+            d.data::<Value>().ok()?.get("n")?.as_u64()
+        }
+        _ => None,
+    }
+}
+
+/// Asserts the sequence numbers are strictly consecutive from 1 (each exactly once, in
+/// order).
+pub fn assert_consecutive_from_one(seqs: &[u64]) {
+    for (i, seq) in seqs.iter().enumerate() {
+        assert_eq!(
+            *seq,
+            i as u64 + 1,
+            "dispatch #{i} has seq {seq}; all seqs: {seqs:?}"
+        );
+    }
+}
