@@ -131,7 +131,6 @@ fn shutdown_closes_with_1000_which_ends_the_session() {
 }
 
 #[test]
-#[ignore = "bug: shutdown_resumable() called inside the handler exports seq = (current dispatch - 1) because delivered_seq is stored only after the handler returns (src/shard/runner.rs on_dispatch); the resuming shard then gets that dispatch a second time"]
 fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() {
     let sim = sim();
     let shard = syncord::Shard::with_config(sim.client_config(Intents::GUILDS).build());

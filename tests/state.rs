@@ -130,7 +130,6 @@ fn the_state_is_never_active_while_reconnecting() {
 }
 
 #[test]
-#[ignore = "bug: Event::Ready is emitted before the state becomes Active (src/shard/runner.rs on_dispatch), so a FailFast send from the Ready handler fails with NotConnected"]
 fn the_state_is_active_when_the_ready_event_is_delivered() {
     let sim = sim();
     let config = sim
@@ -167,7 +166,6 @@ fn the_state_is_active_when_the_ready_event_is_delivered() {
 }
 
 #[test]
-#[ignore = "bug: the state stays Active after the connection ended, while Disconnected and InvalidSession are delivered (src/shard/runner.rs run: set only at Reconnecting)"]
 fn the_state_is_not_active_once_the_connection_has_ended() {
     let sim = sim();
     let config = sim

@@ -99,6 +99,12 @@ impl<H: FnMut(Event)> Runner<H> {
             if let Some(error) = self.handler_failure.take() {
                 return Err(error);
             }
+            // Not connected any more, whatever the handler hears next.
+            if !matches!(ended, Ended::Shutdown { .. }) {
+                self.shared.set_state(ShardState::Reconnecting {
+                    attempt: self.attempt.saturating_add(1),
+                });
+            }
             log::info!(
                 "shard {}: connection ended: {}",
                 self.config.shard_id(),
@@ -488,6 +494,7 @@ impl<H: FnMut(Event)> Runner<H> {
         let seq = dispatch.seq();
         let name = dispatch.event_type();
         let mut activated = false;
+        let mut notice = None;
         if name == "READY" {
             // A new session numbers from 1 again.
             self.last_seq = 0;
@@ -505,12 +512,12 @@ impl<H: FnMut(Event)> Runner<H> {
                     };
                     *self.shared.session.lock() = Some(session.clone());
                     self.session = Some(session);
-                    self.emit(Event::Ready(Box::new(ready)));
+                    notice = Some(Event::Ready(Box::new(ready)));
                 }
                 Err(e) => {
                     self.session = None;
                     *self.shared.session.lock() = None;
-                    self.emit(Event::Error {
+                    notice = Some(Event::Error {
                         message: format!("READY without a usable session_id ({e}); this session cannot be resumed"),
                     });
                 }
@@ -523,7 +530,11 @@ impl<H: FnMut(Event)> Runner<H> {
             self.failed_resumes = 0;
             self.avoid_resume_url = false;
             *active_since = Some(Instant::now());
+            // Active before the handler hears of it: it may send commands right away.
             self.shared.set_state(ShardState::Active);
+        }
+        if let Some(event) = notice {
+            self.emit(event);
         }
         if self.last_seq > 0 && seq <= self.last_seq {
             log::warn!(
@@ -553,8 +564,10 @@ impl<H: FnMut(Event)> Runner<H> {
         if let Some(session) = &mut self.session {
             session.seq = seq;
         }
-        self.emit(Event::Dispatch(dispatch));
+        // Counted as delivered once handed over: a session exported from inside the handler
+        // resumes after this event, not with it.
         self.shared.delivered_seq.store(seq, Ordering::Release);
+        self.emit(Event::Dispatch(dispatch));
         activated
     }
 
