@@ -97,7 +97,13 @@ impl Inflater {
                 }
                 let input = std::mem::take(&mut self.pending);
                 let source = if input.is_empty() { frame } else { &input };
-                let result = inflate_zlib(decompress, &mut self.output, self.limit, source);
+                let result = inflate_zlib(
+                    decompress,
+                    &mut self.output,
+                    self.limit,
+                    source,
+                    FlushDecompress::Sync,
+                );
                 // Keep the buffer's capacity for the next split message.
                 self.pending = input;
                 self.pending.clear();
@@ -126,13 +132,17 @@ impl Inflater {
     }
 }
 
-/// Inflates one complete message into `output`, returning its length.
+/// Inflates one complete message into `output`, returning its length. With
+/// `FlushDecompress::Sync` the message ends where the input does (zlib-stream); with
+/// `Finish` it must end with the stream (payload compression).
 fn inflate_zlib(
     decompress: &mut Decompress,
     output: &mut Vec<u8>,
     limit: usize,
     source: &[u8],
+    flush: FlushDecompress,
 ) -> Result<usize, InflateError> {
+    let standalone = matches!(flush, FlushDecompress::Finish);
     let (mut read, mut written) = (0usize, 0usize);
     loop {
         if written == output.len() {
@@ -140,11 +150,7 @@ fn inflate_zlib(
         }
         let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
         let status = decompress
-            .decompress(
-                &source[read..],
-                &mut output[written..],
-                FlushDecompress::Sync,
-            )
+            .decompress(&source[read..], &mut output[written..], flush)
             .map_err(|e| InflateError::Corrupt(e.to_string()))?;
         let consumed = (decompress.total_in() - in_before) as usize;
         let produced = (decompress.total_out() - out_before) as usize;
@@ -161,6 +167,9 @@ fn inflate_zlib(
                 ))
             }
             Status::StreamEnd => break,
+            _ if read == source.len() && room_left && standalone => {
+                return Err(InflateError::Corrupt("truncated zlib stream".into()))
+            }
             _ if read == source.len() && room_left => break,
             Status::BufError if consumed == 0 && produced == 0 && room_left => {
                 return Err(InflateError::Corrupt("the stream made no progress".into()))
@@ -204,39 +213,16 @@ fn inflate_zstd(
 
 /// Inflates one standalone zlib stream (payload compression, `compress: true`).
 pub(crate) fn inflate_payload(data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
-    let mut decompress = Decompress::new(true);
     let mut output = Vec::new();
-    let (mut read, mut written) = (0usize, 0usize);
-    loop {
-        if written == output.len() {
-            Inflater::grow(&mut output, limit)?;
-        }
-        let (in_before, out_before) = (decompress.total_in(), decompress.total_out());
-        let status = decompress
-            .decompress(
-                &data[read..],
-                &mut output[written..],
-                FlushDecompress::Finish,
-            )
-            .map_err(|e| InflateError::Corrupt(e.to_string()))?;
-        let consumed = (decompress.total_in() - in_before) as usize;
-        let produced = (decompress.total_out() - out_before) as usize;
-        read += consumed;
-        written += produced;
-        if written > limit {
-            return Err(InflateError::TooLarge { limit });
-        }
-        match status {
-            Status::StreamEnd => {
-                output.truncate(written);
-                return Ok(output);
-            }
-            _ if consumed == 0 && produced == 0 && written < output.len() => {
-                return Err(InflateError::Corrupt("truncated zlib stream".into()))
-            }
-            _ => {}
-        }
-    }
+    let written = inflate_zlib(
+        &mut Decompress::new(true),
+        &mut output,
+        limit,
+        data,
+        FlushDecompress::Finish,
+    )?;
+    output.truncate(written);
+    Ok(output)
 }
 
 #[cfg(test)]
