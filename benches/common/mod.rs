@@ -595,11 +595,13 @@ impl BenchServer {
         format!("ws://127.0.0.1:{}", self.port)
     }
 
-    /// Waits for the connection to end (the client closes it).
-    pub fn join(mut self) {
+    /// Waits for the connection to end (the client closes it); returns what the client
+    /// sent.
+    pub fn join(mut self) -> ClientMessages {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+        self.from_client
     }
 }
 
