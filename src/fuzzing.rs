@@ -33,17 +33,28 @@ pub fn envelope(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let Ok(envelope) = Envelope::parse(text) else {
+    // As the reader does: the payload owned once, the envelope borrowing from it.
+    let raw = tungstenite::Utf8Bytes::from(text.to_owned());
+    let Ok(envelope) = Envelope::parse(&raw) else {
         return;
     };
     let d = envelope.data_json();
+    if let (Some(seq), Some(name)) = (envelope.s, envelope.t.as_deref()) {
+        let dispatch = crate::Dispatch::new(raw.clone(), name, d, seq);
+        assert_eq!(dispatch.event_type(), name);
+        assert_eq!(dispatch.data_json(), d);
+    }
     match envelope.op {
         10 => {
             let _ = serde_json::from_str::<Hello>(d);
         }
         0 => match envelope.t.as_deref() {
             Some("READY") => {
-                let _ = serde_json::from_str::<Ready>(d);
+                if let Ok(Some(url)) =
+                    serde_json::from_str::<Ready>(d).map(|r| r.resume_gateway_url)
+                {
+                    let _ = crate::transport::WsUrl::parse(&url);
+                }
             }
             Some("GUILD_MEMBERS_CHUNK") => {
                 let _ = serde_json::from_str::<crate::shard::members::Chunk>(d);
