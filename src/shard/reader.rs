@@ -29,22 +29,24 @@ pub(super) fn read_loop(
             return;
         }
     };
-    let send = |message: FromReader| -> bool {
-        match events.try_send(message) {
-            Ok(()) => true,
-            Err(crossbeam_channel::TrySendError::Full(message)) => {
-                // The handler is behind: stop reading (TCP back-pressure) until it catches up.
-                link.reader_blocked.store(true, Ordering::Release);
-                let sent = events.send(message).is_ok();
-                link.reader_blocked.store(false, Ordering::Release);
-                sent
-            }
-            Err(crossbeam_channel::TrySendError::Disconnected(_)) => false,
-        }
+    let mut outbox = Outbox {
+        pending: Vec::with_capacity(BURST),
+        events,
+        link,
     };
     let ended = loop {
-        let message = match link.conn.read() {
-            Ok(message) => message,
+        let message = match link.conn.try_read() {
+            Ok(Some(message)) => message,
+            Ok(None) => {
+                // Nothing more to read now: hand over what was read, then wait.
+                if !outbox.flush() {
+                    return;
+                }
+                match link.conn.wait_readable() {
+                    Ok(()) => continue,
+                    Err(e) => break Ended::Io(e.to_string()),
+                }
+            }
             Err(e) => break read_error(e),
         };
         link.received.fetch_add(1, Ordering::Release);
@@ -90,7 +92,7 @@ pub(super) fn read_loop(
                             Err(e) => format!("skipped {e}"),
                             _ => "skipped a binary payload that is not UTF-8".to_owned(),
                         };
-                        if !send(FromReader::Notice(Event::Error { message })) {
+                        if !outbox.push(FromReader::Notice(Event::Error { message })) {
                             return;
                         }
                         continue;
@@ -103,7 +105,7 @@ pub(super) fn read_loop(
             Ok(envelope) => envelope,
             Err(e) => {
                 let message = format!("skipped a malformed payload: {e}");
-                if !send(FromReader::Notice(Event::Error { message })) {
+                if !outbox.push(FromReader::Notice(Event::Error { message })) {
                     return;
                 }
                 continue;
@@ -113,7 +115,7 @@ pub(super) fn read_loop(
             OpCode::DISPATCH => {
                 let (Some(seq), Some(name)) = (envelope.s, envelope.t.as_deref()) else {
                     let message = "skipped a dispatch without `s` or `t`".to_owned();
-                    if !send(FromReader::Notice(Event::Error { message })) {
+                    if !outbox.push(FromReader::Notice(Event::Error { message })) {
                         return;
                     }
                     continue;
@@ -157,11 +159,51 @@ pub(super) fn read_loop(
                 FromReader::Notice(Event::Error { message })
             }
         };
-        if !send(outgoing) {
+        if !outbox.push(outgoing) {
             return;
         }
     };
-    let _ = send(FromReader::Ended(ended));
+    outbox.push(FromReader::Ended(ended));
+    outbox.flush();
+}
+
+/// Events read in one go are handed to the caller together: the caller, once woken, finds
+/// the rest already queued, so a flood costs one wake-up per burst instead of per event.
+const BURST: usize = 64;
+
+struct Outbox<'a> {
+    pending: Vec<FromReader>,
+    events: &'a Sender<FromReader>,
+    link: &'a Link,
+}
+
+impl Outbox<'_> {
+    /// Queues one message; returns false once the caller has gone.
+    fn push(&mut self, message: FromReader) -> bool {
+        self.pending.push(message);
+        self.pending.len() < BURST || self.flush()
+    }
+
+    /// Hands every pending message over, waiting while the queue is full.
+    fn flush(&mut self) -> bool {
+        for message in self.pending.drain(..) {
+            match self.events.try_send(message) {
+                Ok(()) => {}
+                Err(crossbeam_channel::TrySendError::Full(message)) => {
+                    // The handler is behind: stop reading (TCP back-pressure) until it
+                    // catches up.
+                    self.link.reader_blocked.store(true, Ordering::Release);
+                    let sent = self.events.send(message).is_ok();
+                    self.link.reader_blocked.store(false, Ordering::Release);
+                    if !sent {
+                        return false;
+                    }
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
+            }
+        }
+        true
+    }
 }
 
 /// How the reader turns binary frames into payloads.

@@ -207,19 +207,29 @@ impl Connection {
     /// After [`Connection::shutdown`] this returns an error promptly.
     pub fn read(&self) -> Result<Message, tungstenite::Error> {
         loop {
-            let mut ws = self.ws.lock();
-            match ws.read() {
-                Ok(message) => {
-                    MutexGuard::unlock_fair(ws);
-                    return Ok(message);
-                }
-                Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                    MutexGuard::unlock_fair(ws);
-                }
-                Err(e) => return Err(e),
+            if let Some(message) = self.try_read()? {
+                return Ok(message);
             }
-            wait_for(&self.tcp, libc::POLLIN, None)?;
+            self.wait_readable()?;
         }
+    }
+
+    /// One message if one is already buffered or readable without blocking, else `None`.
+    pub fn try_read(&self) -> Result<Option<Message>, tungstenite::Error> {
+        let mut ws = self.ws.lock();
+        let result = ws.read();
+        // A writer waiting for the lock (a heartbeat) gets it before the next read.
+        MutexGuard::unlock_fair(ws);
+        match result {
+            Ok(message) => Ok(Some(message)),
+            Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Blocks until the socket has data (or has failed); wakes after [`Connection::shutdown`].
+    pub fn wait_readable(&self) -> io::Result<()> {
+        wait_for(&self.tcp, libc::POLLIN, None)
     }
 
     /// Writes and flushes one message, waiting (outside the lock) while the socket is full.
