@@ -35,9 +35,17 @@ pub fn envelope(data: &[u8]) {
     };
     // As the reader does: the payload owned once, the envelope borrowing from it.
     let raw = tungstenite::Utf8Bytes::from(text.to_owned());
+    let skimmed = crate::protocol::skim(&raw);
     let Ok(envelope) = Envelope::parse(&raw) else {
         return;
     };
+    // Where both readers accept a payload they must agree on it.
+    if let Some(top) = skimmed {
+        assert_eq!(top.op, envelope.op);
+        assert_eq!(top.s, envelope.s);
+        assert_eq!(top.t, envelope.t.as_deref());
+        assert_eq!(top.d, envelope.data_json());
+    }
     let d = envelope.data_json();
     if let (Some(seq), Some(name)) = (envelope.s, envelope.t.as_deref()) {
         let dispatch = crate::Dispatch::new(raw.clone(), name, d, seq);

@@ -76,6 +76,7 @@
 //! | a dispatch without `t` or without `s` | skip |
 //! | a binary frame without compression, or a corrupt payload-compressed frame | skip |
 //! | `d` nested 10,000 deep | delivered raw; [`Dispatch::data`] returns serde_json's recursion-limit error |
+//! | malformed JSON inside `d` (the top level well-formed, brackets balanced) | delivered; [`Dispatch::data`] returns the parse error (the reader reads `op`, `s`, `t` and the extent of `d` without validating inside it) |
 //! | a text frame that is not UTF-8, a websocket protocol violation | resume |
 //! | a corrupt or truncated zlib-stream / zstd-stream | resume (the stream cannot recover) |
 //! | Hello without a valid `heartbeat_interval` | resume |

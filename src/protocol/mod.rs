@@ -6,6 +6,7 @@ mod commands;
 mod intents;
 mod opcode;
 mod payload;
+mod skim;
 
 pub use close_code::{CloseAction, CloseCode};
 pub use commands::{
@@ -18,6 +19,7 @@ pub use payload::{
     heartbeat_json, CurrentUser, Envelope, Hello, Identify, IdentifyProperties, Outgoing, Ready,
     Resume,
 };
+pub use skim::{skim, Skim};
 
 /// The largest payload a client may send, in bytes (PROTOCOL.md §5.1).
 pub const MAX_SEND_SIZE: usize = 4096;

@@ -13,7 +13,7 @@ use super::writer::{write_loop, WriterOptions};
 use crate::transport::Connection;
 use crate::Compression;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -69,6 +69,7 @@ pub(crate) struct Link {
 /// The running threads of one connection, and the caller's ends of their channels.
 pub(crate) struct LinkThreads {
     pub link: Arc<Link>,
+    capacity: usize,
     pub events: Receiver<FromReader>,
     pub reports: Receiver<Report>,
     pub priority: Sender<Priority>,
@@ -146,6 +147,7 @@ impl LinkThreads {
         })();
         let mut this = LinkThreads {
             link,
+            capacity: opts.event_queue,
             events,
             reports,
             priority,
@@ -159,6 +161,22 @@ impl LinkThreads {
         Ok(this)
     }
 
+    /// Called after taking an event: wakes the reader if it is parked on a full queue and
+    /// half the queue is free again (one wake-up per half queue, not per event).
+    pub fn made_room(&self) {
+        if self.link.reader_blocked.load(Ordering::Acquire)
+            && self.events.len() <= self.capacity / 2
+        {
+            self.wake_reader();
+        }
+    }
+
+    fn wake_reader(&self) {
+        if let Some(reader) = self.threads.first() {
+            reader.thread().unpark();
+        }
+    }
+
     /// Closes the connection (with `close` = (code, reason), or by dropping TCP), stops the
     /// threads and hands every dispatch the reader had already read to `deliver`, then joins
     /// all three threads.
@@ -168,8 +186,16 @@ impl LinkThreads {
             None => self.link.conn.shutdown(),
         }
         self.stop.take();
-        // The reader may be blocked on a full queue: keep taking until it hangs up.
-        let leftovers: Vec<FromReader> = self.events.iter().collect();
+        // The reader may be parked on a full queue: keep taking (and waking it) until it
+        // hangs up.
+        let mut leftovers = Vec::new();
+        loop {
+            self.wake_reader();
+            match self.events.recv() {
+                Ok(message) => leftovers.push(message),
+                Err(_) => break,
+            }
+        }
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }

@@ -5,10 +5,11 @@ use super::event::{Dispatch, Event};
 use super::link::{FromReader, Link, Priority};
 use super::members::ChunkRouter;
 use super::policy::Ended;
-use crate::protocol::{Envelope, Hello, OpCode};
+use crate::protocol::{skim, Envelope, Hello, OpCode};
 use crate::transport::{inflate_payload, InflateError, Inflater};
 use crate::Compression;
 use crossbeam_channel::Sender;
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tungstenite::{Message, Utf8Bytes};
@@ -101,7 +102,7 @@ pub(super) fn read_loop(
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
-        let envelope = match Envelope::parse(&text) {
+        let envelope = match top_level(&text) {
             Ok(envelope) => envelope,
             Err(e) => {
                 let message = format!("skipped a malformed payload: {e}");
@@ -187,23 +188,67 @@ impl Outbox<'_> {
     /// Hands every pending message over, waiting while the queue is full.
     fn flush(&mut self) -> bool {
         for message in self.pending.drain(..) {
-            match self.events.try_send(message) {
-                Ok(()) => {}
-                Err(crossbeam_channel::TrySendError::Full(message)) => {
-                    // The handler is behind: stop reading (TCP back-pressure) until it
-                    // catches up.
-                    self.link.reader_blocked.store(true, Ordering::Release);
-                    let sent = self.events.send(message).is_ok();
-                    self.link.reader_blocked.store(false, Ordering::Release);
-                    if !sent {
-                        return false;
+            let mut message = Some(message);
+            while let Some(m) = message.take() {
+                match self.events.try_send(m) {
+                    Ok(()) => {}
+                    Err(crossbeam_channel::TrySendError::Full(m)) => {
+                        // The handler is behind: stop reading (TCP back-pressure) until half
+                        // the queue is free. The caller wakes this thread once per half
+                        // queue (`LinkThreads::made_room`), not once per event. The caller
+                        // never drops the queue without draining it, so this ends.
+                        self.link.reader_blocked.store(true, Ordering::Release);
+                        let half = self.events.capacity().unwrap_or(2) / 2;
+                        while self.events.len() > half {
+                            std::thread::park_timeout(Duration::from_secs(1));
+                        }
+                        self.link.reader_blocked.store(false, Ordering::Release);
+                        message = Some(m);
                     }
+                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
                 }
-                Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
             }
         }
         true
     }
+}
+
+/// The top level of a payload: what the reader needs to route it.
+struct TopLevel<'a> {
+    op: u8,
+    s: Option<u64>,
+    t: Option<Cow<'a, str>>,
+    d: &'a str,
+}
+
+impl TopLevel<'_> {
+    fn opcode(&self) -> OpCode {
+        OpCode(self.op)
+    }
+
+    fn data_json(&self) -> &str {
+        self.d
+    }
+}
+
+/// Reads `op`, `s`, `t` and the span of `d`: the fast skim first (it does not look inside
+/// `d`), the full serde parse for anything the skim does not understand.
+fn top_level(text: &str) -> serde_json::Result<TopLevel<'_>> {
+    if let Some(top) = skim(text) {
+        return Ok(TopLevel {
+            op: top.op,
+            s: top.s,
+            t: top.t.map(Cow::Borrowed),
+            d: top.d,
+        });
+    }
+    let envelope = Envelope::parse(text)?;
+    Ok(TopLevel {
+        op: envelope.op,
+        s: envelope.s,
+        d: envelope.data_json(),
+        t: envelope.t,
+    })
 }
 
 /// How the reader turns binary frames into payloads.

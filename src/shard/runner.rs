@@ -435,6 +435,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     }
                 },
             };
+            link.made_room();
             match message {
                 FromReader::Hello => {
                     if !matches!(phase, Phase::AwaitingHello) {
