@@ -9,6 +9,7 @@
 //! whether idle shards wake up for anything but heartbeats.
 //!
 //!     cargo bench --bench footprint -- [SHARDS...=1 100 1000] [none|zlib|zstd] [--idle=20]
+//!         [--event-queue=N]   (a non-default `ConfigBuilder::event_queue`, to see its cost)
 
 mod common;
 
@@ -20,7 +21,8 @@ use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
 use syncord::{Config, Event, Intents, Shard};
 
-const USAGE: &str = "footprint [SHARDS...=1 100 1000] [none|zlib|zstd (default zstd)] [--idle=20]";
+const USAGE: &str =
+    "footprint [SHARDS...=1 100 1000] [none|zlib|zstd (default zstd)] [--idle=20] [--event-queue=N]";
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
@@ -73,6 +75,7 @@ fn measure(args: &[String]) {
     let url = args[1].clone();
     let mode = common::Mode::parse(&args[2]).expect("mode");
     let idle: u64 = args[3].parse().expect("idle seconds");
+    let event_queue: usize = args[4].parse().expect("event queue (0: default)");
     let fds = raise_fd_limit();
     let rss0 = common::proc_status("VmRSS");
     let threads0 = common::proc_status("Threads");
@@ -81,11 +84,14 @@ fn measure(args: &[String]) {
     let started = Instant::now();
     let mut shards = Vec::with_capacity(n);
     for i in 0..n {
-        let config = Config::builder("sim-token", Intents::GUILD_MESSAGES)
+        let mut config = Config::builder("sim-token", Intents::GUILD_MESSAGES)
             .gateway_url(url.clone())
             .compression(mode.compression())
-            .shard(i as u64, n as u64)
-            .build();
+            .shard(i as u64, n as u64);
+        if event_queue > 0 {
+            config = config.event_queue(event_queue);
+        }
+        let config = config.build();
         let (ready, dropped) = (ready.clone(), dropped.clone());
         let shard = Shard::with_config(config)
             .spawn(move |event| match event {
@@ -181,6 +187,12 @@ fn parent() {
         .find_map(|w| w.strip_prefix("--idle="))
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(20);
+    let event_queue = args
+        .words
+        .iter()
+        .find_map(|w| w.strip_prefix("--event-queue="))
+        .and_then(|s| s.parse::<usize>().ok())
+        .unwrap_or(0);
     eprintln!("machine: {}", common::machine());
     let exe = std::env::current_exe().expect("current exe");
     let mut rows = Vec::new();
@@ -208,6 +220,7 @@ fn parent() {
                     &url,
                     mode.name(),
                     &idle.to_string(),
+                    &event_queue.to_string(),
                 ])
                 .stderr(Stdio::inherit())
                 .output()
@@ -233,7 +246,13 @@ fn parent() {
         }
     }
 
-    println!("\nfootprint: idle shards on the simulator (heartbeat 41.25 s), {idle} s idle");
+    let queue = match event_queue {
+        0 => "default event_queue".to_owned(),
+        n => format!("event_queue({n})"),
+    };
+    println!(
+        "\nfootprint: idle shards on the simulator (heartbeat 41.25 s), {idle} s idle, {queue}"
+    );
     println!(
         "{:<6} {:>6} {:>10} {:>12} {:>8} {:>9} {:>10} {:>12} {:>10}",
         "mode",

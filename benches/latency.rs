@@ -5,6 +5,9 @@
 //! stores the instant of each write; the callback stores the instant it is entered. Both
 //! read one process-wide clock. p50 / p99 / p99.9 at 1k and 10k events/s.
 //!
+//! The floor: the same server and pacing read by one blocking tungstenite thread that
+//! inflates, parses the envelope and takes the time itself (no thread hand-off).
+//!
 //! Command latency: `ShardHandle::send_raw` (op 3, presence) every 4 ms -> the instant the
 //! server's reader has the message, idle (nothing else on the connection) and while the
 //! shard receives 10k events/s.
@@ -124,12 +127,7 @@ fn run(mode: Mode, rate: f64, n: usize, commands: bool, idle_for: Duration) -> R
     let received = caller.join().expect("caller thread");
     let from_client: ClientMessages = server.join();
 
-    let warmup = (n / 100).min(100);
-    let mut dispatch: Vec<u64> = (warmup..n)
-        .filter(|&i| received[i] != 0)
-        .map(|i| received[i].saturating_sub(sent[i].load(Ordering::Acquire)))
-        .collect();
-    dispatch.sort_unstable();
+    let dispatch = latencies(&received, &sent);
     let mut command = Vec::new();
     for (at, text) in from_client.try_iter() {
         if !text.contains(r#""op":3"#) {
@@ -155,6 +153,71 @@ fn run(mode: Mode, rate: f64, n: usize, commands: bool, idle_for: Duration) -> R
     RunResult { dispatch, command }
 }
 
+/// The latency floor: the same server and pacing, read by one blocking tungstenite client
+/// thread that inflates, parses the envelope and takes the time itself (no hand-off
+/// between threads). What the machine and the loopback cost before any client design.
+fn run_floor(mode: Mode, rate: f64, n: usize) -> Vec<u64> {
+    let dispatches = common::mixed_stream(n, 2, false);
+    let stream = Arc::new(Prebuilt::build(mode, &dispatches, "ws://127.0.0.1:1"));
+    let sent: Arc<Vec<AtomicU64>> = Arc::new((0..n).map(|_| AtomicU64::new(0)).collect());
+    let server = BenchServer::start(
+        stream,
+        Pace::Rate {
+            rate,
+            sent: sent.clone(),
+        },
+    );
+    let compress = match mode {
+        Mode::None => "",
+        Mode::Zlib => "&compress=zlib-stream",
+        Mode::Zstd => "&compress=zstd-stream",
+    };
+    let url = format!("{}/?v=10&encoding=json{compress}", server.url());
+    let (mut ws, _) = tungstenite::connect(url).expect("connect");
+    if let tungstenite::stream::MaybeTlsStream::Plain(tcp) = ws.get_mut() {
+        let _ = tcp.set_nodelay(true);
+    }
+    ws.send(tungstenite::Message::text(r#"{"op":2,"d":{}}"#))
+        .expect("identify");
+    let mut inflate = common::Inflate::new(mode);
+    let mut received = vec![0u64; n];
+    let mut count = 0;
+    while count < n {
+        let message = ws.read().expect("read");
+        let payload: &[u8] = match &message {
+            tungstenite::Message::Text(text) => text.as_bytes(),
+            tungstenite::Message::Binary(bytes) => inflate.message(bytes),
+            _ => continue,
+        };
+        let text = std::str::from_utf8(payload).expect("UTF-8");
+        let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+        let at = now_ns();
+        if let (0, Some(seq)) = (envelope.op, envelope.s) {
+            if seq >= 2 {
+                received[(seq - 2) as usize] = at;
+                count += 1;
+            }
+        }
+    }
+    let _ = ws.close(None);
+    while ws.read().is_ok() {}
+    drop(ws);
+    server.join();
+    latencies(&received, &sent)
+}
+
+/// Sorted per-dispatch latencies, warm-up (the first 1 %, at most 100) left out.
+fn latencies(received: &[u64], sent: &[AtomicU64]) -> Vec<u64> {
+    let n = received.len();
+    let warmup = (n / 100).min(100);
+    let mut dispatch: Vec<u64> = (warmup..n)
+        .filter(|&i| received[i] != 0)
+        .map(|i| received[i].saturating_sub(sent[i].load(Ordering::Acquire)))
+        .collect();
+    dispatch.sort_unstable();
+    dispatch
+}
+
 fn main() {
     let args = Args::parse(USAGE);
     let seconds = args.number(0, 10).max(1);
@@ -168,23 +231,26 @@ fn main() {
         for rate in [1_000u64, 10_000] {
             let n = (rate * seconds) as usize;
             let result = run(mode, rate as f64, n, rate == 10_000, Duration::ZERO);
-            let d = &result.dispatch;
-            eprintln!(
-                "{m} {rate}/s: dispatch p50 {} p99 {} p99.9 {} max {} µs ({} samples)",
-                us(p(d, 50.0)),
-                us(p(d, 99.0)),
-                us(p(d, 99.9)),
-                us(d.last().copied().unwrap_or(0)),
-                d.len()
-            );
-            table.push((
-                m,
-                rate,
-                p(d, 50.0),
-                p(d, 99.0),
-                p(d, 99.9),
-                d.last().copied().unwrap_or(0),
-            ));
+            let floor = run_floor(mode, rate as f64, n);
+            for (who, d) in [("syncord", &result.dispatch), ("floor", &floor)] {
+                eprintln!(
+                    "{m} {rate}/s {who}: dispatch p50 {} p99 {} p99.9 {} max {} µs ({} samples)",
+                    us(p(d, 50.0)),
+                    us(p(d, 99.0)),
+                    us(p(d, 99.9)),
+                    us(d.last().copied().unwrap_or(0)),
+                    d.len()
+                );
+                table.push((
+                    m,
+                    rate,
+                    who,
+                    p(d, 50.0),
+                    p(d, 99.0),
+                    p(d, 99.9),
+                    d.last().copied().unwrap_or(0),
+                ));
+            }
             if rate == 10_000 {
                 commands.push((m, "10k events/s", result.command));
             }
@@ -193,14 +259,14 @@ fn main() {
         commands.push((m, "idle", idle.command));
     }
 
-    println!("\ndispatch latency, server write -> callback entry (µs)");
+    println!("\ndispatch latency, server write -> callback entry (µs); floor: one blocking reader thread");
     println!(
-        "{:<6} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "mode", "rate/s", "p50", "p99", "p99.9", "max"
+        "{:<6} {:>7} {:<8} {:>9} {:>9} {:>9} {:>9}",
+        "mode", "rate/s", "client", "p50", "p99", "p99.9", "max"
     );
-    for (m, rate, p50, p99, p999, max) in &table {
+    for (m, rate, who, p50, p99, p999, max) in &table {
         println!(
-            "{m:<6} {rate:>9} {:>9} {:>9} {:>9} {:>9}",
+            "{m:<6} {rate:>7} {who:<8} {:>9} {:>9} {:>9} {:>9}",
             us(*p50),
             us(*p99),
             us(*p999),
@@ -222,11 +288,16 @@ fn main() {
         );
     }
     println!();
-    for (m, rate, p50, p99, p999, _) in &table {
+    for (m, rate, who, p50, p99, p999, _) in &table {
         let k = rate / 1000;
-        common::figure(&format!("dispatch_latency_{m}_{k}k_p50_us"), us(*p50));
-        common::figure(&format!("dispatch_latency_{m}_{k}k_p99_us"), us(*p99));
-        common::figure(&format!("dispatch_latency_{m}_{k}k_p99_9_us"), us(*p999));
+        let name = if *who == "syncord" {
+            "dispatch_latency"
+        } else {
+            "dispatch_latency_floor"
+        };
+        common::figure(&format!("{name}_{m}_{k}k_p50_us"), us(*p50));
+        common::figure(&format!("{name}_{m}_{k}k_p99_us"), us(*p99));
+        common::figure(&format!("{name}_{m}_{k}k_p99_9_us"), us(*p999));
     }
     for (m, while_, c) in &commands {
         let w = if *while_ == "idle" { "idle" } else { "10k" };

@@ -3,9 +3,11 @@
 //! reset after every healthy connection (`reset_after: 0`), so every cycle reconnects at
 //! once, as the first retry after a working connection does.
 //!
-//! The simulator's records split each cycle: close -> the new connection's websocket
-//! upgrade (reader notices the close, caller reconnects, TCP + HTTP upgrade), -> Resume
-//! received (Hello, then the writer sends Resume), -> RESUMED delivered.
+//! Each cycle is split with the callback's lifecycle events and the simulator's records:
+//! close -> `Disconnected` (the reader saw the close, the old connection's threads are
+//! joined) -> `Connecting` (backoff decided, dial starts) -> `Connected` (TCP + websocket
+//! handshake done) -> the simulator has the Resume (threads started, Hello read, Resume
+//! written) -> `Resumed` delivered.
 //!
 //!     cargo bench --bench resume -- [CYCLES=200] [none] [zlib] [zstd]
 
@@ -14,7 +16,7 @@ mod common;
 use common::{percentile, Args};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use syncord::sim::{RecordKind, SimConfig, Simulator};
+use syncord::sim::{SimConfig, Simulator};
 use syncord::{Backoff, Event, Intents, Shard};
 
 const USAGE: &str = "resume [CYCLES=200] [none] [zlib] [zstd]";
@@ -55,35 +57,44 @@ fn main() {
                 shard
                     .run(|event| {
                         let at = Instant::now();
-                        match event {
-                            Event::Ready(_) => {
-                                let _ = tx.send(("ready", at));
-                            }
-                            Event::Resumed { .. } => {
-                                let _ = tx.send(("resumed", at));
-                            }
-                            Event::InvalidSession { .. } => {
-                                let _ = tx.send(("invalid", at));
-                            }
-                            _ => {}
-                        }
+                        let name = match event {
+                            Event::Ready(_) => "ready",
+                            Event::Resumed { .. } => "resumed",
+                            Event::InvalidSession { .. } => "invalid",
+                            Event::Disconnected { .. } => "disconnected",
+                            Event::Connecting { .. } => "connecting",
+                            Event::Connected => "connected",
+                            _ => return,
+                        };
+                        let _ = tx.send((name, at));
                     })
                     .expect("shard run")
             })
             .expect("spawn caller");
-        let (what, _) = rx.recv_timeout(Duration::from_secs(30)).expect("READY");
-        assert_eq!(what, "ready");
+        let wait_for = |want: &str| -> Instant {
+            loop {
+                let (what, at) = rx
+                    .recv_timeout(Duration::from_secs(10))
+                    .unwrap_or_else(|_| panic!("{want} within 10 s"));
+                assert_ne!(what, "invalid", "the session stayed resumable");
+                if what == want {
+                    return at;
+                }
+            }
+        };
+        wait_for("ready");
         sim.wait_for_session(Duration::from_secs(10))
             .expect("a live session");
+        // Per cycle: close, Disconnected, Connecting, Connected, Resumed.
         let mut cycles_seen = Vec::with_capacity(cycles);
         for _ in 0..cycles {
             let closed = Instant::now();
             assert!(sim.close(4000), "a live connection to close");
-            let (what, at) = rx
-                .recv_timeout(Duration::from_secs(10))
-                .expect("RESUMED within 10 s");
-            assert_eq!(what, "resumed", "the session resumed");
-            cycles_seen.push((closed, at));
+            let disconnected = wait_for("disconnected");
+            let connecting = wait_for("connecting");
+            let connected = wait_for("connected");
+            let resumed = wait_for("resumed");
+            cycles_seen.push([closed, disconnected, connecting, connected, resumed]);
             // The simulator marks the session live when it sends RESUMED; wait for that
             // before closing again.
             sim.wait_for_session(Duration::from_secs(10))
@@ -92,75 +103,75 @@ fn main() {
         handle.shutdown();
         caller.join().expect("caller");
 
-        // Split each cycle with the simulator's records.
+        // The simulator's receipt of each Resume, between Connected and Resumed.
         let records = sim.records();
-        let mut total = Vec::new();
-        let mut to_upgrade = Vec::new();
-        let mut to_resume = Vec::new();
-        let mut to_delivered = Vec::new();
-        for &(closed, delivered) in &cycles_seen {
-            total.push(ns(delivered - closed));
-            let connected = records
+        let resumes: Vec<Instant> = records
+            .iter()
+            .filter(|r| r.op() == Some(6))
+            .map(|r| r.at)
+            .collect();
+        let mut parts: Vec<Vec<u64>> = vec![Vec::new(); 6];
+        for [closed, disconnected, connecting, connected, resumed] in &cycles_seen {
+            parts[0].push(ns(*resumed - *closed));
+            parts[1].push(ns(*disconnected - *closed));
+            parts[2].push(ns(*connecting - *disconnected));
+            parts[3].push(ns(*connected - *connecting));
+            if let Some(resume) = resumes
                 .iter()
-                .find(|r| r.at >= closed && matches!(r.kind, RecordKind::Connected { .. }));
-            let resume = records.iter().find(|r| r.at >= closed && r.op() == Some(6));
-            if let (Some(c), Some(r)) = (connected, resume) {
-                if r.at <= delivered {
-                    to_upgrade.push(ns(c.at - closed));
-                    to_resume.push(ns(r.at.saturating_duration_since(c.at)));
-                    to_delivered.push(ns(delivered - r.at));
-                }
+                .find(|at| **at >= *connected && **at <= *resumed)
+            {
+                parts[4].push(ns(*resume - *connected));
+                parts[5].push(ns(*resumed - *resume));
             }
         }
-        for v in [
-            &mut total,
-            &mut to_upgrade,
-            &mut to_resume,
-            &mut to_delivered,
-        ] {
+        for v in &mut parts {
             v.sort_unstable();
         }
-        rows.push((mode, total, to_upgrade, to_resume, to_delivered));
+        rows.push((mode, parts));
     }
 
     println!("\nresume: close 4000 -> Event::Resumed in the callback, {cycles} cycles (ms)");
     let ms = |v: u64| format!("{:.3}", v as f64 / 1e6);
     println!(
-        "{:<6} {:>9} {:>9} {:>9} {:>9} | median parts: {:>9} {:>9} {:>9}",
-        "mode", "median", "p90", "p99", "max", "upgrade", "Resume", "RESUMED"
+        "{:<6} {:>8} {:>8} {:>8} {:>8} | medians: {:>8} {:>8} {:>8} {:>8} {:>8}",
+        "mode", "median", "p90", "p99", "max", "→disc", "→dial", "dial", "→Resume", "→RESUMED"
     );
-    for (mode, total, a, b, c) in &rows {
+    for (mode, parts) in &rows {
+        let total = &parts[0];
         println!(
-            "{:<6} {:>9} {:>9} {:>9} {:>9} | {:>22} {:>9} {:>9}",
+            "{:<6} {:>8} {:>8} {:>8} {:>8} | {:>17} {:>8} {:>8} {:>8} {:>8}",
             mode.name(),
             ms(percentile(total, 50.0)),
             ms(percentile(total, 90.0)),
             ms(percentile(total, 99.0)),
             ms(total.last().copied().unwrap_or(0)),
-            ms(percentile(a, 50.0)),
-            ms(percentile(b, 50.0)),
-            ms(percentile(c, 50.0))
+            ms(percentile(&parts[1], 50.0)),
+            ms(percentile(&parts[2], 50.0)),
+            ms(percentile(&parts[3], 50.0)),
+            ms(percentile(&parts[4], 50.0)),
+            ms(percentile(&parts[5], 50.0)),
         );
     }
-    println!();
-    for (mode, total, a, b, c) in &rows {
+    println!(
+        "(→disc: close -> Disconnected; →dial: -> Connecting; dial: -> Connected; \
+         →Resume: -> the simulator has the Resume; →RESUMED: -> Resumed in the callback)\n"
+    );
+    let names = [
+        "median",
+        "close_to_disconnected_median",
+        "disconnected_to_connecting_median",
+        "dial_median",
+        "connected_to_resume_median",
+        "resume_to_resumed_median",
+    ];
+    for (mode, parts) in &rows {
         let m = mode.name();
+        for (name, part) in names.iter().zip(parts) {
+            common::figure(&format!("resume_{m}_{name}_ms"), ms(percentile(part, 50.0)));
+        }
         common::figure(
-            &format!("resume_{m}_median_ms"),
-            ms(percentile(total, 50.0)),
-        );
-        common::figure(&format!("resume_{m}_p99_ms"), ms(percentile(total, 99.0)));
-        common::figure(
-            &format!("resume_{m}_close_to_upgrade_median_ms"),
-            ms(percentile(a, 50.0)),
-        );
-        common::figure(
-            &format!("resume_{m}_upgrade_to_resume_median_ms"),
-            ms(percentile(b, 50.0)),
-        );
-        common::figure(
-            &format!("resume_{m}_resume_to_resumed_median_ms"),
-            ms(percentile(c, 50.0)),
+            &format!("resume_{m}_p99_ms"),
+            ms(percentile(&parts[0], 99.0)),
         );
     }
 }
