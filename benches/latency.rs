@@ -6,7 +6,8 @@
 //! read one process-wide clock. p50 / p99 / p99.9 at 1k and 10k events/s.
 //!
 //! The floor: the same server and pacing read by one blocking tungstenite thread that
-//! inflates, parses the envelope and takes the time itself (no thread hand-off).
+//! inflates, reads the top level (`protocol::skim`) and takes the time itself (no thread
+//! hand-off).
 //!
 //! Command latency: `ShardHandle::send_raw` (op 3, presence) every 4 ms -> the instant the
 //! server's reader has the message, idle (nothing else on the connection) and while the
@@ -190,9 +191,15 @@ fn run_floor(mode: Mode, rate: f64, n: usize) -> Vec<u64> {
             _ => continue,
         };
         let text = std::str::from_utf8(payload).expect("UTF-8");
-        let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+        let (op, s) = match syncord::protocol::skim(text) {
+            Some(top) => (top.op, top.s),
+            None => {
+                let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+                (envelope.op, envelope.s)
+            }
+        };
         let at = now_ns();
-        if let (0, Some(seq)) = (envelope.op, envelope.s) {
+        if let (0, Some(seq)) = (op, s) {
             if seq >= 2 {
                 received[(seq - 2) as usize] = at;
                 count += 1;

@@ -8,14 +8,15 @@
 //! dispatch in the callback.
 //!
 //! The floor: the same payload bytes inflated (one context, reused buffer) and
-//! envelope-parsed (`syncord::protocol::Envelope::parse`) in a tight loop on one thread,
-//! no sockets, no threads.
+//! envelope-parsed in a tight loop on one thread, no sockets, no threads. Two floors: with
+//! `syncord::protocol::Envelope::parse` (serde_json, validates `d`), and with
+//! `syncord::protocol::skim` (serde fallback), the top-level read the reader thread does.
 //!
 //!     cargo bench --bench throughput -- [EVENTS] [RUNS] [none] [zlib] [zstd] [--messages-only]
 
 mod common;
 
-use common::{Args, BenchServer, Mode, Pace, Prebuilt};
+use common::{Args, BenchServer, Mode, Pace, Parse, Prebuilt};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use syncord::{Config, Event, Intents, Shard};
@@ -103,10 +104,12 @@ struct Row {
     json_mb_per_s: f64,
     wire_mb_per_s: f64,
     floor_events_per_s: f64,
+    skim_floor_events_per_s: f64,
     reader_cpu_pct: f64,
     caller_cpu_pct: f64,
     runs: Vec<f64>,
     floor_runs: Vec<f64>,
+    skim_floor_runs: Vec<f64>,
 }
 
 fn main() {
@@ -135,30 +138,35 @@ fn main() {
             t.elapsed()
         );
         let (mut rates, mut floors, mut reader, mut caller) = (vec![], vec![], vec![], vec![]);
+        let mut skim_floors = vec![];
         let mut checksum = None;
         for run in 0..runs {
-            let (floor_time, floor_sum) = common::floor(&stream);
+            let (floor_time, floor_sum) = common::floor(&stream, Parse::Serde);
             floors.push(n as f64 / floor_time.as_secs_f64());
+            let (skim_time, skim_sum) = common::floor(&stream, Parse::Skim);
+            skim_floors.push(n as f64 / skim_time.as_secs_f64());
+            assert_eq!(floor_sum, skim_sum, "both floors read the same values");
             let result = client_run(&stream, mode, n);
             let secs = result.elapsed.as_secs_f64();
             rates.push(n as f64 / secs);
             reader.push(result.reader_cpu.as_secs_f64() / secs * 100.0);
             caller.push(result.caller_cpu.as_secs_f64() / secs * 100.0);
             eprintln!(
-                "  run {}: syncord {:>9.0} events/s ({secs:.3} s; reader {:.0} % CPU, caller {:.0} %), floor {:>9.0} events/s",
+                "  run {}: syncord {:>9.0} events/s ({secs:.3} s; reader {:.0} % CPU, caller {:.0} %), floor {:>9.0} (serde) {:>9.0} (skim) events/s",
                 run + 1,
                 n as f64 / secs,
                 reader[run],
                 caller[run],
-                floors[run]
+                floors[run],
+                skim_floors[run]
             );
             if *checksum.get_or_insert(result.checksum) != result.checksum {
                 panic!("checksum differs between runs");
             }
-            let _ = floor_sum;
         }
         let runs_seen = rates.clone();
         let floor_runs = floors.clone();
+        let skim_floor_runs = skim_floors.clone();
         let rate = common::median_f64(&mut rates);
         rows.push(Row {
             mode,
@@ -166,10 +174,12 @@ fn main() {
             json_mb_per_s: rate * json / n as f64 / 1e6,
             wire_mb_per_s: rate * wire / n as f64 / 1e6,
             floor_events_per_s: common::median_f64(&mut floors),
+            skim_floor_events_per_s: common::median_f64(&mut skim_floors),
             reader_cpu_pct: common::median_f64(&mut reader),
             caller_cpu_pct: common::median_f64(&mut caller),
             runs: runs_seen,
             floor_runs,
+            skim_floor_runs,
         });
     }
 
@@ -182,25 +192,29 @@ fn main() {
         }
     );
     println!(
-        "{:<6} {:>12} {:>10} {:>10} {:>14} {:>8} {:>9} {:>9}",
+        "{:<6} {:>10} {:>9} {:>9} {:>11} {:>7} {:>11} {:>7} {:>8} {:>8}",
         "mode",
         "events/s",
         "JSON MB/s",
         "wire MB/s",
-        "floor ev/s",
-        "÷ floor",
+        "serde floor",
+        "÷",
+        "skim floor",
+        "÷",
         "reader %",
         "caller %"
     );
     for r in &rows {
         println!(
-            "{:<6} {:>12.0} {:>10.1} {:>10.1} {:>14.0} {:>8.2} {:>9.0} {:>9.0}",
+            "{:<6} {:>10.0} {:>9.1} {:>9.1} {:>11.0} {:>7.2} {:>11.0} {:>7.2} {:>8.0} {:>8.0}",
             r.mode.name(),
             r.events_per_s,
             r.json_mb_per_s,
             r.wire_mb_per_s,
             r.floor_events_per_s,
             r.events_per_s / r.floor_events_per_s,
+            r.skim_floor_events_per_s,
+            r.events_per_s / r.skim_floor_events_per_s,
             r.reader_cpu_pct,
             r.caller_cpu_pct
         );
@@ -228,6 +242,14 @@ fn main() {
             &format!("throughput_{m}_over_floor"),
             format!("{:.2}", r.events_per_s / r.floor_events_per_s),
         );
+        common::figure(
+            &format!("skim_floor_{m}_events_per_s"),
+            format!("{:.0}", r.skim_floor_events_per_s),
+        );
+        common::figure(
+            &format!("throughput_{m}_over_skim_floor"),
+            format!("{:.2}", r.events_per_s / r.skim_floor_events_per_s),
+        );
         let list = |v: &[f64]| {
             v.iter()
                 .map(|x| format!("{x:.0}"))
@@ -236,5 +258,6 @@ fn main() {
         };
         common::figure(&format!("throughput_{m}_runs"), list(&r.runs));
         common::figure(&format!("floor_{m}_runs"), list(&r.floor_runs));
+        common::figure(&format!("skim_floor_{m}_runs"), list(&r.skim_floor_runs));
     }
 }

@@ -687,10 +687,19 @@ fn write_stream(stream: &Prebuilt, raw: &mut TcpStream, pace: Pace) {
 
 // ------------------------------------------------------------------ the floor
 
+/// How the floor reads each payload's top level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parse {
+    /// `syncord::protocol::Envelope::parse`: serde_json, `d` validated as JSON.
+    Serde,
+    /// `syncord::protocol::skim` (falling back to `Envelope::parse`): what the reader does.
+    Skim,
+}
+
 /// Inflates and envelope-parses one connection's messages in a tight loop on this thread
 /// (no sockets, no threads): what no client can beat on one core. Returns the elapsed time
 /// of the dispatches and a checksum (so nothing is optimised away).
-pub fn floor(stream: &Prebuilt) -> (Duration, u64) {
+pub fn floor(stream: &Prebuilt, parse: Parse) -> (Duration, u64) {
     let mut inflate = Inflate::new(stream.mode);
     let mut sum = 0u64;
     let mut started = Instant::now();
@@ -700,11 +709,27 @@ pub fn floor(stream: &Prebuilt) -> (Duration, u64) {
         }
         let json = inflate.message(stream.payload(i));
         let text = std::str::from_utf8(json).expect("UTF-8");
-        let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
-        let d = envelope.data_json().as_bytes();
+        let skimmed = match parse {
+            Parse::Skim => {
+                syncord::protocol::skim(text).map(|top| (top.s, top.t.map_or(0, str::len), top.d))
+            }
+            Parse::Serde => None,
+        };
+        let (s, t, d) = match skimmed {
+            Some(parts) => parts,
+            None => {
+                let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+                (
+                    envelope.s,
+                    envelope.t.as_deref().map_or(0, str::len),
+                    envelope.data_json(),
+                )
+            }
+        };
+        let d = d.as_bytes();
         sum = sum
-            .wrapping_add(envelope.s.unwrap_or(0))
-            .wrapping_add(envelope.t.as_deref().map_or(0, str::len) as u64)
+            .wrapping_add(s.unwrap_or(0))
+            .wrapping_add(t as u64)
             .wrapping_add(u64::from(d[0]) + u64::from(d[d.len() - 1]));
     }
     (started.elapsed(), sum)
