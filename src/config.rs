@@ -131,7 +131,7 @@ impl Config {
             ready_timeout: Duration::from_secs(30),
             backoff: Backoff::default(),
             invalid_session_delay: Duration::from_secs(1)..=Duration::from_secs(5),
-            event_queue: 4096,
+            event_queue: 256,
             command_queue: 256,
             command_timeout: Duration::from_secs(10),
             while_disconnected: WhileDisconnected::Queue,
@@ -251,7 +251,7 @@ impl ConfigBuilder {
 
     /// Capacity of the queue between the reader thread and the handler. When the handler
     /// falls this far behind, reading pauses (TCP back-pressure) instead of buffering more.
-    /// Defaults to 4096 events.
+    /// Defaults to 256 events (the queue is allocated up front: about 100 bytes per slot per connection).
     pub fn event_queue(mut self, capacity: usize) -> Self {
         self.0.event_queue = capacity.max(1);
         self
