@@ -89,6 +89,19 @@ impl Shared {
         }
     }
 
+    /// Waits `delay`, returning false as soon as a shutdown is requested.
+    fn sleep_unless_stopped(&self, delay: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + delay;
+        while self.stop_requested().is_none() {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            let _ = self.wake.1.recv_timeout(deadline - now);
+        }
+        false
+    }
+
     fn set_state(&self, state: ShardState) {
         *self.state.lock() = state;
     }

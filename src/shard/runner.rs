@@ -9,7 +9,7 @@ use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
 use crate::{Compression, Config, Error, Result};
-use crossbeam_channel::{after, at, never, select, Receiver};
+use crossbeam_channel::{at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -218,20 +218,7 @@ impl<H: FnMut(Event)> Runner<H> {
 
     /// Waits `delay`, returning false if shutdown was requested meanwhile.
     fn sleep(&self, delay: Duration) -> bool {
-        let deadline = Instant::now() + delay;
-        loop {
-            if self.shared.stop_requested().is_some() {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            select! {
-                recv(self.shared.wake.1) -> _ => {}
-                recv(after(deadline - now)) -> _ => {}
-            }
-        }
+        self.shared.sleep_unless_stopped(delay)
     }
 
     /// The URL for the next connection, discovering the gateway URL if needed.
@@ -267,17 +254,7 @@ impl<H: FnMut(Event)> Runner<H> {
             Some(url) => url.clone(),
             None => {
                 let shared = self.shared.clone();
-                let sleep = move |d: Duration| {
-                    let deadline = Instant::now() + d;
-                    while shared.stop_requested().is_none() {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            return true;
-                        }
-                        let _ = shared.wake.1.recv_timeout(deadline - now);
-                    }
-                    false
-                };
+                let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
                 let register = self.abort_registration();
                 let stopping = || self.shared.stop_requested().is_some();
                 let opts = RequestOptions {

@@ -358,38 +358,31 @@ fn masked_text_frame(payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
 
 /// Waits up to `timeout` for `events`; true if the socket became ready (or failed).
 fn poll_ready(tcp: &TcpStream, events: libc::c_short, timeout: Duration) -> io::Result<bool> {
+    poll(
+        tcp,
+        events,
+        timeout.as_millis().clamp(1, i32::MAX as u128) as i32,
+    )
+}
+
+/// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.
+fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -> io::Result<()> {
+    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
+    poll(tcp, events, timeout_ms).map(|_| ())
+}
+
+/// poll(2) on one socket, retried on EINTR; true if it became ready (or failed).
+fn poll(tcp: &TcpStream, events: libc::c_short, timeout_ms: i32) -> io::Result<bool> {
     let mut fds = libc::pollfd {
         fd: tcp.as_raw_fd(),
         events,
         revents: 0,
     };
-    let timeout_ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
     loop {
         // SAFETY: one valid pollfd for a socket the caller owns, for the duration of the call.
         let n = unsafe { libc::poll(&mut fds, 1, timeout_ms) };
         if n >= 0 {
             return Ok(n > 0);
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
-}
-
-/// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.
-fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -> io::Result<()> {
-    let mut fds = libc::pollfd {
-        fd: tcp.as_raw_fd(),
-        events,
-        revents: 0,
-    };
-    let timeout_ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
-    loop {
-        // SAFETY: one valid pollfd for a socket this struct owns, for the duration of the call.
-        let n = unsafe { libc::poll(&mut fds, 1, timeout_ms) };
-        if n >= 0 {
-            return Ok(());
         }
         let err = io::Error::last_os_error();
         if err.kind() != io::ErrorKind::Interrupted {
