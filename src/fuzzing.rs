@@ -2,7 +2,7 @@
 //! bytes that come from the network. Feature `fuzzing`; not a public API. Each function
 //! must return normally (never panic, hang or overflow the stack) whatever the input.
 
-use crate::protocol::{Envelope, Hello, Ready};
+use crate::protocol::{skim_head, Envelope, Head, Hello, Ready};
 use crate::transport::{inflate_payload, Inflater};
 
 /// The inflate limit used by the targets: small, so bombs are cheap to find.
@@ -36,7 +36,17 @@ pub fn envelope(data: &[u8]) {
     // As the reader does: the payload owned once, the envelope borrowing from it.
     let raw = tungstenite::Utf8Bytes::from(text.to_owned());
     let skimmed = crate::protocol::skim(&raw);
-    let Ok(envelope) = Envelope::parse(&raw) else {
+    let parsed = Envelope::parse(&raw);
+    // The reader's split read: up to `d` on the reader, the rest on the caller's thread.
+    if let Some(Head::Dispatch(head)) = skim_head(&raw) {
+        let mut dispatch = crate::Dispatch::unscanned(raw.clone(), &head);
+        match (dispatch.finish(), &parsed) {
+            (Ok(()), Ok(envelope)) => assert_eq!(dispatch.data_json(), envelope.data_json()),
+            (Err(e), Ok(_)) => panic!("the caller refused a payload serde reads: {e}"),
+            _ => {}
+        }
+    }
+    let Ok(envelope) = parsed else {
         return;
     };
     // Where both readers accept a payload they must agree on it.

@@ -128,6 +128,11 @@ fn malformed_json_payloads_are_skipped_and_reported() {
             r#"{"op":300,"d":null}"#,
             r#"{"op":0,"s":-5,"t":"NEGATIVE","d":null}"#,
             r#"{"op":0,"s":1e40,"t":"HUGE","d":null}"#,
+            // Well-formed up to `d`, the part the reader reads; the caller's thread finds
+            // the rest broken.
+            r#"{"t":"BROKEN_TAIL","s":999998,"op":0,"d":{"open":[}"#,
+            r#"{"t":"DUPLICATE_S","s":999997,"op":0,"d":{},"s":999996}"#,
+            r#"{"t":"TRAILING","s":999995,"op":0,"d":{}} junk"#,
         ];
         let mut h = Harness::start(mode, |c| c);
         for case in cases {

@@ -3,6 +3,7 @@
 
 mod close_code;
 mod commands;
+mod extent;
 mod intents;
 mod opcode;
 mod payload;
@@ -19,7 +20,7 @@ pub use payload::{
     heartbeat_json, CurrentUser, Envelope, Hello, Identify, IdentifyProperties, Outgoing, Ready,
     Resume,
 };
-pub use skim::{skim, Skim};
+pub use skim::{skim, skim_data, skim_head, DispatchHead, Head, Skim};
 
 /// The largest payload a client may send, in bytes (PROTOCOL.md §5.1).
 pub const MAX_SEND_SIZE: usize = 4096;

@@ -2,6 +2,11 @@
 //! without building or validating what is inside `d` (the reader's hot path). Anything it
 //! does not understand returns `None`, and the caller falls back to the full serde parse of
 //! [`Envelope`](super::Envelope), so odd but valid payloads keep working.
+//!
+//! The read can stop where a dispatch's `d` begins ([`skim_head`]) and be finished later,
+//! on another thread ([`skim_data`]): the reader thread routes the payload from its first
+//! few dozen bytes and the caller's thread scans the rest. Both halves together are exactly
+//! [`skim`].
 
 /// The top-level fields of one payload.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,6 +21,221 @@ pub struct Skim<'a> {
     pub d: &'a str,
 }
 
+/// A dispatch read up to its `d`: `op` is 0 and `s` and `t` came before `d`, the order
+/// Discord writes them in.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DispatchHead<'a> {
+    /// The sequence number.
+    pub s: u64,
+    /// The event name.
+    pub t: &'a str,
+    /// Where the value of `d` starts; [`skim_data`] reads it and the rest of the payload.
+    pub data_at: usize,
+}
+
+/// What [`skim_head`] read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Head<'a> {
+    /// The whole payload was read (it is not a dispatch, or its `d` comes early).
+    Complete(Skim<'a>),
+    /// A dispatch read up to its `d`; what follows is not checked yet.
+    Dispatch(DispatchHead<'a>),
+}
+
+/// Reads the top level of `json`; `None` if it is not a plain `{…}` object with a small
+/// integer `op`, integer-or-null `s`, unescaped string-or-null `t`, and no duplicate keys.
+pub fn skim(json: &str) -> Option<Skim<'_>> {
+    match skim_head(json)? {
+        Head::Complete(top) => Some(top),
+        Head::Dispatch(head) => Some(Skim {
+            op: 0,
+            s: Some(head.s),
+            t: Some(head.t),
+            d: skim_data(json, head.data_at)?,
+        }),
+    }
+}
+
+/// Reads the top level of `json` like [`skim`], but stops before a dispatch's `d` once
+/// `op`, `s` and `t` are known. A [`Head::Dispatch`] is only as good as [`skim_data`]'s
+/// verdict on the rest.
+pub fn skim_head(json: &str) -> Option<Head<'_>> {
+    let b = json.as_bytes();
+    let i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut cursor = Cursor {
+        json,
+        i: i + 1,
+        op: None,
+        s: None,
+        t: None,
+        d: None,
+    };
+    match cursor.pairs(true)? {
+        Stop::End => cursor.finish().map(Head::Complete),
+        Stop::AtData => match (cursor.s, cursor.t) {
+            (Some(Some(s)), Some(Some(t))) => Some(Head::Dispatch(DispatchHead {
+                s,
+                t,
+                data_at: cursor.i,
+            })),
+            _ => None,
+        },
+    }
+}
+
+/// Finishes the read [`skim_head`] paused at `data_at` ([`DispatchHead::data_at`] of the
+/// same `json`): the raw text of `d`, or `None` where [`skim`] would refuse the payload.
+pub fn skim_data(json: &str, data_at: usize) -> Option<&str> {
+    // The state at the pause: `op`, `s` and `t` seen (their values no longer matter,
+    // only that a second one is a duplicate), and the next value is `d`'s.
+    let mut cursor = Cursor {
+        json,
+        i: data_at,
+        op: Some(0),
+        s: Some(None),
+        t: Some(None),
+        d: None,
+    };
+    if cursor.value(Key::D)? {
+        return cursor.d;
+    }
+    match cursor.pairs(false)? {
+        Stop::End => cursor.d,
+        Stop::AtData => None,
+    }
+}
+
+/// Why [`Cursor::pairs`] returned.
+enum Stop {
+    /// The object ended and nothing but whitespace follows.
+    End,
+    /// The next value is a dispatch's `d` (only when asked to pause).
+    AtData,
+}
+
+#[derive(Clone, Copy)]
+enum Key {
+    Op,
+    S,
+    T,
+    D,
+    Other,
+}
+
+/// The state of one top-level read: the position and the fields seen so far.
+struct Cursor<'a> {
+    json: &'a str,
+    i: usize,
+    op: Option<u8>,
+    s: Option<Option<u64>>,
+    t: Option<Option<&'a str>>,
+    d: Option<&'a str>,
+}
+
+impl<'a> Cursor<'a> {
+    /// Reads `"key": value` pairs from `i` (just after `{` or `,`) to the end of the object.
+    /// With `pause`, stops with `i` at the value of `d` when `op` is 0 and `s` and `t` are
+    /// already known.
+    fn pairs(&mut self, pause: bool) -> Option<Stop> {
+        let b = self.json.as_bytes();
+        loop {
+            let i = skip_ws(b, self.i);
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let (key_end, key_escaped) = scan_string(b, i)?;
+            if key_escaped {
+                return None;
+            }
+            let key = match &self.json[i + 1..key_end - 1] {
+                "op" => Key::Op,
+                "s" => Key::S,
+                "t" => Key::T,
+                "d" => Key::D,
+                _ => Key::Other,
+            };
+            let colon = skip_ws(b, key_end);
+            if b.get(colon) != Some(&b':') {
+                return None;
+            }
+            self.i = skip_ws(b, colon + 1);
+            if pause
+                && matches!(key, Key::D)
+                && self.d.is_none()
+                && self.op == Some(0)
+                && matches!(self.s, Some(Some(_)))
+                && matches!(self.t, Some(Some(_)))
+            {
+                return Some(Stop::AtData);
+            }
+            if self.value(key)? {
+                return Some(Stop::End);
+            }
+        }
+    }
+
+    /// Reads the value at `i` for `key` and what follows it; `true` when the object ended
+    /// there.
+    fn value(&mut self, key: Key) -> Option<bool> {
+        let b = self.json.as_bytes();
+        let start = self.i;
+        let end = scan_value(b, start)?;
+        let value = &self.json[start..end];
+        let slot_taken = match key {
+            Key::Op => self
+                .op
+                .replace(u8::try_from(parse_u64(value)?).ok()?)
+                .is_some(),
+            Key::S => self
+                .s
+                .replace(match value {
+                    "null" => None,
+                    v => Some(parse_u64(v)?),
+                })
+                .is_some(),
+            Key::T => self
+                .t
+                .replace(match value {
+                    "null" => None,
+                    v if v.starts_with('"') && !v[1..v.len() - 1].contains('\\') => {
+                        Some(&v[1..v.len() - 1])
+                    }
+                    _ => return None,
+                })
+                .is_some(),
+            Key::D => self.d.replace(value).is_some(),
+            Key::Other => false,
+        };
+        if slot_taken {
+            return None;
+        }
+        let i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => {
+                self.i = i + 1;
+                Some(false)
+            }
+            Some(b'}') if skip_ws(b, i + 1) == b.len() => {
+                self.i = i + 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    fn finish(self) -> Option<Skim<'a>> {
+        Some(Skim {
+            op: self.op?,
+            s: self.s.flatten(),
+            t: self.t.flatten(),
+            d: self.d.unwrap_or("null"),
+        })
+    }
+}
+
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
@@ -23,18 +243,52 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// 0x80 in each byte of `word` that equals `byte`, 0 in the others. Exact: no carry
+/// crosses from one byte to the next.
+#[inline(always)]
+fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let x = word ^ (ONES * u64::from(byte));
+    !(((x & !HIGHS) + !HIGHS) | x) & HIGHS
+}
+
+/// The first index at or after `j` whose byte `hit` marks, looking 8 bytes at a time
+/// (`marks` maps a little-endian word to its `bytes_equal`-style mask), or `b.len()`.
+#[inline(always)]
+fn find(b: &[u8], mut j: usize, marks: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> usize {
+    while let Some(chunk) = b.get(j..j + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let mask = marks(word);
+        if mask != 0 {
+            return j + (mask.trailing_zeros() / 8) as usize;
+        }
+        j += 8;
+    }
+    while j < b.len() && !hit(b[j]) {
+        j += 1;
+    }
+    j
+}
+
 /// End (exclusive) of the string starting at `b[i] == '"'`, and whether it has escapes.
 fn scan_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
+        j = find(
+            b,
+            j,
+            |w| bytes_equal(w, b'"') | bytes_equal(w, b'\\'),
+            |c| matches!(c, b'"' | b'\\'),
+        );
         match *b.get(j)? {
             b'"' => return Some((j + 1, escaped)),
-            b'\\' => {
+            _ => {
                 escaped = true;
                 j += 2;
             }
-            _ => j += 1,
         }
     }
 }
@@ -43,27 +297,7 @@ fn scan_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
 fn scan_value(b: &[u8], i: usize) -> Option<usize> {
     match *b.get(i)? {
         b'"' => scan_string(b, i).map(|(end, _)| end),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            loop {
-                match *b.get(j)? {
-                    b'"' => {
-                        j = scan_string(b, j)?.0;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
+        b'{' | b'[' => super::extent::container_end(b, i),
         _ => {
             let end = b[i..]
                 .iter()
@@ -79,74 +313,6 @@ fn parse_u64(text: &str) -> Option<u64> {
         return None;
     }
     text.parse().ok()
-}
-
-/// Reads the top level of `json`; `None` if it is not a plain `{…}` object with a small
-/// integer `op`, integer-or-null `s`, unescaped string-or-null `t`, and no duplicate keys.
-pub fn skim(json: &str) -> Option<Skim<'_>> {
-    let b = json.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let (mut op, mut s, mut t, mut d) = (None, None, None, None);
-    loop {
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'"') {
-            return None;
-        }
-        let (key_end, key_escaped) = scan_string(b, i)?;
-        let key = &json[i + 1..key_end - 1];
-        i = skip_ws(b, key_end);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        let value_end = scan_value(b, i)?;
-        let value = &json[i..value_end];
-        if key_escaped {
-            return None;
-        }
-        let slot_taken = match key {
-            "op" => op.replace(u8::try_from(parse_u64(value)?).ok()?).is_some(),
-            "s" => s
-                .replace(match value {
-                    "null" => None,
-                    v => Some(parse_u64(v)?),
-                })
-                .is_some(),
-            "t" => t
-                .replace(match value {
-                    "null" => None,
-                    v if v.starts_with('"') && !v[1..v.len() - 1].contains('\\') => {
-                        Some(&v[1..v.len() - 1])
-                    }
-                    _ => return None,
-                })
-                .is_some(),
-            "d" => d.replace(value).is_some(),
-            _ => false,
-        };
-        if slot_taken {
-            return None;
-        }
-        i = skip_ws(b, value_end);
-        match b.get(i) {
-            Some(b',') => i += 1,
-            Some(b'}') => break,
-            _ => return None,
-        }
-    }
-    if skip_ws(b, i + 1) != b.len() {
-        return None;
-    }
-    Some(Skim {
-        op: op?,
-        s: s.flatten(),
-        t: t.flatten(),
-        d: d.unwrap_or("null"),
-    })
 }
 
 #[cfg(test)]
@@ -195,6 +361,46 @@ mod tests {
             r#"{"o\p":0}"#,
         ] {
             assert_eq!(skim(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn head_then_data_reads_a_dispatch_in_two_steps() {
+        let json = r#"{"t":"MESSAGE_CREATE","s":42,"op":0,"d":{"content":"}\"]"},"x":1}"#;
+        let Some(Head::Dispatch(head)) = skim_head(json) else {
+            panic!("not paused at d: {:?}", skim_head(json));
+        };
+        assert_eq!((head.s, head.t), (42, "MESSAGE_CREATE"));
+        assert_eq!(&json[head.data_at..head.data_at + 1], "{");
+        assert_eq!(skim_data(json, head.data_at), Some(r#"{"content":"}\"]"}"#));
+    }
+
+    #[test]
+    fn the_second_step_refuses_what_skim_refuses() {
+        for json in [
+            r#"{"t":"X","s":1,"op":0,"d":{},"s":2}"#,
+            r#"{"t":"X","s":1,"op":0,"d":{},"op":0}"#,
+            r#"{"t":"X","s":1,"op":0,"d":{},"d":{}}"#,
+            r#"{"t":"X","s":1,"op":0,"d":{"open":[}"#,
+            r#"{"t":"X","s":1,"op":0,"d":{}} trailing"#,
+            r#"{"t":"X","s":1,"op":0,"d":{},"\u0073":2}"#,
+        ] {
+            let Some(Head::Dispatch(head)) = skim_head(json) else {
+                panic!("not paused at d: {json}");
+            };
+            assert_eq!(skim_data(json, head.data_at), None, "{json}");
+            assert_eq!(skim(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn only_a_dispatch_with_s_and_t_first_pauses() {
+        for json in [
+            r#"{"op":0,"d":{},"s":1,"t":"X"}"#,
+            r#"{"op":11,"s":null,"t":null,"d":null}"#,
+            r#"{"t":null,"s":null,"op":0,"d":{}}"#,
+        ] {
+            assert!(matches!(skim_head(json), Some(Head::Complete(_))), "{json}");
         }
     }
 

@@ -1,6 +1,6 @@
 //! What the handler receives: dispatches and lifecycle events, in one enum.
 
-use crate::protocol::Ready;
+use crate::protocol::{skim_data, DispatchHead, Envelope, Ready};
 use serde::Deserialize;
 use std::fmt;
 use std::ops::Range;
@@ -12,8 +12,18 @@ use tungstenite::Utf8Bytes;
 pub struct Dispatch {
     raw: Utf8Bytes,
     name: EventName,
-    data: Range<usize>,
+    data: Data,
     seq: u64,
+}
+
+/// Where `d` is in `raw`.
+#[derive(Clone)]
+enum Data {
+    /// The span of `d` (empty for an absent `d`, which reads as `null`).
+    Span(Range<usize>),
+    /// Read by the reader only up to here, where `d`'s value starts: the caller's thread
+    /// scans the rest ([`Dispatch::finish`]) before the handler sees it.
+    Unscanned(usize),
 }
 
 #[derive(Clone)]
@@ -30,13 +40,48 @@ impl Dispatch {
     pub(crate) fn new(raw: Utf8Bytes, name: &str, data: &str, seq: u64) -> Dispatch {
         let name =
             span_of(&raw, name).map_or_else(|| EventName::Owned(name.into()), EventName::Span);
-        let data = span_of(&raw, data).unwrap_or(0..0);
+        let data = Data::Span(span_of(&raw, data).unwrap_or(0..0));
         Dispatch {
             raw,
             name,
             data,
             seq,
         }
+    }
+
+    /// A dispatch read only up to its `d` ([`skim_head`]); [`Dispatch::finish`] must run
+    /// before anyone reads `d`.
+    pub(crate) fn unscanned(raw: Utf8Bytes, head: &DispatchHead<'_>) -> Dispatch {
+        let mut dispatch = Dispatch::new(raw, head.t, "", head.s);
+        dispatch.data = Data::Unscanned(head.data_at);
+        dispatch
+    }
+
+    /// Reads the rest of a dispatch the reader left unscanned, exactly as the reader would
+    /// have: the fast skim, then serde for what the skim does not understand. An error
+    /// means the payload is malformed and must be skipped.
+    pub(crate) fn finish(&mut self) -> Result<(), String> {
+        let Data::Unscanned(data_at) = self.data else {
+            return Ok(());
+        };
+        let data = match skim_data(&self.raw, data_at) {
+            Some(d) => d,
+            None => {
+                let envelope = Envelope::parse(&self.raw)
+                    .map_err(|e| format!("skipped a malformed payload: {e}"))?;
+                // serde refuses duplicate fields, so `op`, `s` and `t` are what the reader
+                // read before `d`; checked all the same, the reader acted on them.
+                if envelope.op != 0
+                    || envelope.s != Some(self.seq)
+                    || envelope.t.as_deref() != Some(self.event_type())
+                {
+                    return Err("skipped a payload whose fields changed after `d`".into());
+                }
+                envelope.data_json()
+            }
+        };
+        self.data = Data::Span(span_of(&self.raw, data).unwrap_or(0..0));
+        Ok(())
     }
 
     /// The event name (`t`), e.g. `MESSAGE_CREATE`. Unknown names are passed through.
@@ -54,10 +99,13 @@ impl Dispatch {
 
     /// The event data (`d`) as raw JSON text (`null` if absent).
     pub fn data_json(&self) -> &str {
-        if self.data.is_empty() {
-            "null"
-        } else {
-            &self.raw[self.data.clone()]
+        match &self.data {
+            Data::Span(span) if !span.is_empty() => &self.raw[span.clone()],
+            Data::Span(_) => "null",
+            Data::Unscanned(data_at) => {
+                debug_assert!(false, "a dispatch was handed over unscanned");
+                skim_data(&self.raw, *data_at).unwrap_or("null")
+            }
         }
     }
 
@@ -96,7 +144,7 @@ impl fmt::Debug for Dispatch {
         f.debug_struct("Dispatch")
             .field("t", &self.event_type())
             .field("s", &self.seq)
-            .field("d_bytes", &self.data.len())
+            .field("d_bytes", &self.data_json().len())
             .finish()
     }
 }
@@ -181,7 +229,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Envelope;
+    use crate::protocol::{skim_head, Head};
 
     fn dispatch(json: &str) -> Dispatch {
         let raw = Utf8Bytes::from(json.to_owned());
@@ -202,6 +250,40 @@ mod tests {
             content: &'a str,
         }
         assert_eq!(d.data::<M>().unwrap().content, "hi");
+    }
+
+    fn unscanned(json: &str) -> Dispatch {
+        let raw = Utf8Bytes::from(json.to_owned());
+        let Some(Head::Dispatch(head)) = skim_head(&raw) else {
+            panic!("not a dispatch with s and t before d: {json}");
+        };
+        Dispatch::unscanned(raw.clone(), &head)
+    }
+
+    #[test]
+    fn an_unscanned_dispatch_is_finished_like_the_reader_would() {
+        let mut d = unscanned(r#"{"t":"X","s":3,"op":0,"d":{"a":[1,"]"]}}"#);
+        d.finish().unwrap();
+        assert_eq!((d.event_type(), d.seq()), ("X", 3));
+        assert_eq!(d.data_json(), r#"{"a":[1,"]"]}"#);
+        // What the skim does not understand goes to serde, which reads escaped keys.
+        let mut d = unscanned(r#"{"t":"X","s":3,"op":0,"d":[2],"\u0078":1}"#);
+        d.finish().unwrap();
+        assert_eq!(d.data_json(), "[2]");
+    }
+
+    #[test]
+    fn a_malformed_rest_is_an_error_not_a_dispatch() {
+        for json in [
+            r#"{"t":"X","s":3,"op":0,"d":{"a":1}"#,
+            r#"{"t":"X","s":3,"op":0,"d":{},"s":4}"#,
+            r#"{"t":"X","s":3,"op":0,"d":{},"\u0073":4}"#,
+            r#"{"t":"X","s":3,"op":0,"d":{}} {}"#,
+        ] {
+            let mut d = unscanned(json);
+            let error = d.finish().unwrap_err();
+            assert!(error.starts_with("skipped"), "{json}: {error}");
+        }
     }
 
     #[test]

@@ -5,9 +5,10 @@ use super::event::{Dispatch, Event};
 use super::link::{FromReader, Link, Priority};
 use super::members::ChunkRouter;
 use super::policy::Ended;
-use crate::protocol::{skim, Envelope, Hello, OpCode};
+use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
 use crate::transport::{inflate_payload, InflateError, Inflater};
 use crate::Compression;
+use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Sender;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
@@ -30,6 +31,7 @@ pub(super) fn read_loop(
             return;
         }
     };
+    let mut blocks = PayloadBlocks::default();
     let mut outbox = Outbox {
         pending: Vec::with_capacity(BURST),
         events,
@@ -62,7 +64,7 @@ pub(super) fn read_loop(
             Message::Binary(bytes) => {
                 let inflated = match inflater.as_mut() {
                     Some(inflater) => match inflater.push(&bytes) {
-                        Ok(Some(payload)) => Ok(payload.to_vec()),
+                        Ok(Some(payload)) => Ok(blocks.copy(payload)),
                         Ok(None) => continue,
                         // The stream is broken: nothing after this can be trusted.
                         Err(e @ InflateError::TooLarge { .. }) => {
@@ -75,7 +77,7 @@ pub(super) fn read_loop(
                             Err(e @ InflateError::TooLarge { .. }) => {
                                 break Ended::TooLarge(e.to_string())
                             }
-                            other => other.map_err(|e| e.to_string()),
+                            other => other.map(Bytes::from).map_err(|e| e.to_string()),
                         }
                     }
                     None => Err(format!(
@@ -83,8 +85,8 @@ pub(super) fn read_loop(
                         bytes.len()
                     )),
                 };
-                match inflated.map(String::from_utf8) {
-                    Ok(Ok(text)) => Utf8Bytes::from(text),
+                match inflated.map(Utf8Bytes::try_from) {
+                    Ok(Ok(text)) => text,
                     Ok(Err(_)) if inflater.is_some() => {
                         break Ended::Protocol("an inflated message is not UTF-8".into())
                     }
@@ -103,7 +105,16 @@ pub(super) fn read_loop(
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
         };
         let envelope = match top_level(&text) {
-            Ok(envelope) => envelope,
+            Ok(Parsed::Unscanned(head)) => {
+                // The common dispatch: routed from its first bytes, scanned by the caller.
+                link.seq.store(head.s, Ordering::Release);
+                let dispatch = Dispatch::unscanned(text.clone(), &head);
+                if !outbox.push(FromReader::Dispatch(dispatch)) {
+                    return;
+                }
+                continue;
+            }
+            Ok(Parsed::Whole(envelope)) => envelope,
             Err(e) => {
                 let message = format!("skipped a malformed payload: {e}");
                 if !outbox.push(FromReader::Notice(Event::Error { message })) {
@@ -213,6 +224,27 @@ impl Outbox<'_> {
     }
 }
 
+/// Inflated payloads are copied out of the inflater into shared blocks, many payloads to a
+/// block: one allocation per block instead of one per payload. A block is reused once the
+/// caller has dropped every payload in it.
+#[derive(Default)]
+struct PayloadBlocks {
+    block: BytesMut,
+}
+
+impl PayloadBlocks {
+    const BLOCK: usize = 64 * 1024;
+
+    fn copy(&mut self, payload: &[u8]) -> Bytes {
+        if self.block.capacity() - self.block.len() < payload.len() {
+            // Reclaims the old block if nothing points into it any more, else allocates.
+            self.block.reserve(payload.len().max(Self::BLOCK));
+        }
+        self.block.extend_from_slice(payload);
+        self.block.split().freeze()
+    }
+}
+
 /// The top level of a payload: what the reader needs to route it.
 struct TopLevel<'a> {
     op: u8,
@@ -231,24 +263,51 @@ impl TopLevel<'_> {
     }
 }
 
+/// What the reader read of a payload.
+enum Parsed<'a> {
+    /// A dispatch read up to its `d`; the caller's thread reads the rest.
+    Unscanned(DispatchHead<'a>),
+    /// The whole top level.
+    Whole(TopLevel<'a>),
+}
+
+/// Dispatches whose `d` the reader itself needs.
+fn reader_needs_data(name: &str) -> bool {
+    matches!(name, "READY" | "RESUMED" | "GUILD_MEMBERS_CHUNK")
+}
+
 /// Reads `op`, `s`, `t` and the span of `d`: the fast skim first (it does not look inside
-/// `d`), the full serde parse for anything the skim does not understand.
-fn top_level(text: &str) -> serde_json::Result<TopLevel<'_>> {
-    if let Some(top) = skim(text) {
-        return Ok(TopLevel {
+/// `d`, and leaves an ordinary dispatch's `d` to the caller's thread: the reader is the
+/// busier of the two), the full serde parse for anything the skim does not understand.
+fn top_level(text: &str) -> serde_json::Result<Parsed<'_>> {
+    let skimmed = match skim_head(text) {
+        Some(Head::Dispatch(head)) if !reader_needs_data(head.t) => {
+            return Ok(Parsed::Unscanned(head))
+        }
+        Some(Head::Dispatch(head)) => skim_data(text, head.data_at).map(|d| Skim {
+            op: 0,
+            s: Some(head.s),
+            t: Some(head.t),
+            d,
+        }),
+        Some(Head::Complete(top)) => Some(top),
+        None => None,
+    };
+    if let Some(top) = skimmed {
+        return Ok(Parsed::Whole(TopLevel {
             op: top.op,
             s: top.s,
             t: top.t.map(Cow::Borrowed),
             d: top.d,
-        });
+        }));
     }
     let envelope = Envelope::parse(text)?;
-    Ok(TopLevel {
+    Ok(Parsed::Whole(TopLevel {
         op: envelope.op,
         s: envelope.s,
         d: envelope.data_json(),
         t: envelope.t,
-    })
+    }))
 }
 
 /// How the reader turns binary frames into payloads.

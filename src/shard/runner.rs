@@ -468,7 +468,12 @@ impl<H: FnMut(Event)> Runner<H> {
 
     /// Delivers a dispatch exactly once and in order; returns true if it made the session
     /// active (READY or RESUMED).
-    fn on_dispatch(&mut self, dispatch: Dispatch, active_since: &mut Option<Instant>) -> bool {
+    fn on_dispatch(&mut self, mut dispatch: Dispatch, active_since: &mut Option<Instant>) -> bool {
+        // The reader left most dispatches' `d` for this thread to scan.
+        if let Err(message) = dispatch.finish() {
+            self.emit(Event::Error { message });
+            return false;
+        }
         let seq = dispatch.seq();
         let name = dispatch.event_type();
         let mut activated = false;

@@ -1,0 +1,291 @@
+//! Where a JSON container ends: the bracket matching [`skim`](super::skim) needs for `d`,
+//! 64 bytes at a time. It does not validate (that is serde's job when `d` is parsed); it
+//! counts brackets outside strings, exactly as a byte-at-a-time scan would.
+//!
+//! Per block it builds bit masks of quotes, backslashes and brackets (SSE2 on x86-64), turns
+//! the quotes into an inside-a-string mask with a prefix XOR, and only looks at brackets one
+//! by one in the block where the depth may reach zero. Blocks with a backslash, or right
+//! after one, take the byte-at-a-time path: escapes are rare in gateway payloads.
+
+/// The state of a scan between bytes.
+struct State {
+    depth: usize,
+    in_string: bool,
+    /// The previous byte was a backslash inside a string.
+    escape: bool,
+}
+
+impl State {
+    /// Steps over one byte; `true` when it closed the outermost container.
+    #[inline(always)]
+    fn step(&mut self, c: u8) -> bool {
+        if self.escape {
+            self.escape = false;
+        } else if self.in_string {
+            match c {
+                b'\\' => self.escape = true,
+                b'"' => self.in_string = false,
+                _ => {}
+            }
+        } else {
+            match c {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth -= 1;
+                    return self.depth == 0;
+                }
+                _ => {}
+            }
+        }
+        false
+    }
+}
+
+/// The bytes of one 64-byte block that are quotes, backslashes, openers and closers.
+struct Masks {
+    quotes: u64,
+    backslashes: u64,
+    opens: u64,
+    closes: u64,
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+fn masks(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: this is compiled only where SSE2 is enabled (all of x86-64), and each load
+    // reads 16 bytes of `block`, unaligned.
+    unsafe {
+        let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        // `[` and `]` differ from `{` and `}` only in bit 5.
+        let fold = _mm_set1_epi8(0x20);
+        let open = _mm_set1_epi8(b'{' as i8);
+        let close = _mm_set1_epi8(b'}' as i8);
+        for (n, lane) in block.chunks_exact(16).enumerate() {
+            let v = _mm_loadu_si128(lane.as_ptr().cast());
+            let folded = _mm_or_si128(v, fold);
+            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * n);
+            quotes |= bits(_mm_cmpeq_epi8(v, quote));
+            backslashes |= bits(_mm_cmpeq_epi8(v, backslash));
+            opens |= bits(_mm_cmpeq_epi8(folded, open));
+            closes |= bits(_mm_cmpeq_epi8(folded, close));
+        }
+        Masks {
+            quotes,
+            backslashes,
+            opens,
+            closes,
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+fn masks(block: &[u8; 64]) -> Masks {
+    scalar_masks(block)
+}
+
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+fn scalar_masks(block: &[u8; 64]) -> Masks {
+    let mut m = Masks {
+        quotes: 0,
+        backslashes: 0,
+        opens: 0,
+        closes: 0,
+    };
+    for (i, &c) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        match c {
+            b'"' => m.quotes |= bit,
+            b'\\' => m.backslashes |= bit,
+            b'{' | b'[' => m.opens |= bit,
+            b'}' | b']' => m.closes |= bit,
+            _ => {}
+        }
+    }
+    m
+}
+
+/// Bit i is the XOR of bits 0..=i: set from an opening quote up to (not including) its
+/// closing quote.
+#[inline(always)]
+fn prefix_xor(mut x: u64) -> u64 {
+    x ^= x << 1;
+    x ^= x << 2;
+    x ^= x << 4;
+    x ^= x << 8;
+    x ^= x << 16;
+    x ^= x << 32;
+    x
+}
+
+/// End (exclusive) of the object or array that opens at `b[i]` (`{` or `[`), or `None`
+/// if the input ends first.
+pub(super) fn container_end(b: &[u8], i: usize) -> Option<usize> {
+    debug_assert!(matches!(b.get(i), Some(b'{' | b'[')));
+    let mut state = State {
+        depth: 1,
+        in_string: false,
+        escape: false,
+    };
+    let mut j = i + 1;
+    while let Some(block) = b.get(j..j + 64) {
+        let block: &[u8; 64] = block.try_into().expect("64 bytes");
+        let m = masks(block);
+        if m.backslashes != 0 || state.escape {
+            for (k, &c) in block.iter().enumerate() {
+                if state.step(c) {
+                    return Some(j + k + 1);
+                }
+            }
+        } else {
+            let carried = if state.in_string { u64::MAX } else { 0 };
+            let strings = prefix_xor(m.quotes) ^ carried;
+            state.in_string = strings >> 63 == 1;
+            let opens = m.opens & !strings;
+            let closes = m.closes & !strings;
+            if (closes.count_ones() as usize) < state.depth {
+                // The depth cannot reach zero inside this block.
+                state.depth += opens.count_ones() as usize;
+                state.depth -= closes.count_ones() as usize;
+            } else {
+                let mut brackets = opens | closes;
+                while brackets != 0 {
+                    let k = brackets.trailing_zeros();
+                    if opens >> k & 1 == 1 {
+                        state.depth += 1;
+                    } else {
+                        state.depth -= 1;
+                        if state.depth == 0 {
+                            return Some(j + k as usize + 1);
+                        }
+                    }
+                    brackets &= brackets - 1;
+                }
+            }
+        }
+        j += 64;
+    }
+    for (k, &c) in b[j..].iter().enumerate() {
+        if state.step(c) {
+            return Some(j + k + 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The byte-at-a-time scan this replaced.
+    fn reference(b: &[u8], i: usize) -> Option<usize> {
+        fn string(b: &[u8], i: usize) -> Option<usize> {
+            let mut j = i + 1;
+            loop {
+                match *b.get(j)? {
+                    b'"' => return Some(j + 1),
+                    b'\\' => j += 2,
+                    _ => j += 1,
+                }
+            }
+        }
+        let (mut depth, mut j) = (0usize, i);
+        loop {
+            match *b.get(j)? {
+                b'"' => {
+                    j = string(b, j)?;
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(j + 1);
+                    }
+                }
+                _ => {}
+            }
+            j += 1;
+        }
+    }
+
+    /// Random JSON-ish text: nested containers, strings holding brackets, quotes and
+    /// backslashes, and some noise.
+    fn value(rng: &mut fastrand::Rng, out: &mut Vec<u8>, depth: usize) {
+        match rng.usize(..if depth > 6 { 2 } else { 5 }) {
+            0 => {
+                out.push(b'"');
+                for _ in 0..rng.usize(..90) {
+                    match rng.usize(..12) {
+                        0 => out.extend_from_slice(b"\\\""),
+                        1 => out.extend_from_slice(b"\\\\"),
+                        2 => out.push(*rng.choice(b"{}[]").unwrap()),
+                        _ => out.push(rng.alphanumeric() as u8),
+                    }
+                }
+                out.push(b'"');
+            }
+            1 => out.extend_from_slice(rng.u32(..).to_string().as_bytes()),
+            kind => {
+                let (open, close) = if kind == 2 {
+                    (b'[', b']')
+                } else {
+                    (b'{', b'}')
+                };
+                out.push(open);
+                for n in 0..rng.usize(..6) {
+                    if n > 0 {
+                        out.push(b',');
+                    }
+                    value(rng, out, depth + 1);
+                }
+                out.push(close);
+            }
+        }
+    }
+
+    #[test]
+    fn matches_the_byte_at_a_time_scan() {
+        let mut rng = fastrand::Rng::with_seed(0x5CA7);
+        let mut checked = 0;
+        while checked < 20_000 {
+            let mut text = vec![b'{'];
+            value(&mut rng, &mut text, 0);
+            text.push(b'}');
+            // Damage some: cut short, or a byte changed, so unbalanced input is covered too.
+            match rng.usize(..4) {
+                0 => text.truncate(rng.usize(1..=text.len())),
+                1 => {
+                    let at = rng.usize(1..text.len());
+                    text[at] = *rng.choice(b"{}[]\"\\a").unwrap();
+                }
+                _ => {}
+            }
+            assert_eq!(
+                container_end(&text, 0),
+                reference(&text, 0),
+                "{}",
+                String::from_utf8_lossy(&text)
+            );
+            checked += 1;
+        }
+    }
+
+    #[test]
+    fn block_masks_match_the_scalar_masks() {
+        let mut rng = fastrand::Rng::with_seed(9);
+        for _ in 0..10_000 {
+            let mut block = [0u8; 64];
+            for byte in &mut block {
+                *byte = *rng.choice(b"{}[]\"\\az\x5b\x7b\x02\xdb\xfd").unwrap();
+            }
+            let (fast, slow) = (masks(&block), scalar_masks(&block));
+            assert_eq!(
+                (fast.quotes, fast.backslashes, fast.opens, fast.closes),
+                (slow.quotes, slow.backslashes, slow.opens, slow.closes)
+            );
+        }
+    }
+}
