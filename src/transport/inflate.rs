@@ -46,12 +46,21 @@ pub(crate) struct Inflater {
     /// message: flate2's `decompress_vec` would zero the spare capacity on every call).
     output: Vec<u8>,
     limit: usize,
+    /// zlib-stream: header bytes still to strip. The stream is inflated as raw deflate
+    /// after its 2-byte header: the trailing Adler-32 of a zlib stream only comes at its
+    /// end, which a gateway stream never reaches, so computing it would be pure waste
+    /// (about an eighth of the reader's time).
+    header_left: usize,
+    /// The header bytes seen so far (CMF, FLG).
+    header: [u8; 2],
 }
 
 impl Inflater {
     /// A zlib-stream inflater.
     pub fn zlib(limit: usize) -> Inflater {
-        Inflater::with(Context::Zlib(Box::new(Decompress::new(true))), limit)
+        let mut inflater = Inflater::with(Context::Zlib(Box::new(Decompress::new(false))), limit);
+        inflater.header_left = 2;
+        inflater
     }
 
     /// A zstd-stream inflater.
@@ -69,6 +78,8 @@ impl Inflater {
             pending: Vec::new(),
             output: Vec::new(),
             limit,
+            header_left: 0,
+            header: [0; 2],
         }
     }
 
@@ -96,7 +107,17 @@ impl Inflater {
                     return Ok(None);
                 }
                 let input = std::mem::take(&mut self.pending);
-                let source = if input.is_empty() { frame } else { &input };
+                let mut source = if input.is_empty() { frame } else { &input };
+                if self.header_left > 0 {
+                    let take = self.header_left.min(source.len());
+                    let at = 2 - self.header_left;
+                    self.header[at..at + take].copy_from_slice(&source[..take]);
+                    self.header_left -= take;
+                    source = &source[take..];
+                    if self.header_left == 0 {
+                        check_zlib_header(self.header)?;
+                    }
+                }
                 let result = inflate_zlib(
                     decompress,
                     &mut self.output,
@@ -134,6 +155,19 @@ impl Inflater {
         *output = bigger;
         Ok(())
     }
+}
+
+/// Checks a zlib stream header (RFC 1950 §2.2): deflate, a window of at most 32 KiB, a valid
+/// check value, no preset dictionary.
+fn check_zlib_header([cmf, flg]: [u8; 2]) -> Result<(), InflateError> {
+    let corrupt = |why: &str| Err(InflateError::Corrupt(why.into()));
+    if cmf & 0x0f != 8 || cmf >> 4 > 7 || (u16::from(cmf) << 8 | u16::from(flg)) % 31 != 0 {
+        return corrupt("not a zlib stream header");
+    }
+    if flg & 0x20 != 0 {
+        return corrupt("the zlib stream asks for a preset dictionary");
+    }
+    Ok(())
 }
 
 /// Inflates one complete message into `output`, returning its length. With
@@ -252,6 +286,22 @@ mod tests {
             assert!(frame.ends_with(&ZLIB_SUFFIX));
             assert_eq!(inflater.push(&frame).unwrap(), Some(&message[..]));
         }
+    }
+
+    #[test]
+    fn a_bad_zlib_header_is_corrupt() {
+        let mut encoder = ZlibStreamEncoder::new();
+        let good = encoder.encode(&json(1, 10)).to_vec();
+        // A wrong method, a wrong check value, a preset dictionary (0x78bb is 31 × 997).
+        for (at, byte) in [(0, 0x79), (1, 0x9d), (1, 0xbb)] {
+            let mut frame = good.clone();
+            frame[at] = byte;
+            assert!(
+                matches!(Inflater::zlib(1 << 20).push(&frame), Err(InflateError::Corrupt(_))),
+                "byte {at} = {byte:#x}"
+            );
+        }
+        assert_eq!(Inflater::zlib(1 << 20).push(&good).unwrap(), Some(&json(1, 10)[..]));
     }
 
     #[test]
