@@ -1,8 +1,8 @@
 //! syncord: a blocking, thread-based Discord Gateway client. No async runtime.
 //!
 //! [`Shard::run`] blocks the calling thread and hands every event (gateway dispatches and
-//! the connection's lifecycle) to your closure, on that thread, in order. Heartbeats,
-//! reading and writing happen on three threads of the shard's own; a [`ShardHandle`] sends
+//! the connection's lifecycle) to your closure, on that thread, in order. Reading,
+//! writing and heartbeats happen on two threads of the shard's own; a [`ShardHandle`] sends
 //! commands and shuts the shard down from any thread.
 //!
 //! ```no_run
@@ -24,10 +24,11 @@
 //! # Threads
 //!
 //! Per connection, `syncord-reader-N` reads, inflates and parses frames, answers the
-//! gateway's control opcodes and queues dispatches; `syncord-writer-N` sends heartbeats
-//! first, Identify/Resume next, then your commands under the send limit;
-//! `syncord-heartbeat-N` keeps the beat and detects zombie connections. Your closure never
-//! runs on them, so a slow closure cannot make a healthy connection look dead. The queue
+//! gateway's control opcodes and queues dispatches; `syncord-writer-N` keeps the beat
+//! (a timer in its own wait, so an idle connection wakes once per beat), detects zombie
+//! connections, and sends heartbeats first, Identify/Resume next, then your commands under
+//! the send limit. Your closure never runs on them, so a slow closure cannot make a healthy
+//! connection look dead. The queue
 //! between the reader and your closure is bounded ([`ConfigBuilder::event_queue`]): when the
 //! closure falls that far behind, reading pauses and TCP pushes back; nothing is dropped.
 //! [`ShardHandle::queue_depth`] shows how far behind it is, and a closure that runs longer

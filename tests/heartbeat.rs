@@ -5,6 +5,7 @@
 use crossbeam_channel::{unbounded, Receiver};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+use syncord::protocol::{Activity, ActivityType, Status, UpdatePresence};
 use syncord::sim::{ConnectionFault, Record, RecordKind, SimConfig, Simulator};
 use syncord::{Event, Intents, Shard, ShardThread};
 
@@ -202,4 +203,80 @@ fn server_heartbeat_request_is_answered_immediately() {
             "answers took {delays:?} with a 60 s interval"
         );
     }
+}
+
+#[test]
+fn heartbeats_stay_on_time_while_a_command_waits_for_the_send_limiter() {
+    // 100 sends per 3 s: after Identify and the beats, about 80 commands fit in one window,
+    // so of a burst of 100 the last ones wait about one window (15 beat intervals) for a
+    // slot. The beats must not wait with them.
+    let interval = Duration::from_millis(200);
+    let window = Duration::from_secs(3);
+    let sim = Simulator::start(
+        SimConfig::default()
+            .heartbeat_interval(interval)
+            .rate_limit(100, window),
+    )
+    .unwrap();
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .gateway_url(sim.gateway_url())
+        .rate_limit(100, window)
+        .build();
+    let (tx, events) = unbounded();
+    let thread = Shard::with_config(config)
+        .spawn(move |event| {
+            let _ = tx.send(event);
+        })
+        .unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    while !matches!(events.recv_deadline(deadline), Ok(Event::Ready(_))) {
+        assert!(Instant::now() < deadline, "READY never came");
+    }
+    let connection = sim.wait_for(TIMEOUT, is_connected).unwrap().connection;
+
+    let commands = 100;
+    for i in 0..commands {
+        thread
+            .handle()
+            .send(
+                &UpdatePresence::new(Status::Online)
+                    .activity(Activity::new(ActivityType::PLAYING, format!("burst {i}"))),
+            )
+            .expect("queued");
+    }
+    let last = sim
+        .wait_for_nth(TIMEOUT, commands, |r| r.op() == Some(3))
+        .expect("every command is sent");
+    let first = sim
+        .wait_for(TIMEOUT, |r| r.op() == Some(3))
+        .expect("the first command");
+    thread.shutdown().unwrap();
+
+    let held = last.at.duration_since(first.at);
+    assert!(
+        held > window / 2,
+        "the limiter held the last command only {held:?}: the scenario needs a long wait"
+    );
+    let records = sim.records();
+    assert!(
+        !records
+            .iter()
+            .any(|r| matches!(r.kind, RecordKind::ClosedByServer { .. })),
+        "the simulator closed the connection"
+    );
+    let beats: Vec<Instant> = records
+        .iter()
+        .filter(|r| is_heartbeat_on(connection)(r) && r.at >= first.at && r.at <= last.at)
+        .map(|r| r.at)
+        .collect();
+    let mut gaps = vec![beats.first().map_or(held, |b| b.duration_since(first.at))];
+    gaps.extend(beats.windows(2).map(|w| w[1].duration_since(w[0])));
+    gaps.push(beats.last().map_or(held, |b| last.at.duration_since(*b)));
+    let worst = *gaps.iter().max().unwrap();
+    assert!(
+        worst < interval + Duration::from_millis(150),
+        "a heartbeat waited with the commands: worst gap {worst:?} in {held:?} ({} beats, interval {interval:?})",
+        beats.len()
+    );
 }

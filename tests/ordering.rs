@@ -101,8 +101,8 @@ fn events_queued_when_a_zombie_is_detected_are_delivered_before_the_next_connect
     push_messages(&sim, 1, 20);
     wait_queue_depth(&sim, &handle, 20);
 
-    // Silence: the heartbeat thread declares the connection dead while the handler is
-    // still busy and twenty events wait in the queue.
+    // Silence: the writer's heartbeat timer declares the connection dead while the handler
+    // is still busy and twenty events wait in the queue.
     sim.set_acks(false);
     // Nothing arrives from now on, so the zombie check fires within two intervals of the
     // last ACK. This pause is the scenario; the handler is blocked all along.

@@ -25,8 +25,8 @@ fn serial() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Names of this process's threads that a shard started (reader, writer, heartbeat, the
-/// `spawn` thread), from /proc. The simulator's own threads are `syncord-sim-*`.
+/// Names of this process's threads that a shard started (reader, writer, the `spawn`
+/// thread), from /proc. The simulator's own threads are `syncord-sim-*`.
 fn shard_threads() -> Vec<String> {
     let mut names = Vec::new();
     for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {

@@ -1,5 +1,6 @@
-//! Every thread a shard starts is joined: one reader, writer and heartbeat thread per live
-//! connection, and none left after shutdown (DESIGN.md §2).
+//! Every thread a shard starts is joined: exactly two threads per live connection, a reader
+//! and a writer (which also keeps the heartbeat schedule; there is no heartbeat thread), and
+//! none left after shutdown (DESIGN.md §2).
 //!
 //! This binary holds a single test so that no other shard runs in the process while it
 //! counts threads.
@@ -44,7 +45,7 @@ fn wait_for_event(events: &Receiver<Event>, mut wanted: impl FnMut(&Event) -> bo
     }
 }
 
-/// Exactly one shard runner and one of each connection thread.
+/// Exactly one shard runner and one reader and one writer thread: three in all.
 ///
 /// A thread names itself when it first runs, so a thread spawned a moment ago may still
 /// carry its parent's name on a loaded machine: the names are read again (for up to two
@@ -60,23 +61,18 @@ fn assert_one_connection(when: &str) {
 }
 
 fn is_one_connection(threads: &[String]) -> bool {
-    [
-        "syncord-shard",
-        "syncord-reader",
-        "syncord-writer",
-        "syncord-heartbe",
-    ]
-    .iter()
-    .all(|prefix| count(threads, prefix) == 1)
-        && threads.len() == 4
+    ["syncord-shard", "syncord-reader", "syncord-writer"]
+        .iter()
+        .all(|prefix| count(threads, prefix) == 1)
+        && threads.len() == 3
 }
 
 fn check_one_connection(threads: &[String], when: &str) {
     assert_eq!(count(threads, "syncord-shard"), 1, "{when}: {threads:?}");
     assert_eq!(count(threads, "syncord-reader"), 1, "{when}: {threads:?}");
     assert_eq!(count(threads, "syncord-writer"), 1, "{when}: {threads:?}");
-    assert_eq!(count(threads, "syncord-heartbe"), 1, "{when}: {threads:?}");
-    assert_eq!(threads.len(), 4, "{when}: unexpected threads {threads:?}");
+    assert_eq!(count(threads, "syncord-heartbe"), 0, "{when}: {threads:?}");
+    assert_eq!(threads.len(), 3, "{when}: unexpected threads {threads:?}");
 }
 
 #[test]
@@ -112,7 +108,7 @@ fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads
         &events,
         |e| matches!(e, Event::Dispatch(d) if d.seq() == last),
     );
-    // Let a few heartbeats happen so the heartbeat thread is mid-schedule at shutdown.
+    // Let a few heartbeats happen so the writer is mid-schedule at shutdown.
     let beats = sim.received(1).len();
     sim.wait_for_nth(TIMEOUT, beats + 2, |r| r.op() == Some(1))
         .expect("heartbeats continue");

@@ -1,45 +1,113 @@
-//! The heartbeat thread: the first beat after interval × jitter, then every interval;
-//! a beat due with nothing received since the previous one means a zombie connection
-//! (PROTOCOL.md §4.2).
+//! The heartbeat schedule the writer thread keeps (PROTOCOL.md §4.2): the first beat after
+//! interval × jitter, then every interval on an absolute schedule; a beat due with nothing
+//! received since the previous one means a zombie connection. Pure logic: the writer waits
+//! on [`Beats::due`] alongside its channels and calls [`Beats::tick`] once it has passed.
 
-use super::link::{Link, Priority, Report};
-use super::policy::Ended;
-use crossbeam_channel::{select, Receiver, Sender};
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-pub(super) fn heartbeat_loop(
-    link: &Link,
-    hello: &Receiver<Duration>,
-    stop: &Receiver<()>,
-    priority: &Sender<Priority>,
-    reports: &Sender<Report>,
-) {
-    let interval = select! {
-        recv(hello) -> h => match h { Ok(interval) => interval, Err(_) => return },
-        recv(stop) -> _ => return,
-    };
-    // PROTOCOL.md §4.2: the first beat after interval × jitter in [0, 1).
-    let mut due = Instant::now() + interval.mul_f64(fastrand::f64());
-    let mut received_at_last_beat: Option<u64> = None;
-    loop {
-        select! {
-            recv(stop) -> _ => return,
-            recv(crossbeam_channel::at(due)) -> _ => {}
+/// What to do now that a beat is due.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Beat {
+    /// Send a heartbeat.
+    Send,
+    /// Nothing arrived since the previous beat: the connection is dead.
+    Zombie,
+}
+
+/// One connection's beat schedule, started by Hello.
+#[derive(Debug)]
+pub(super) struct Beats {
+    interval: Duration,
+    due: Instant,
+    /// Frames received when the previous beat was sent (`None` before the first beat).
+    received_at_last_beat: Option<u64>,
+}
+
+impl Beats {
+    /// The schedule for a Hello received at `hello`: the first beat is due after
+    /// `interval × jitter`, `jitter` in [0, 1).
+    pub fn start(hello: Instant, interval: Duration, jitter: f64) -> Beats {
+        Beats {
+            interval,
+            due: hello + interval.mul_f64(jitter),
+            received_at_last_beat: None,
         }
-        let received = link.received.load(Ordering::Acquire);
-        let blocked = link.reader_blocked.load(Ordering::Acquire);
-        if received_at_last_beat == Some(received) && !blocked {
-            let _ = reports.send(Report {
-                generation: link.generation,
-                ended: Ended::Zombie,
-            });
-            return;
+    }
+
+    /// When the next beat is due.
+    pub fn due(&self) -> Instant {
+        self.due
+    }
+
+    /// Called once [`Beats::due`] has passed, with the link's frame counter and whether the
+    /// reader is parked on a full event queue (then silence is ours, not the server's).
+    /// A beat to send moves the schedule on by one interval from the previous due time,
+    /// never from now, so late wake-ups do not make it drift.
+    pub fn tick(&mut self, received: u64, reader_blocked: bool) -> Beat {
+        if self.received_at_last_beat == Some(received) && !reader_blocked {
+            return Beat::Zombie;
         }
-        received_at_last_beat = Some(received);
-        if priority.send(Priority::Heartbeat).is_err() {
-            return;
+        self.received_at_last_beat = Some(received);
+        self.due += self.interval;
+        Beat::Send
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INTERVAL: Duration = Duration::from_millis(41_250);
+
+    #[test]
+    fn first_beat_after_interval_times_jitter() {
+        let hello = Instant::now();
+        assert_eq!(Beats::start(hello, INTERVAL, 0.0).due(), hello);
+        assert_eq!(
+            Beats::start(hello, INTERVAL, 0.5).due(),
+            hello + INTERVAL / 2
+        );
+        assert!(Beats::start(hello, INTERVAL, 0.999_999).due() < hello + INTERVAL);
+    }
+
+    #[test]
+    fn later_beats_follow_an_absolute_schedule() {
+        let hello = Instant::now();
+        let mut beats = Beats::start(hello, INTERVAL, 0.25);
+        let first = beats.due();
+        for n in 1..=5u32 {
+            // However late the tick, the next beat is due one interval after the last due.
+            assert_eq!(beats.tick(u64::from(n), false), Beat::Send);
+            assert_eq!(beats.due(), first + INTERVAL * n);
         }
-        due += interval;
+    }
+
+    #[test]
+    fn the_first_beat_is_never_a_zombie() {
+        let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
+        assert_eq!(beats.tick(0, false), Beat::Send);
+    }
+
+    #[test]
+    fn nothing_received_since_the_previous_beat_is_a_zombie() {
+        let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
+        assert_eq!(beats.tick(3, false), Beat::Send);
+        assert_eq!(beats.tick(4, false), Beat::Send, "an ACK arrived");
+        let due = beats.due();
+        assert_eq!(beats.tick(4, false), Beat::Zombie);
+        assert_eq!(beats.due(), due, "a zombie ends the schedule");
+    }
+
+    #[test]
+    fn a_reader_parked_on_a_full_queue_is_not_a_zombie() {
+        let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
+        assert_eq!(beats.tick(7, false), Beat::Send);
+        assert_eq!(beats.tick(7, true), Beat::Send);
+        assert_eq!(beats.tick(7, true), Beat::Send);
+        assert_eq!(
+            beats.tick(7, false),
+            Beat::Zombie,
+            "unparked and still silent"
+        );
     }
 }

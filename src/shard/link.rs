@@ -1,15 +1,14 @@
-//! One connection's threads: reader, writer and heartbeat, and the messages between them
-//! and the caller's loop (DESIGN.md §1).
+//! One connection's threads: reader and writer (which also keeps the heartbeat schedule),
+//! and the messages between them and the caller's loop (DESIGN.md §1).
 //!
 //! Every connection gets fresh channels and a generation number; the caller's loop drops
 //! anything that carries an older generation, so a late report from a dead connection can
 //! never end a new one.
 
 use super::event::{Dispatch, Event};
-use super::heartbeat::heartbeat_loop;
 use super::policy::Ended;
 use super::reader::{read_loop, Decoding};
-use super::writer::{write_loop, WriterOptions};
+use super::writer::{write_loop, WriterInputs, WriterOptions};
 use crate::transport::Connection;
 use crate::Compression;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
@@ -36,7 +35,7 @@ pub(crate) enum FromReader {
     Ended(Ended),
 }
 
-/// A report from the heartbeat or writer thread that the connection is over.
+/// A report from the writer thread (a failed write or a zombie) that the connection is over.
 pub(crate) struct Report {
     pub generation: u64,
     pub ended: Ended,
@@ -50,7 +49,7 @@ pub(crate) enum Priority {
     Session(String),
 }
 
-/// State the three threads share.
+/// State the two threads share.
 pub(crate) struct Link {
     pub conn: Connection,
     pub generation: u64,
@@ -91,7 +90,7 @@ pub(crate) struct LinkOptions {
 }
 
 impl LinkThreads {
-    /// Starts reader, writer and heartbeat threads on a connected socket.
+    /// Starts the reader and writer threads on a connected socket.
     pub fn start(conn: Connection, generation: u64, opts: LinkOptions) -> std::io::Result<Self> {
         let link = Arc::new(Link {
             conn,
@@ -109,7 +108,7 @@ impl LinkThreads {
         let (hello_tx, hello_rx) = bounded(1);
         let (ready_tx, ready_rx) = bounded(1);
         let id = opts.shard_id;
-        let mut threads = Vec::with_capacity(3);
+        let mut threads = Vec::with_capacity(2);
         let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name)
@@ -128,21 +127,18 @@ impl LinkThreads {
                 format!("syncord-reader-{id}"),
                 Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx, &c, decoding)),
             )?;
-            let (l, r, s, c, w) = (
-                link.clone(),
-                reports_tx.clone(),
-                stop_rx.clone(),
-                opts.commands,
-                opts.writer,
-            );
+            let l = link.clone();
+            let inputs = WriterInputs {
+                priority: priority_rx,
+                commands: opts.commands,
+                hello: hello_rx,
+                ready: ready_rx,
+                stop: stop_rx,
+            };
+            let w = opts.writer;
             spawn(
                 format!("syncord-writer-{id}"),
-                Box::new(move || write_loop(&l, &priority_rx, &c, &ready_rx, &s, &r, &w)),
-            )?;
-            let (l, p) = (link.clone(), priority.clone());
-            spawn(
-                format!("syncord-heartbeat-{id}"),
-                Box::new(move || heartbeat_loop(&l, &hello_rx, &stop_rx, &p, &reports_tx)),
+                Box::new(move || write_loop(&l, inputs, &reports_tx, &w)),
             )
         })();
         let mut this = LinkThreads {
@@ -179,7 +175,7 @@ impl LinkThreads {
 
     /// Closes the connection (with `close` = (code, reason), or by dropping TCP), stops the
     /// threads and hands every dispatch the reader had already read to `deliver`, then joins
-    /// all three threads.
+    /// both threads.
     pub fn stop_and_join(&mut self, close: Option<(u16, &str)>) -> Vec<FromReader> {
         match close {
             Some((code, reason)) => self.link.conn.close(code, reason),

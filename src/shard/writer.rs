@@ -1,11 +1,17 @@
 //! The writer thread: heartbeats first, Identify/Resume next, then user commands once the
 //! session is active, never faster than the send limiter allows (PROTOCOL.md §5.1).
+//!
+//! It also keeps the heartbeat schedule (PROTOCOL.md §4.2, [`super::heartbeat::Beats`]):
+//! every wait of this thread, whether idle or for a limiter slot, also ends at the next
+//! beat's due time, so an idle connection costs one wake-up per beat and a beat is never
+//! late behind a command waiting for its slot.
 
+use super::heartbeat::{Beat, Beats};
 use super::link::{Command, Link, Priority, Report};
 use super::policy::Ended;
 use crate::protocol::heartbeat_json;
 use crate::ratelimit::SendLimiter;
-use crossbeam_channel::{at, never, select, select_biased, Receiver, Sender};
+use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -20,130 +26,209 @@ pub(crate) struct WriterOptions {
     pub retry: Arc<Mutex<VecDeque<Command>>>,
 }
 
+/// The channels the writer waits on.
+pub(super) struct WriterInputs {
+    /// Heartbeats the server asked for (op 1) and Identify/Resume.
+    pub priority: Receiver<Priority>,
+    /// User commands (shared by every connection of the shard).
+    pub commands: Receiver<Command>,
+    /// The heartbeat interval, once Hello arrived.
+    pub hello: Receiver<Duration>,
+    /// READY or RESUMED arrived: user commands may go.
+    pub ready: Receiver<()>,
+    /// Disconnected when the connection stops.
+    pub stop: Receiver<()>,
+}
+
+/// What woke the writer.
+enum Wake {
+    Stop,
+    Timer,
+    Priority(Result<Priority, ()>),
+    Hello(Result<Duration, ()>),
+    Ready(Result<(), ()>),
+    Command(Result<Command, ()>),
+}
+
 /// Sends payloads in priority order (heartbeats, Identify/Resume, then user commands once
-/// the session is active), never faster than the send limiter allows.
+/// the session is active), never faster than the send limiter allows, and beats on the
+/// schedule Hello starts.
 pub(super) fn write_loop(
     link: &Link,
-    priority: &Receiver<Priority>,
-    commands: &Receiver<Command>,
-    ready: &Receiver<()>,
-    stop: &Receiver<()>,
+    inputs: WriterInputs,
     reports: &Sender<Report>,
     opts: &WriterOptions,
 ) {
+    let WriterInputs {
+        priority,
+        commands,
+        mut hello,
+        mut ready,
+        stop,
+    } = inputs;
     let (limit, window) = opts.rate_limit;
     let mut limiter = SendLimiter::new(limit, window, None);
     let mut known_interval = 0;
-    let idle = never();
+    let mut beats: Option<Beats> = None;
+    // Priority payloads in arrival order: scheduled beats and what came on `priority`.
+    let mut queue: VecDeque<Priority> = VecDeque::new();
+    let mut warned = false;
     let mut active = false;
     let mut pending: Option<Command> = None;
-    let fail = |e: tungstenite::Error| {
+    let idle = never();
+    let report = |ended: Ended| {
         let _ = reports.send(Report {
             generation: link.generation,
-            ended: Ended::Io(format!("write failed: {e}")),
+            ended,
         });
     };
+    let fail = |e: tungstenite::Error| report(Ended::Io(format!("write failed: {e}")));
     loop {
+        // The reader stores Hello's interval before it sends it on `hello`.
         let interval = link.heartbeat_interval_ms.load(Ordering::Acquire);
         if interval != known_interval {
             known_interval = interval;
             limiter.set_heartbeat_interval(Some(Duration::from_millis(interval)));
         }
-        // Heartbeats and Identify/Resume go before anything else.
-        let next_priority = match priority.try_recv() {
-            Ok(p) => Some(p),
-            Err(crossbeam_channel::TryRecvError::Empty) => None,
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return,
-        };
-        if let Some(p) = next_priority {
-            if let Err(e) = send_priority(link, &mut limiter, p, stop) {
-                return fail(e);
+        if beats.is_none() {
+            match hello.try_recv() {
+                Ok(interval) => {
+                    beats = Some(start_beats(interval));
+                    hello = never();
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => hello = never(),
             }
-            continue;
         }
-        if active && pending.is_none() {
-            pending = opts.retry.lock().pop_front();
+        // Heartbeats and Identify/Resume go before anything else.
+        loop {
+            match priority.try_recv() {
+                Ok(p) => queue.push_back(p),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return finish(pending, opts),
+            }
         }
-        if let Some(command) = pending.take() {
-            let now = Instant::now();
-            let slot = limiter.next_slot(now, false);
+        let now = Instant::now();
+        if let Some(schedule) = beats.as_mut().filter(|b| b.due() <= now) {
+            let received = link.received.load(Ordering::Acquire);
+            let blocked = link.reader_blocked.load(Ordering::Acquire);
+            match schedule.tick(received, blocked) {
+                Beat::Send => queue.push_back(Priority::Heartbeat),
+                Beat::Zombie => {
+                    report(Ended::Zombie);
+                    return finish(pending, opts);
+                }
+            }
+        }
+
+        // The next payload and when the limiter lets it go.
+        let slot = if let Some(next) = queue.front() {
+            let slot = limiter.next_slot(now, true);
             if slot <= now {
-                limiter.record(now);
-                let result = link.conn.send(Message::text(command.json.clone()));
-                match result {
-                    Ok(()) => {
-                        if let Some(done) = command.done {
-                            let _ = done.send(Ok(()));
-                        }
-                    }
-                    Err(e) => {
-                        // Not known to have arrived: the next connection sends it again.
-                        opts.retry.lock().push_front(command);
-                        return fail(e);
+                if let Some(payload) = queue.pop_front() {
+                    limiter.record(now);
+                    warned = false;
+                    if let Err(e) = send_priority(link, payload) {
+                        fail(e);
+                        return finish(pending, opts);
                     }
                 }
                 continue;
             }
-            pending = Some(command);
-            select_biased! {
-                recv(stop) -> _ => break,
-                recv(priority) -> p => match p {
-                    Ok(p) => {
-                        if let Err(e) = send_priority(link, &mut limiter, p, stop) {
-                            if let Some(command) = pending.take() {
-                                opts.retry.lock().push_front(command);
-                            }
-                            return fail(e);
-                        }
-                    }
-                    Err(_) => break,
-                },
-                recv(at(slot)) -> _ => {}
+            if !warned {
+                warned = true;
+                let what = match next {
+                    Priority::Heartbeat => "a heartbeat",
+                    Priority::Session(_) => "Identify/Resume",
+                };
+                log::warn!("gateway send limit reached: {what} waits {:?}", slot - now);
             }
-            continue;
-        }
-        let user = if active { commands } else { &idle };
-        select_biased! {
-            recv(stop) -> _ => break,
-            recv(priority) -> p => match p {
-                Ok(p) => {
-                    if let Err(e) = send_priority(link, &mut limiter, p, stop) {
-                        return fail(e);
+            Some(slot)
+        } else {
+            if active && pending.is_none() {
+                pending = opts.retry.lock().pop_front();
+            }
+            match pending.take() {
+                Some(command) => {
+                    let slot = limiter.next_slot(now, false);
+                    if slot <= now {
+                        limiter.record(now);
+                        match link.conn.send(Message::text(command.json.clone())) {
+                            Ok(()) => {
+                                if let Some(done) = command.done {
+                                    let _ = done.send(Ok(()));
+                                }
+                            }
+                            Err(e) => {
+                                // Not known to have arrived: the next connection sends it again.
+                                fail(e);
+                                return finish(Some(command), opts);
+                            }
+                        }
+                        continue;
                     }
+                    pending = Some(command);
+                    Some(slot)
                 }
-                Err(_) => break,
-            },
-            recv(ready) -> r => active = r.is_ok(),
-            recv(user) -> c => match c {
-                Ok(command) => pending = Some(command),
-                Err(_) => break,
-            },
+                None => None,
+            }
+        };
+
+        // Wait for the slot, the next beat, or anything on the channels.
+        let slot = slot.map_or_else(never, at);
+        let beat = beats.as_ref().map_or_else(never, |b| at(b.due()));
+        let user = if active && pending.is_none() {
+            &commands
+        } else {
+            &idle
+        };
+        let wake = select_biased! {
+            recv(stop) -> _ => Wake::Stop,
+            recv(beat) -> _ => Wake::Timer,
+            recv(priority) -> p => Wake::Priority(p.map_err(drop)),
+            recv(hello) -> h => Wake::Hello(h.map_err(drop)),
+            recv(ready) -> r => Wake::Ready(r.map_err(drop)),
+            recv(slot) -> _ => Wake::Timer,
+            recv(user) -> c => Wake::Command(c.map_err(drop)),
+        };
+        match wake {
+            Wake::Stop | Wake::Priority(Err(())) | Wake::Command(Err(())) => break,
+            Wake::Timer => {}
+            Wake::Priority(Ok(p)) => queue.push_back(p),
+            // Only the first Hello starts the schedule.
+            Wake::Hello(Ok(interval)) => {
+                beats = Some(start_beats(interval));
+                hello = never();
+            }
+            // The reader stopped before Hello: no beats on this connection.
+            Wake::Hello(Err(())) => hello = never(),
+            Wake::Ready(r) => {
+                active = r.is_ok();
+                if r.is_err() {
+                    // The reader stopped: the connection is over, nothing more to wait for.
+                    ready = never();
+                }
+            }
+            Wake::Command(Ok(command)) => pending = Some(command),
         }
     }
+    finish(pending, opts);
+}
+
+/// Hello arrived (PROTOCOL.md §4.2): the first beat after interval × jitter in [0, 1).
+fn start_beats(interval: Duration) -> Beats {
+    Beats::start(Instant::now(), interval, fastrand::f64())
+}
+
+/// A command taken but not written goes back to the front of the retry queue.
+fn finish(pending: Option<Command>, opts: &WriterOptions) {
     if let Some(command) = pending {
         opts.retry.lock().push_front(command);
     }
 }
 
-/// Sends one priority payload, waiting for the limiter if even the reserve is used up.
-fn send_priority(
-    link: &Link,
-    limiter: &mut SendLimiter,
-    payload: Priority,
-    stop: &Receiver<()>,
-) -> Result<(), tungstenite::Error> {
-    let slot = limiter.next_slot(Instant::now(), true);
-    if slot > Instant::now() {
-        log::warn!(
-            "gateway send limit reached: a heartbeat waits {:?}",
-            slot - Instant::now()
-        );
-        select! {
-            recv(stop) -> _ => return Ok(()),
-            recv(at(slot)) -> _ => {}
-        }
-    }
-    limiter.record(Instant::now());
+/// Writes one priority payload (the limiter already counted it).
+fn send_priority(link: &Link, payload: Priority) -> Result<(), tungstenite::Error> {
     match payload {
         Priority::Heartbeat => {
             let seq = link.seq.load(Ordering::Acquire);
