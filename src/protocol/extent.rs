@@ -131,48 +131,78 @@ pub(super) fn container_end(b: &[u8], i: usize) -> Option<usize> {
     };
     let mut j = i + 1;
     while let Some(block) = b.get(j..j + 64) {
-        let block: &[u8; 64] = block.try_into().expect("64 bytes");
-        let m = masks(block);
-        if m.backslashes != 0 || state.escape {
-            for (k, &c) in block.iter().enumerate() {
-                if state.step(c) {
-                    return Some(j + k + 1);
-                }
-            }
-        } else {
-            let carried = if state.in_string { u64::MAX } else { 0 };
-            let strings = prefix_xor(m.quotes) ^ carried;
-            state.in_string = strings >> 63 == 1;
-            let opens = m.opens & !strings;
-            let closes = m.closes & !strings;
-            if (closes.count_ones() as usize) < state.depth {
-                // The depth cannot reach zero inside this block.
-                state.depth += opens.count_ones() as usize;
-                state.depth -= closes.count_ones() as usize;
-            } else {
-                let mut brackets = opens | closes;
-                while brackets != 0 {
-                    let k = brackets.trailing_zeros();
-                    if opens >> k & 1 == 1 {
-                        state.depth += 1;
-                    } else {
-                        state.depth -= 1;
-                        if state.depth == 0 {
-                            return Some(j + k as usize + 1);
-                        }
-                    }
-                    brackets &= brackets - 1;
-                }
-            }
+        if let Some(k) = state.block(block.try_into().expect("64 bytes")) {
+            return Some(j + k + 1);
         }
         j += 64;
     }
-    for (k, &c) in b[j..].iter().enumerate() {
-        if state.step(c) {
+    if j < b.len() {
+        // The tail, padded with spaces, which change nothing.
+        let mut last = [b' '; 64];
+        last[..b.len() - j].copy_from_slice(&b[j..]);
+        if let Some(k) = state.block(&last) {
             return Some(j + k + 1);
         }
     }
     None
+}
+
+impl State {
+    /// Steps over one 64-byte block; the index of the byte that closed the outermost
+    /// container, if one did.
+    #[inline(always)]
+    fn block(&mut self, block: &[u8; 64]) -> Option<usize> {
+        let m = masks(block);
+        if m.backslashes == 0 && !self.escape {
+            // No escapes: every quote opens or closes a string.
+            let carried = if self.in_string { u64::MAX } else { 0 };
+            let strings = prefix_xor(m.quotes) ^ carried;
+            self.in_string = strings >> 63 == 1;
+            let opens = m.opens & !strings;
+            let closes = m.closes & !strings;
+            if (closes.count_ones() as usize) < self.depth {
+                // The depth cannot reach zero inside this block.
+                self.depth += opens.count_ones() as usize;
+                self.depth -= closes.count_ones() as usize;
+                return None;
+            }
+            let mut brackets = opens | closes;
+            while brackets != 0 {
+                let k = brackets.trailing_zeros() as usize;
+                brackets &= brackets - 1;
+                if opens >> k & 1 == 1 {
+                    self.depth += 1;
+                } else {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Some(k);
+                    }
+                }
+            }
+            return None;
+        }
+        // Escapes: visit the bytes that matter one by one, in order; the others change
+        // nothing (an escaped one is skipped whatever it is).
+        let mut bits = m.quotes | m.backslashes | m.opens | m.closes;
+        if self.escape {
+            self.escape = false;
+            bits &= !1;
+        }
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if self.in_string && block[k] == b'\\' {
+                if k == 63 {
+                    self.escape = true;
+                } else {
+                    bits &= !(1 << (k + 1));
+                }
+            } else if self.step(block[k]) {
+                return Some(k);
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ pub(super) fn read_loop(
         };
         link.received.fetch_add(1, Ordering::Release);
         let text = match message {
-            Message::Text(text) => text,
+            // Copied into a shared block so that tungstenite's buffer, about one small
+            // allocation per message, is freed here: freed on the caller's thread, each
+            // free contended with this thread's next allocation for malloc's lock.
+            Message::Text(text) => blocks.copy_text(&text),
             Message::Close(frame) => {
                 break Ended::Closed {
                     code: frame.as_ref().map(|f| u16::from(f.code)),
@@ -242,6 +245,12 @@ impl PayloadBlocks {
         }
         self.block.extend_from_slice(payload);
         self.block.split().freeze()
+    }
+
+    fn copy_text(&mut self, text: &str) -> Utf8Bytes {
+        let bytes = self.copy(text.as_bytes());
+        // SAFETY: the bytes were copied from a `str`, so they are UTF-8.
+        unsafe { Utf8Bytes::from_bytes_unchecked(bytes) }
     }
 }
 

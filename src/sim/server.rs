@@ -6,7 +6,7 @@ use super::{ConnectionFault, SimConfig};
 #[cfg(feature = "zstd")]
 use crate::transport::deflate::ZstdStreamEncoder;
 use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
-use crate::transport::Connection;
+use crate::transport::{Connection, ReadAhead, Stream};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
 use std::net::{TcpListener, TcpStream};
@@ -275,14 +275,14 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
         return;
     };
     let mut stream = match &inner.tls {
-        Some(tls) => match tls.acceptor.accept(tcp) {
+        Some(tls) => match tls.acceptor.accept(ReadAhead::new(tcp)) {
             Ok(stream) => MaybeTlsStream::NativeTls(stream),
             Err(_) => {
                 inner.record(id, RecordKind::Disconnected);
                 return;
             }
         },
-        None => MaybeTlsStream::Plain(tcp),
+        None => MaybeTlsStream::Plain(ReadAhead::new(tcp)),
     };
     let Ok(head) = read_head(&mut stream) else {
         return;
@@ -367,7 +367,7 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
     inner.sessions_changed.notify_all();
 }
 
-fn serve_http(inner: &Inner, stream: &mut MaybeTlsStream<TcpStream>, head: &RequestHead) {
+fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
     let config = &inner.config;
     let authorized = head.header("Authorization") == Some(&format!("Bot {}", config.token));
     let (status, body) = if head.method != "GET" {

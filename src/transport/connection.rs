@@ -6,6 +6,7 @@
 //! the lock fairly between messages so a waiting writer (a heartbeat) gets in at once.
 //! Shutting the TCP socket down wakes a reader parked in `poll`. (DESIGN.md §1.)
 
+use super::read_ahead::ReadAhead;
 use super::url::WsUrl;
 use parking_lot::{Mutex, MutexGuard};
 use std::io::{self, Write};
@@ -39,9 +40,12 @@ pub(crate) struct DialOptions<'a> {
 /// considered dead.
 const WRITE_STALL_LIMIT: Duration = Duration::from_secs(30);
 
+/// The byte stream under a websocket: TCP, read ahead, maybe TLS.
+pub(crate) type Stream = MaybeTlsStream<ReadAhead<TcpStream>>;
+
 /// A connected, handshaken websocket.
 pub(crate) struct Connection {
-    ws: Mutex<WebSocket<MaybeTlsStream<TcpStream>>>,
+    ws: Mutex<WebSocket<Stream>>,
     /// A second handle to the same socket: its fd is polled, and `shutdown` wakes the reader.
     tcp: TcpStream,
 }
@@ -149,19 +153,20 @@ impl Connection {
         } else {
             tungstenite::Connector::Plain
         };
-        let (ws, _response) =
-            tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector))
-                .map_err(|e| DialError(describe_handshake_error(e)))?;
+        let (ws, _response) = tungstenite::client_tls_with_config(
+            request,
+            ReadAhead::new(tcp),
+            Some(config),
+            Some(connector),
+        )
+        .map_err(|e| DialError(describe_handshake_error(e)))?;
 
         Connection::from_parts(ws, shared).map_err(setup)
     }
 
     /// Wraps a handshaken websocket and a second handle to its TCP socket (both ends use
     /// this: the client after dialing, the simulator after accepting).
-    pub fn from_parts(
-        ws: WebSocket<MaybeTlsStream<TcpStream>>,
-        tcp: TcpStream,
-    ) -> io::Result<Connection> {
+    pub fn from_parts(ws: WebSocket<Stream>, tcp: TcpStream) -> io::Result<Connection> {
         tcp.set_read_timeout(None)?;
         tcp.set_write_timeout(None)?;
         tcp.set_nonblocking(true)?;
@@ -392,7 +397,7 @@ fn poll(tcp: &TcpStream, events: libc::c_short, timeout_ms: i32) -> io::Result<b
 }
 
 fn describe_handshake_error(
-    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<MaybeTlsStream<TcpStream>>>,
+    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<Stream>>,
 ) -> String {
     match e {
         tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {

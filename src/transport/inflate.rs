@@ -297,11 +297,17 @@ mod tests {
             let mut frame = good.clone();
             frame[at] = byte;
             assert!(
-                matches!(Inflater::zlib(1 << 20).push(&frame), Err(InflateError::Corrupt(_))),
+                matches!(
+                    Inflater::zlib(1 << 20).push(&frame),
+                    Err(InflateError::Corrupt(_))
+                ),
                 "byte {at} = {byte:#x}"
             );
         }
-        assert_eq!(Inflater::zlib(1 << 20).push(&good).unwrap(), Some(&json(1, 10)[..]));
+        assert_eq!(
+            Inflater::zlib(1 << 20).push(&good).unwrap(),
+            Some(&json(1, 10)[..])
+        );
     }
 
     #[test]

@@ -6,9 +6,11 @@ mod connection;
 pub(crate) mod deflate;
 pub(crate) mod http;
 mod inflate;
+mod read_ahead;
 mod url;
 
-pub(crate) use connection::{Connection, DialOptions};
+pub(crate) use connection::{Connection, DialOptions, Stream};
 pub(crate) use http::{get, RequestOptions, Response};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
+pub(crate) use read_ahead::ReadAhead;
 pub(crate) use url::{check_api_base, WsUrl};
