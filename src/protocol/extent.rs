@@ -51,6 +51,7 @@ struct Masks {
 }
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
 fn masks(block: &[u8; 64]) -> Masks {
     use std::arch::x86_64::*;
     // SAFETY: this is compiled only where SSE2 is enabled (all of x86-64), and each load
@@ -78,6 +79,39 @@ fn masks(block: &[u8; 64]) -> Masks {
             opens,
             closes,
         }
+    }
+}
+
+/// The same masks from two 32-byte lanes.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn masks_avx2(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
+    let quote = _mm256_set1_epi8(b'"' as i8);
+    let backslash = _mm256_set1_epi8(b'\\' as i8);
+    let fold = _mm256_set1_epi8(0x20);
+    let open = _mm256_set1_epi8(b'{' as i8);
+    let close = _mm256_set1_epi8(b'}' as i8);
+    for (n, lane) in block.chunks_exact(32).enumerate() {
+        // SAFETY: `lane` is 32 readable bytes; the load is unaligned.
+        let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast()) };
+        let folded = _mm256_or_si256(v, fold);
+        let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (32 * n);
+        quotes |= bits(_mm256_cmpeq_epi8(v, quote));
+        backslashes |= bits(_mm256_cmpeq_epi8(v, backslash));
+        opens |= bits(_mm256_cmpeq_epi8(folded, open));
+        closes |= bits(_mm256_cmpeq_epi8(folded, close));
+    }
+    Masks {
+        quotes,
+        backslashes,
+        opens,
+        closes,
     }
 }
 
@@ -123,6 +157,30 @@ fn prefix_xor(mut x: u64) -> u64 {
 /// End (exclusive) of the object or array that opens at `b[i]` (`{` or `[`), or `None`
 /// if the input ends first.
 pub(super) fn container_end(b: &[u8], i: usize) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("popcnt")
+        && std::arch::is_x86_feature_detected!("bmi1")
+    {
+        // SAFETY: the CPU has the features, checked just above.
+        return unsafe { container_end_avx2(b, i) };
+    }
+    scan(b, i, masks)
+}
+
+/// [`container_end`] compiled for AVX2 (and hardware popcount and trailing-zero count).
+///
+/// # Safety
+/// The CPU must have AVX2, POPCNT and BMI1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+unsafe fn container_end_avx2(b: &[u8], i: usize) -> Option<usize> {
+    // SAFETY: this function only runs on CPUs with AVX2.
+    scan(b, i, |block| unsafe { masks_avx2(block) })
+}
+
+#[inline(always)]
+fn scan(b: &[u8], i: usize, masks: impl Fn(&[u8; 64]) -> Masks) -> Option<usize> {
     debug_assert!(matches!(b.get(i), Some(b'{' | b'[')));
     let mut state = State {
         depth: 1,
@@ -131,7 +189,8 @@ pub(super) fn container_end(b: &[u8], i: usize) -> Option<usize> {
     };
     let mut j = i + 1;
     while let Some(block) = b.get(j..j + 64) {
-        if let Some(k) = state.block(block.try_into().expect("64 bytes")) {
+        let block: &[u8; 64] = block.try_into().expect("64 bytes");
+        if let Some(k) = state.block(block, masks(block)) {
             return Some(j + k + 1);
         }
         j += 64;
@@ -140,7 +199,7 @@ pub(super) fn container_end(b: &[u8], i: usize) -> Option<usize> {
         // The tail, padded with spaces, which change nothing.
         let mut last = [b' '; 64];
         last[..b.len() - j].copy_from_slice(&b[j..]);
-        if let Some(k) = state.block(&last) {
+        if let Some(k) = state.block(&last, masks(&last)) {
             return Some(j + k + 1);
         }
     }
@@ -151,8 +210,7 @@ impl State {
     /// Steps over one 64-byte block; the index of the byte that closed the outermost
     /// container, if one did.
     #[inline(always)]
-    fn block(&mut self, block: &[u8; 64]) -> Option<usize> {
-        let m = masks(block);
+    fn block(&mut self, block: &[u8; 64], m: Masks) -> Option<usize> {
         if m.backslashes == 0 && !self.escape {
             // No escapes: every quote opens or closes a string.
             let carried = if self.in_string { u64::MAX } else { 0 };
@@ -293,12 +351,11 @@ mod tests {
                 }
                 _ => {}
             }
-            assert_eq!(
-                container_end(&text, 0),
-                reference(&text, 0),
-                "{}",
-                String::from_utf8_lossy(&text)
-            );
+            let expected = reference(&text, 0);
+            let shown = String::from_utf8_lossy(&text);
+            assert_eq!(container_end(&text, 0), expected, "{shown}");
+            // The portable path too, where the wide one ran above.
+            assert_eq!(scan(&text, 0, masks), expected, "{shown}");
             checked += 1;
         }
     }
@@ -311,11 +368,22 @@ mod tests {
             for byte in &mut block {
                 *byte = *rng.choice(b"{}[]\"\\az\x5b\x7b\x02\xdb\xfd").unwrap();
             }
-            let (fast, slow) = (masks(&block), scalar_masks(&block));
+            let slow = scalar_masks(&block);
+            let slow = (slow.quotes, slow.backslashes, slow.opens, slow.closes);
+            let fast = masks(&block);
             assert_eq!(
                 (fast.quotes, fast.backslashes, fast.opens, fast.closes),
-                (slow.quotes, slow.backslashes, slow.opens, slow.closes)
+                slow
             );
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU has AVX2.
+                let wide = unsafe { masks_avx2(&block) };
+                assert_eq!(
+                    (wide.quotes, wide.backslashes, wide.opens, wide.closes),
+                    slow
+                );
+            }
         }
     }
 }
