@@ -89,7 +89,7 @@ pub(super) fn read_loop(
                         bytes.len()
                     )),
                 };
-                match inflated.map(Utf8Bytes::try_from) {
+                match inflated.map(utf8_bytes) {
                     Ok(Ok(text)) => text,
                     Ok(Err(_)) if inflater.is_some() => {
                         break Ended::Protocol("an inflated message is not UTF-8".into())
@@ -282,6 +282,15 @@ impl PayloadBlocks {
         }
         self.burst = 0;
     }
+}
+
+/// Checks that inflated bytes are UTF-8, with SIMD where the CPU has it: a few times
+/// faster than the standard library's check on mostly-ASCII JSON, and this thread is the
+/// bottleneck of a compressed connection.
+fn utf8_bytes(bytes: Bytes) -> Result<Utf8Bytes, simdutf8::basic::Utf8Error> {
+    simdutf8::basic::from_utf8(&bytes)?;
+    // SAFETY: checked just above.
+    Ok(unsafe { Utf8Bytes::from_bytes_unchecked(bytes) })
 }
 
 /// The top level of a payload: what the reader needs to route it.
