@@ -23,8 +23,10 @@
 //!
 //! # Threads
 //!
-//! Per connection, `syncord-reader-N` reads, inflates and parses frames, answers the
-//! gateway's control opcodes and queues dispatches; `syncord-writer-N` keeps the beat
+//! Per connection, `syncord-reader-N` reads and inflates frames, reads each payload's `op`,
+//! `s` and `t`, answers the gateway's control opcodes and queues dispatches; the extent of
+//! a dispatch's `d` is found on your thread, just before your closure gets it, so the two
+//! threads share the work of a busy connection. `syncord-writer-N` keeps the beat
 //! (a timer in its own wait, so an idle connection wakes once per beat), detects zombie
 //! connections, and sends heartbeats first, Identify/Resume next, then your commands under
 //! the send limit. Your closure never runs on them, so a slow closure cannot make a healthy
@@ -75,9 +77,10 @@
 //! | an object without `op`, or `op`/`s` not a small non-negative integer | skip |
 //! | an unknown opcode | skip |
 //! | a dispatch without `t` or without `s` | skip |
+//! | a dispatch well-formed up to `d` whose rest is not (unbalanced brackets, a repeated key, text after the object) | skip |
 //! | a binary frame without compression, or a corrupt payload-compressed frame | skip |
 //! | `d` nested 10,000 deep | delivered raw; [`Dispatch::data`] returns serde_json's recursion-limit error |
-//! | malformed JSON inside `d` (the top level well-formed, brackets balanced) | delivered; [`Dispatch::data`] returns the parse error (the reader reads `op`, `s`, `t` and the extent of `d` without validating inside it) |
+//! | malformed JSON inside `d` (the top level well-formed, brackets balanced) | delivered; [`Dispatch::data`] returns the parse error (`op`, `s`, `t` and the extent of `d` are read without validating inside `d`) |
 //! | a text frame that is not UTF-8, a websocket protocol violation | resume |
 //! | a corrupt or truncated zlib-stream / zstd-stream | resume (the stream cannot recover) |
 //! | Hello without a valid `heartbeat_interval` | resume |

@@ -26,7 +26,15 @@ struct Harness {
 
 impl Harness {
     fn start(mode: Compression, adjust: impl FnOnce(ConfigBuilder) -> ConfigBuilder) -> Harness {
-        let sim = Simulator::start(SimConfig::default()).unwrap();
+        Harness::start_with(SimConfig::default(), mode, adjust)
+    }
+
+    fn start_with(
+        sim_config: SimConfig,
+        mode: Compression,
+        adjust: impl FnOnce(ConfigBuilder) -> ConfigBuilder,
+    ) -> Harness {
+        let sim = Simulator::start(sim_config).unwrap();
         let config = adjust(
             sim.client_config(Intents::GUILD_MESSAGES)
                 .compression(mode)
@@ -141,6 +149,28 @@ fn malformed_json_payloads_are_skipped_and_reported() {
         }
         h.stop();
     }
+}
+
+#[test]
+fn a_skipped_dispatch_does_not_move_the_heartbeat_sequence() {
+    let sim_config = SimConfig::default().heartbeat_interval(Duration::from_millis(100));
+    let h = Harness::start_with(sim_config, Compression::ZstdStream, |c| c);
+    let good = h.sim.push("GOOD", "{}").unwrap();
+    h.next(|e| matches!(e, Event::Dispatch(d) if d.seq() == good));
+    // The reader reads `s` before the caller's thread finds the rest broken.
+    assert!(h
+        .sim
+        .send_text(r#"{"t":"BROKEN","s":999998,"op":0,"d":{"open":[}"#));
+    h.next(|e| matches!(e, Event::Error { .. }));
+    let after = Instant::now();
+    // The second beat after the report: the first may have left before it.
+    let beat = h
+        .sim
+        .wait_for_nth(WAIT, 2, |r| r.at > after && r.op() == Some(1))
+        .expect("heartbeats go on");
+    let beat: serde_json::Value = serde_json::from_str(beat.json().unwrap()).unwrap();
+    assert_eq!(beat["d"], good, "{beat}");
+    h.stop();
 }
 
 #[test]

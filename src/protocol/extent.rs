@@ -2,10 +2,11 @@
 //! 64 bytes at a time. It does not validate (that is serde's job when `d` is parsed); it
 //! counts brackets outside strings, exactly as a byte-at-a-time scan would.
 //!
-//! Per block it builds bit masks of quotes, backslashes and brackets (SSE2 on x86-64), turns
-//! the quotes into an inside-a-string mask with a prefix XOR, and only looks at brackets one
-//! by one in the block where the depth may reach zero. Blocks with a backslash, or right
-//! after one, take the byte-at-a-time path: escapes are rare in gateway payloads.
+//! Per block it builds bit masks of quotes, backslashes and brackets (AVX2 where the CPU has
+//! it, SSE2 otherwise on x86-64, a plain loop elsewhere), turns the quotes into an
+//! inside-a-string mask with a prefix XOR, and only looks at brackets one by one in the
+//! block where the depth may reach zero. A block with a backslash, or right after one, is
+//! walked bit by bit over its quotes, backslashes and brackets instead.
 
 /// The state of a scan between bytes.
 struct State {

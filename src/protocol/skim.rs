@@ -1,5 +1,5 @@
 //! A fast path for reading a payload's top level: `op`, `s`, `t` and the span of `d`,
-//! without building or validating what is inside `d` (the reader's hot path). Anything it
+//! without building or validating what is inside `d` (the hot path of every payload). Anything it
 //! does not understand returns `None`, and the caller falls back to the full serde parse of
 //! [`Envelope`](super::Envelope), so odd but valid payloads keep working.
 //!

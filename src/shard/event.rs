@@ -127,6 +127,10 @@ impl Dispatch {
     }
 
     /// The whole payload as received (`{"op":0,"t":…,"s":…,"d":…}`).
+    ///
+    /// A dispatch shares its buffer with the payloads read around it (one allocation for
+    /// many): to keep an event's data for long, keep what you parsed from it, or copy
+    /// this text, rather than the `Dispatch`.
     pub fn payload_json(&self) -> &str {
         &self.raw
     }
@@ -144,7 +148,13 @@ impl fmt::Debug for Dispatch {
         f.debug_struct("Dispatch")
             .field("t", &self.event_type())
             .field("s", &self.seq)
-            .field("d_bytes", &self.data_json().len())
+            .field(
+                "d_bytes",
+                &match &self.data {
+                    Data::Span(span) => Some(span.len()),
+                    Data::Unscanned(_) => None,
+                },
+            )
             .finish()
     }
 }

@@ -39,16 +39,22 @@ impl Beats {
         self.due
     }
 
-    /// Called once [`Beats::due`] has passed, with the link's frame counter and whether the
-    /// reader is parked on a full event queue (then silence is ours, not the server's).
-    /// A beat to send moves the schedule on by one interval from the previous due time,
-    /// never from now, so late wake-ups do not make it drift.
-    pub fn tick(&mut self, received: u64, reader_blocked: bool) -> Beat {
+    /// Called at `now`, once [`Beats::due`] has passed, with the link's frame counter and
+    /// whether the reader is parked on a full event queue (then silence is ours, not the
+    /// server's). A beat to send moves the schedule on by one interval from the previous
+    /// due time, not from now, so late wake-ups do not make it drift; but a writer more
+    /// than a whole interval late (a write stalled on a full socket) starts a new schedule
+    /// from now, so the missed beats are not sent back to back, with no time for their ACK
+    /// (which would look like a zombie).
+    pub fn tick(&mut self, now: Instant, received: u64, reader_blocked: bool) -> Beat {
         if self.received_at_last_beat == Some(received) && !reader_blocked {
             return Beat::Zombie;
         }
         self.received_at_last_beat = Some(received);
         self.due += self.interval;
+        if self.due <= now {
+            self.due = now + self.interval;
+        }
         Beat::Send
     }
 }
@@ -76,36 +82,56 @@ mod tests {
         let mut beats = Beats::start(hello, INTERVAL, 0.25);
         let first = beats.due();
         for n in 1..=5u32 {
-            // However late the tick, the next beat is due one interval after the last due.
-            assert_eq!(beats.tick(u64::from(n), false), Beat::Send);
+            // On time: each beat is due one interval after the previous one.
+            assert_eq!(beats.tick(beats.due(), u64::from(n), false), Beat::Send);
             assert_eq!(beats.due(), first + INTERVAL * n);
         }
     }
 
     #[test]
+    fn a_writer_late_by_more_than_an_interval_starts_a_new_schedule() {
+        let hello = Instant::now();
+        let mut beats = Beats::start(hello, INTERVAL, 0.5);
+        assert_eq!(beats.tick(beats.due(), 1, false), Beat::Send);
+        // Stalled for three intervals: one beat now, the next a whole interval later,
+        // not three at once (the second of which would find no ACK and call it a zombie).
+        let late = beats.due() + INTERVAL * 3;
+        assert_eq!(beats.tick(late, 2, false), Beat::Send);
+        assert_eq!(beats.due(), late + INTERVAL);
+        // Late by less than an interval: the schedule holds.
+        let due = beats.due();
+        assert_eq!(beats.tick(due + INTERVAL / 2, 3, false), Beat::Send);
+        assert_eq!(beats.due(), due + INTERVAL);
+    }
+
+    #[test]
     fn the_first_beat_is_never_a_zombie() {
         let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
-        assert_eq!(beats.tick(0, false), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 0, false), Beat::Send);
     }
 
     #[test]
     fn nothing_received_since_the_previous_beat_is_a_zombie() {
         let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
-        assert_eq!(beats.tick(3, false), Beat::Send);
-        assert_eq!(beats.tick(4, false), Beat::Send, "an ACK arrived");
+        assert_eq!(beats.tick(beats.due(), 3, false), Beat::Send);
+        assert_eq!(
+            beats.tick(beats.due(), 4, false),
+            Beat::Send,
+            "an ACK arrived"
+        );
         let due = beats.due();
-        assert_eq!(beats.tick(4, false), Beat::Zombie);
+        assert_eq!(beats.tick(beats.due(), 4, false), Beat::Zombie);
         assert_eq!(beats.due(), due, "a zombie ends the schedule");
     }
 
     #[test]
     fn a_reader_parked_on_a_full_queue_is_not_a_zombie() {
         let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1);
-        assert_eq!(beats.tick(7, false), Beat::Send);
-        assert_eq!(beats.tick(7, true), Beat::Send);
-        assert_eq!(beats.tick(7, true), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 7, false), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 7, true), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 7, true), Beat::Send);
         assert_eq!(
-            beats.tick(7, false),
+            beats.tick(beats.due(), 7, false),
             Beat::Zombie,
             "unparked and still silent"
         );

@@ -275,10 +275,12 @@ impl PayloadBlocks {
     }
 
     /// The reader is about to wait for the socket: after a light burst the connection is
-    /// quiet, and the retired blocks go back to the allocator.
+    /// quiet, and its blocks go back to the allocator (the current one too, or an idle
+    /// shard's heartbeat ACKs would slowly fill all 64 KiB of it).
     fn waiting(&mut self) {
         if self.burst < Self::BLOCK {
             self.retired.clear();
+            self.block = BytesMut::new();
         }
         self.burst = 0;
     }
@@ -324,9 +326,10 @@ fn reader_needs_data(name: &str) -> bool {
     matches!(name, "READY" | "RESUMED" | "GUILD_MEMBERS_CHUNK")
 }
 
-/// Reads `op`, `s`, `t` and the span of `d`: the fast skim first (it does not look inside
-/// `d`, and leaves an ordinary dispatch's `d` to the caller's thread: the reader is the
-/// busier of the two), the full serde parse for anything the skim does not understand.
+/// Reads `op`, `s` and `t`, and for anything but an ordinary dispatch the span of `d`: the
+/// fast skim first (it does not look inside `d`; an ordinary dispatch's `d` is left to the
+/// caller's thread, the reader being the busier of the two), the full serde parse for
+/// anything the skim does not understand.
 fn top_level(text: &str) -> serde_json::Result<Parsed<'_>> {
     let skimmed = match skim_head(text) {
         Some(Head::Dispatch(head)) if !reader_needs_data(head.t) => {
@@ -462,5 +465,6 @@ mod tests {
         blocks.copy(&[1; 10]);
         blocks.waiting();
         assert!(blocks.retired.is_empty());
+        assert_eq!(blocks.block.capacity(), 0);
     }
 }

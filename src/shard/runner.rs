@@ -11,7 +11,7 @@ use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
 use crate::{Compression, Config, Error, Result};
 use crossbeam_channel::{at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -365,7 +365,7 @@ impl<H: FnMut(Event)> Runner<H> {
             for message in leftovers {
                 match message {
                     FromReader::Dispatch(dispatch) => {
-                        self.on_dispatch(dispatch, &mut active_since);
+                        self.on_dispatch(dispatch, &link.link.seq, &mut active_since);
                     }
                     FromReader::Notice(event) => self.emit(event),
                     FromReader::Hello | FromReader::Ended(_) => {}
@@ -436,7 +436,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     deadline = at(Instant::now() + self.config.ready_timeout);
                 }
                 FromReader::Dispatch(dispatch) => {
-                    if self.on_dispatch(dispatch, active_since) {
+                    if self.on_dispatch(dispatch, &link.link.seq, active_since) {
                         phase = Phase::Active;
                         deadline = never();
                     }
@@ -468,9 +468,23 @@ impl<H: FnMut(Event)> Runner<H> {
 
     /// Delivers a dispatch exactly once and in order; returns true if it made the session
     /// active (READY or RESUMED).
-    fn on_dispatch(&mut self, mut dispatch: Dispatch, active_since: &mut Option<Instant>) -> bool {
+    /// Delivers one dispatch; `heartbeat_seq` is the connection's `s` for heartbeats.
+    fn on_dispatch(
+        &mut self,
+        mut dispatch: Dispatch,
+        heartbeat_seq: &AtomicU64,
+        active_since: &mut Option<Instant>,
+    ) -> bool {
         // The reader left most dispatches' `d` for this thread to scan.
         if let Err(message) = dispatch.finish() {
+            // The reader took its `s` for heartbeats; unless a later one came since, the
+            // heartbeat goes back to the last good one.
+            let _ = heartbeat_seq.compare_exchange(
+                dispatch.seq(),
+                self.last_seq,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            );
             self.emit(Event::Error { message });
             return false;
         }

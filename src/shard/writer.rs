@@ -112,7 +112,7 @@ pub(super) fn write_loop(
         if let Some(schedule) = beats.as_mut().filter(|b| b.due() <= now) {
             let received = link.received.load(Ordering::Acquire);
             let blocked = link.reader_blocked.load(Ordering::Acquire);
-            match schedule.tick(received, blocked) {
+            match schedule.tick(now, received, blocked) {
                 Beat::Send => queue.push_back(Priority::Heartbeat),
                 Beat::Zombie => {
                     report(Ended::Zombie);

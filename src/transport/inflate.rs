@@ -49,7 +49,8 @@ pub(crate) struct Inflater {
     /// zlib-stream: header bytes still to strip. The stream is inflated as raw deflate
     /// after its 2-byte header: the trailing Adler-32 of a zlib stream only comes at its
     /// end, which a gateway stream never reaches, so computing it would be pure waste
-    /// (about an eighth of the reader's time).
+    /// (about an eighth of the reader's time). So a zlib stream that does end (a final
+    /// block, then its checksum) is not supported; Discord's never does.
     header_left: usize,
     /// The header bytes seen so far (CMF, FLG).
     header: [u8; 2],
