@@ -1,13 +1,16 @@
 //! Commands from many threads, the send limiter, queueing while reconnecting, member
 //! chunking and oversize commands, over real sockets against the simulator.
 
-use crossbeam_channel::{unbounded, Receiver};
+mod resilience;
+
+use crossbeam_channel::Receiver;
+use resilience::{sim_with_rate_limit, spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::protocol::{
     Activity, ActivityType, OpCode, RequestGuildMembers, Status, UpdatePresence,
 };
 use syncord::sim::{ConnectionFault, RecordKind, SimConfig, Simulator};
-use syncord::{Backoff, Error, Event, Intents, Shard, ShardThread};
+use syncord::{Backoff, Error, Event, Intents, ShardThread};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -17,25 +20,15 @@ fn start(
     adjust: impl FnOnce(syncord::ConfigBuilder) -> syncord::ConfigBuilder,
 ) -> (ShardThread, Receiver<Event>) {
     let config = adjust(sim.client_config(Intents::GUILDS | Intents::GUILD_MEMBERS)).build();
-    let (tx, rx) = unbounded();
-    let shard = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .expect("spawn");
-    (shard, rx)
+    spawn_forwarding(config)
 }
 
-fn wait_for_event(rx: &Receiver<Event>, mut predicate: impl FnMut(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let event = rx
-            .recv_deadline(deadline)
-            .expect("event did not arrive in time");
-        if predicate(&event) {
-            return event;
-        }
-    }
+fn wait_for_event(
+    rx: &Receiver<Event>,
+    what: &str,
+    predicate: impl FnMut(&Event) -> bool,
+) -> Event {
+    wait_event(rx, WAIT, what, predicate)
 }
 
 fn presence(name: String) -> UpdatePresence {
@@ -46,14 +39,9 @@ fn presence(name: String) -> UpdatePresence {
 fn eight_threads_flooding_presence_updates_never_trip_the_limit_nor_delay_heartbeats() {
     let window = Duration::from_secs(1);
     let interval = Duration::from_millis(250);
-    let sim = Simulator::start(
-        SimConfig::default()
-            .heartbeat_interval(interval)
-            .rate_limit(120, window),
-    )
-    .unwrap();
+    let sim = sim_with_rate_limit(interval, 120, window);
     let (shard, events) = start(&sim, |c| c.rate_limit(120, window));
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
 
     let started = Instant::now();
     let senders: Vec<_> = (0..8)
@@ -131,17 +119,19 @@ fn commands_sent_while_reconnecting_go_out_after_resumed() {
     let sim =
         Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_secs(5))).unwrap();
     let (shard, events) = start(&sim, |c| c);
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
 
     // The next connection answers slowly, so the command is sent while disconnected.
     sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(300)), 1);
     sim.close(4000);
-    wait_for_event(&events, |e| matches!(e, Event::Disconnected { .. }));
+    wait_for_event(&events, "Disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    });
     shard
         .handle()
         .send(&presence("queued".into()))
         .expect("queued while disconnected");
-    wait_for_event(&events, |e| matches!(e, Event::Resumed { .. }));
+    wait_for_event(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
 
     let command = sim
         .wait_for(WAIT, |r| r.op() == Some(3))
@@ -187,7 +177,7 @@ fn a_full_command_queue_errors_after_the_timeout() {
 fn member_chunking_gathers_ten_chunks_of_a_thousand() {
     let sim = Simulator::start(SimConfig::default().members(10_000, 1000)).unwrap();
     let (shard, events) = start(&sim, |c| c);
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     let request = shard
         .handle()
         .request_guild_members(RequestGuildMembers::all("4194304"))
@@ -201,7 +191,9 @@ fn member_chunking_gathers_ten_chunks_of_a_thousand() {
     // The chunks reach the handler too.
     let mut chunks = 0;
     while chunks < 10 {
-        if let Event::Dispatch(d) = wait_for_event(&events, |e| matches!(e, Event::Dispatch(_))) {
+        if let Event::Dispatch(d) =
+            wait_for_event(&events, "Dispatch", |e| matches!(e, Event::Dispatch(_)))
+        {
             if d.event_type() == "GUILD_MEMBERS_CHUNK" {
                 assert!(d.data_json().contains(&nonce));
                 chunks += 1;
@@ -215,7 +207,7 @@ fn member_chunking_gathers_ten_chunks_of_a_thousand() {
 fn member_chunking_reports_not_found_ids() {
     let sim = Simulator::start(SimConfig::default().members(50, 1000)).unwrap();
     let (shard, events) = start(&sim, |c| c);
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     let request = shard
         .handle()
         .request_guild_members(RequestGuildMembers::by_ids("4194304", ["7", "99", "100"]))
@@ -235,7 +227,7 @@ fn member_chunking_reports_not_found_ids() {
 fn member_chunk_wait_times_out_without_an_answer() {
     let sim = Simulator::start(SimConfig::default().members(10, 1000)).unwrap();
     let (shard, events) = start(&sim, |c| c);
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     // The simulator answers a second "all" request within 30 s with RATE_LIMITED only.
     let first = shard
         .handle()
@@ -250,6 +242,7 @@ fn member_chunk_wait_times_out_without_an_answer() {
     assert!(matches!(result, Err(Error::TimedOut(_))), "{result:?}");
     wait_for_event(
         &events,
+        "RATE_LIMITED",
         |e| matches!(e, Event::Dispatch(d) if d.event_type() == "RATE_LIMITED"),
     );
     shard.shutdown().unwrap();
@@ -259,7 +252,7 @@ fn member_chunk_wait_times_out_without_an_answer() {
 fn an_oversize_command_errors_and_the_connection_stays_up() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
     let (shard, events) = start(&sim, |c| c.backoff(Backoff::default()));
-    wait_for_event(&events, |e| matches!(e, Event::Ready(_)));
+    wait_for_event(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     let handle = shard.handle().clone();
     let huge = presence("x".repeat(5000));
     let result = handle.send(&huge);

@@ -1,10 +1,13 @@
 //! The handshake, dispatch order and resume, in every compression mode (issue 4). The rest
 //! of the suite runs in each mode too: CI sets `SYNCORD_SIM_COMPRESSION`.
 
-use crossbeam_channel::{unbounded, Receiver};
+mod resilience;
+
+use crossbeam_channel::Receiver;
+use resilience::{spawn_forwarding, wait_event_until};
 use std::time::{Duration, Instant};
 use syncord::sim::{RecordKind, SimConfig, Simulator};
-use syncord::{Compression, Event, Intents, Shard, ShardThread};
+use syncord::{Compression, Event, Intents, ShardThread};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -21,21 +24,15 @@ fn start(sim: &Simulator, mode: Compression) -> (ShardThread, Receiver<Event>) {
         .client_config(Intents::GUILDS | Intents::GUILD_MESSAGES)
         .compression(mode)
         .build();
-    let (tx, rx) = unbounded();
-    let shard = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    (shard, rx)
+    spawn_forwarding(config)
 }
 
 fn next_dispatch(rx: &Receiver<Event>, deadline: Instant) -> syncord::Dispatch {
-    loop {
-        match rx.recv_deadline(deadline).expect("dispatch in time") {
-            Event::Dispatch(d) => return d,
-            _ => continue,
-        }
+    match wait_event_until(rx, deadline, "a dispatch", |e| {
+        matches!(e, Event::Dispatch(_))
+    }) {
+        Event::Dispatch(d) => d,
+        _ => unreachable!(),
     }
 }
 

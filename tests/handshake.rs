@@ -1,25 +1,17 @@
 //! Handshake: discovery, websocket open, Identify, READY, and the lifecycle events the
 //! handler sees on the way (PROTOCOL.md §1, §4.3).
 
+mod resilience;
+
 use crossbeam_channel::{unbounded, Receiver};
+use resilience::spawn_forwarding;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use syncord::protocol::{Activity, ActivityType, IdentifyProperties, Status, UpdatePresence};
 use syncord::sim::{Record, RecordKind, SimConfig, Simulator};
-use syncord::{Config, Event, Intents, Session, Shard, ShardThread};
+use syncord::{Event, Intents, Session, Shard};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Runs a shard on its own thread, forwarding every event into a channel.
-fn spawn_forwarding(config: Config) -> (ShardThread, Receiver<Event>) {
-    let (tx, rx) = unbounded();
-    let thread = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .expect("the shard thread starts");
-    (thread, rx)
-}
 
 /// Receives events until one matches, returning everything received up to and including it.
 fn events_until(rx: &Receiver<Event>, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {

@@ -2,21 +2,20 @@
 //! carrying the last sequence number, and server requests answered at once
 //! (PROTOCOL.md §4.2).
 
-use crossbeam_channel::{unbounded, Receiver};
+mod resilience;
+
+use crossbeam_channel::Receiver;
+use resilience::{sim_with_interval, sim_with_rate_limit, spawn_forwarding, wait_event};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use syncord::protocol::{Activity, ActivityType, Status, UpdatePresence};
-use syncord::sim::{ConnectionFault, Record, RecordKind, SimConfig, Simulator};
-use syncord::{Event, Intents, Shard, ShardThread};
+use syncord::sim::{ConnectionFault, Record, RecordKind, Simulator};
+use syncord::{Event, Intents, ShardThread};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const INTERVAL: Duration = Duration::from_millis(100);
 /// How late a thread may be scheduled on a loaded 2-core machine.
 const SLACK: Duration = Duration::from_millis(60);
-
-fn sim_with_interval(interval: Duration) -> Simulator {
-    Simulator::start(SimConfig::default().heartbeat_interval(interval)).unwrap()
-}
 
 /// Runs a shard against `sim` (skipping REST), forwarding every event into a channel.
 fn spawn_shard(sim: &Simulator) -> (ShardThread, Receiver<Event>) {
@@ -24,13 +23,7 @@ fn spawn_shard(sim: &Simulator) -> (ShardThread, Receiver<Event>) {
         .client_config(Intents::GUILDS)
         .gateway_url(sim.gateway_url())
         .build();
-    let (tx, rx) = unbounded();
-    let thread = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    (thread, rx)
+    spawn_forwarding(config)
 }
 
 fn is_connected(record: &Record) -> bool {
@@ -158,13 +151,12 @@ fn heartbeat_carries_the_latest_sequence_after_pushes() {
         last = sim.push("TEST_EVENT", &format!(r#"{{"i":{i}}}"#)).unwrap();
     }
     assert_eq!(last, 6, "READY is 1, the pushes 2..=6");
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        match events.recv_deadline(deadline).expect("the pushes arrive") {
-            Event::Dispatch(d) if d.seq() == last => break,
-            _ => {}
-        }
-    }
+    wait_event(
+        &events,
+        TIMEOUT,
+        "the last push",
+        |e| matches!(e, Event::Dispatch(d) if d.seq() == last),
+    );
     // The client has read s=6. Beats written from now on carry it; the first one seen after
     // this point may already have been on its way, so look at the second.
     let before = sim.received(1).len();
@@ -212,27 +204,14 @@ fn heartbeats_stay_on_time_while_a_command_waits_for_the_send_limiter() {
     // slot. The beats must not wait with them.
     let interval = Duration::from_millis(200);
     let window = Duration::from_secs(3);
-    let sim = Simulator::start(
-        SimConfig::default()
-            .heartbeat_interval(interval)
-            .rate_limit(100, window),
-    )
-    .unwrap();
+    let sim = sim_with_rate_limit(interval, 100, window);
     let config = sim
         .client_config(Intents::GUILDS)
         .gateway_url(sim.gateway_url())
         .rate_limit(100, window)
         .build();
-    let (tx, events) = unbounded();
-    let thread = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    while !matches!(events.recv_deadline(deadline), Ok(Event::Ready(_))) {
-        assert!(Instant::now() < deadline, "READY never came");
-    }
+    let (thread, events) = spawn_forwarding(config);
+    wait_event(&events, TIMEOUT, "READY", |e| matches!(e, Event::Ready(_)));
     let connection = sim.wait_for(TIMEOUT, is_connected).unwrap().connection;
 
     let commands = 100;

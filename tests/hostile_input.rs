@@ -2,10 +2,13 @@
 //! simulator sends the bad bytes, the shard reacts as documented, never panics or hangs,
 //! and the next good event still arrives exactly once.
 
-use crossbeam_channel::{unbounded, Receiver};
+mod resilience;
+
+use crossbeam_channel::Receiver;
+use resilience::{spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Backoff, Compression, ConfigBuilder, Event, Intents, Shard, ShardThread};
+use syncord::{Backoff, Compression, ConfigBuilder, Event, Intents, ShardThread};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -45,25 +48,14 @@ impl Harness {
                 }),
         )
         .build();
-        let (tx, events) = unbounded();
-        let shard = Shard::with_config(config)
-            .spawn(move |event| {
-                let _ = tx.send(event);
-            })
-            .unwrap();
+        let (shard, events) = spawn_forwarding(config);
         let harness = Harness { sim, shard, events };
-        harness.next(|e| matches!(e, Event::Ready(_)));
+        harness.next("Ready", |e| matches!(e, Event::Ready(_)));
         harness
     }
 
-    fn next(&self, mut predicate: impl FnMut(&Event) -> bool) -> Event {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let event = self.events.recv_deadline(deadline).expect("event in time");
-            if predicate(&event) {
-                return event;
-            }
-        }
+    fn next(&self, what: &str, predicate: impl FnMut(&Event) -> bool) -> Event {
+        wait_event(&self.events, WAIT, what, predicate)
     }
 
     /// Injects bad input and checks the reaction, then that a good event still arrives once.
@@ -105,7 +97,10 @@ impl Harness {
         }
         // Exactly once: nothing more of it follows.
         self.sim.push("MARK", "null").unwrap();
-        self.next(|e| matches!(e, Event::Dispatch(d) if d.event_type() == "MARK"));
+        self.next(
+            "MARK",
+            |e| matches!(e, Event::Dispatch(d) if d.event_type() == "MARK"),
+        );
         self
     }
 
@@ -156,12 +151,15 @@ fn a_skipped_dispatch_does_not_move_the_heartbeat_sequence() {
     let sim_config = SimConfig::default().heartbeat_interval(Duration::from_millis(100));
     let h = Harness::start_with(sim_config, Compression::ZstdStream, |c| c);
     let good = h.sim.push("GOOD", "{}").unwrap();
-    h.next(|e| matches!(e, Event::Dispatch(d) if d.seq() == good));
+    h.next(
+        "the good dispatch",
+        |e| matches!(e, Event::Dispatch(d) if d.seq() == good),
+    );
     // The reader reads `s` before the caller's thread finds the rest broken.
     assert!(h
         .sim
         .send_text(r#"{"t":"BROKEN","s":999998,"op":0,"d":{"open":[}"#));
-    h.next(|e| matches!(e, Event::Error { .. }));
+    h.next("Error", |e| matches!(e, Event::Error { .. }));
     let after = Instant::now();
     // The second beat after the report: the first may have left before it.
     let beat = h
@@ -179,7 +177,10 @@ fn ten_thousand_deep_nesting_is_delivered_raw_and_fails_typed_parsing_without_ov
         let h = Harness::start(mode, |c| c);
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let seq = h.sim.push("DEEP", &deep).unwrap();
-        match h.next(|e| matches!(e, Event::Dispatch(d) if d.event_type() == "DEEP")) {
+        match h.next(
+            "DEEP",
+            |e| matches!(e, Event::Dispatch(d) if d.event_type() == "DEEP"),
+        ) {
             Event::Dispatch(d) => {
                 assert_eq!(d.seq(), seq);
                 assert_eq!(d.data_json().len(), 20_000);
@@ -244,7 +245,10 @@ fn payload_compression_inflates_binary_frames() {
     // Large payloads come as standalone zlib streams in binary frames.
     let big = format!(r#"{{"content":"{}"}}"#, "z".repeat(5000));
     let seq = h.sim.push("BIG", &big).unwrap();
-    match h.next(|e| matches!(e, Event::Dispatch(d) if d.event_type() == "BIG")) {
+    match h.next(
+        "BIG",
+        |e| matches!(e, Event::Dispatch(d) if d.event_type() == "BIG"),
+    ) {
         Event::Dispatch(d) => {
             assert_eq!(d.seq(), seq);
             assert_eq!(d.data_json(), big);
@@ -265,20 +269,23 @@ fn a_message_over_the_size_limit_closes_resumes_and_is_skipped_if_it_repeats() {
         let h = Harness::start(mode, |c| c.max_message_size(64 * 1024));
         let huge = format!(r#"{{"content":"{}"}}"#, "h".repeat(200 * 1024));
         let huge_seq = h.sim.push("HUGE", &huge).unwrap();
-        let reason = match h.next(|e| matches!(e, Event::Disconnected { .. })) {
+        let reason = match h.next("Disconnected", |e| matches!(e, Event::Disconnected { .. })) {
             Event::Disconnected { reason, .. } => reason,
             _ => unreachable!(),
         };
         assert!(reason.contains("too large"), "{mode:?}: {reason}");
         // The replay fails the same way once more, then the shard resumes past it.
-        let message = match h.next(|e| matches!(e, Event::Error { .. })) {
+        let message = match h.next("Error", |e| matches!(e, Event::Error { .. })) {
             Event::Error { message } => message,
             _ => unreachable!(),
         };
         assert!(message.contains(&format!("s={huge_seq}")), "{message}");
-        h.next(|e| matches!(e, Event::Resumed { .. }));
+        h.next("Resumed", |e| matches!(e, Event::Resumed { .. }));
         let seq = h.sim.push("GOOD", "null").unwrap();
-        match h.next(|e| matches!(e, Event::Dispatch(d) if d.event_type() != "RESUMED")) {
+        match h.next(
+            "a dispatch after RESUMED",
+            |e| matches!(e, Event::Dispatch(d) if d.event_type() != "RESUMED"),
+        ) {
             Event::Dispatch(d) => {
                 assert_eq!((d.event_type(), d.seq()), ("GOOD", seq), "{mode:?}");
             }
@@ -304,7 +311,7 @@ fn a_ready_without_session_id_is_reported_and_not_resumable() {
     h.sim
         .push("READY", r#"{"v":10,"user":{"id":"1"}}"#)
         .unwrap();
-    match h.next(|e| matches!(e, Event::Error { .. })) {
+    match h.next("Error", |e| matches!(e, Event::Error { .. })) {
         Event::Error { message } => assert!(message.contains("session_id"), "{message}"),
         _ => unreachable!(),
     }

@@ -1,7 +1,10 @@
 //! Shutdown: `ShardHandle::shutdown` from any thread makes `run` close with 1000 and return
 //! `Ok` promptly (DESIGN.md §2). Thread cleanup is checked in `thread_leak.rs`.
 
+mod resilience;
+
 use crossbeam_channel::unbounded;
+use resilience::{spawn_forwarding, wait_event};
 use std::thread;
 use std::time::{Duration, Instant};
 use syncord::sim::{ConnectionFault, RecordKind, SimConfig, Simulator};
@@ -147,22 +150,13 @@ fn shutdown_during_reconnect_backoff_returns_promptly() {
             ..Backoff::default()
         })
         .build();
-    let shard = Shard::with_config(config);
-    let handle = shard.handle();
-    let (tx, events) = unbounded();
-    let thread = shard
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    let delay = loop {
-        let event = events
-            .recv_deadline(deadline)
-            .expect("a reconnect is scheduled");
-        if let Event::Reconnecting { delay, .. } = event {
-            break delay;
-        }
+    let (thread, events) = spawn_forwarding(config);
+    let handle = thread.handle().clone();
+    let delay = match wait_event(&events, TIMEOUT, "a scheduled reconnect", |e| {
+        matches!(e, Event::Reconnecting { .. })
+    }) {
+        Event::Reconnecting { delay, .. } => delay,
+        _ => unreachable!(),
     };
     assert!(
         delay > PROMPT,

@@ -1,11 +1,13 @@
 //! Shutdown while the TCP connect itself hangs (a listener whose accept queue is full drops
 //! SYNs, so the connect neither succeeds nor fails): `run` still returns at once.
 
-use crossbeam_channel::unbounded;
+mod resilience;
+
+use resilience::{spawn_forwarding, wait_event};
 use socket2::{Domain, Socket, Type};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
-use syncord::{Config, Event, Intents, Shard};
+use syncord::{Config, Event, Intents};
 
 #[test]
 fn shutdown_interrupts_a_hanging_connect() {
@@ -32,19 +34,10 @@ fn shutdown_interrupts_a_hanging_connect() {
         .gateway_url(format!("ws://{addr}"))
         .dial_timeout(Duration::from_secs(60))
         .build();
-    let (tx, events) = unbounded();
-    let shard = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match events.recv_deadline(deadline).expect("Connecting arrives") {
-            Event::Connecting { .. } => break,
-            _ => continue,
-        }
-    }
+    let (shard, events) = spawn_forwarding(config);
+    wait_event(&events, Duration::from_secs(10), "Connecting", |e| {
+        matches!(e, Event::Connecting { .. })
+    });
     // Let the connect get under way, then stop.
     assert!(events.recv_timeout(Duration::from_millis(300)).is_err());
     let started = Instant::now();

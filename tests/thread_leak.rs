@@ -5,10 +5,12 @@
 //! This binary holds a single test so that no other shard runs in the process while it
 //! counts threads.
 
-use crossbeam_channel::{unbounded, Receiver};
+mod resilience;
+
+use resilience::{spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Event, Intents, Shard};
+use syncord::{Event, Intents};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -33,16 +35,6 @@ fn client_threads() -> Vec<String> {
 
 fn count(threads: &[String], prefix: &str) -> usize {
     threads.iter().filter(|t| t.starts_with(prefix)).count()
-}
-
-fn wait_for_event(events: &Receiver<Event>, mut wanted: impl FnMut(&Event) -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let event = events.recv_deadline(deadline).expect("the event arrives");
-        if wanted(&event) {
-            return;
-        }
-    }
 }
 
 /// Exactly one shard runner and one reader and one writer thread: three in all.
@@ -84,15 +76,12 @@ fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads
         .client_config(Intents::GUILDS)
         .gateway_url(sim.gateway_url())
         .build();
-    let (tx, events) = unbounded();
-    let thread = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
+    let (thread, events) = spawn_forwarding(config);
 
-    wait_for_event(
+    wait_event(
         &events,
+        TIMEOUT,
+        "the READY dispatch",
         |e| matches!(e, Event::Dispatch(d) if d.event_type() == "READY"),
     );
     assert_one_connection("after READY");
@@ -100,12 +89,16 @@ fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads
     // A resumable close: the shard reconnects and resumes; the old connection's threads must
     // be gone by the time the new connection is up.
     assert!(sim.close(4000));
-    wait_for_event(&events, |e| matches!(e, Event::Resumed { .. }));
+    wait_event(&events, TIMEOUT, "Resumed", |e| {
+        matches!(e, Event::Resumed { .. })
+    });
     assert_one_connection("after a resume");
 
     let last = sim.push("TEST_EVENT", "{}").unwrap();
-    wait_for_event(
+    wait_event(
         &events,
+        TIMEOUT,
+        "the pushed TEST_EVENT",
         |e| matches!(e, Event::Dispatch(d) if d.seq() == last),
     );
     // Let a few heartbeats happen so the writer is mid-schedule at shutdown.

@@ -1,31 +1,18 @@
 //! The TLS path end to end: the simulator serves wss:// and https:// with a generated
 //! certificate, trusted through a user-supplied `native_tls::TlsConnector`.
 
-use crossbeam_channel::{unbounded, Receiver};
-use std::time::{Duration, Instant};
+mod resilience;
+
+use crossbeam_channel::Receiver;
+use resilience::{spawn_forwarding, wait_event};
+use std::time::Duration;
 use syncord::sim::{RecordKind, SimConfig, Simulator};
-use syncord::{Config, Event, Intents, Shard, ShardThread};
+use syncord::{Config, Event, Intents};
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn spawn(config: Config) -> (ShardThread, Receiver<Event>) {
-    let (tx, rx) = unbounded();
-    let shard = Shard::with_config(config)
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    (shard, rx)
-}
-
-fn next(rx: &Receiver<Event>, mut predicate: impl FnMut(&Event) -> bool) -> Event {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let event = rx.recv_deadline(deadline).expect("event in time");
-        if predicate(&event) {
-            return event;
-        }
-    }
+fn next(rx: &Receiver<Event>, what: &str, predicate: impl FnMut(&Event) -> bool) -> Event {
+    wait_event(rx, WAIT, what, predicate)
 }
 
 #[test]
@@ -35,15 +22,16 @@ fn a_trusted_certificate_carries_discovery_identify_and_resume_over_tls() {
     assert!(sim.api_base().starts_with("https://localhost:"));
     assert!(sim.certificate_pem().unwrap().contains("BEGIN CERTIFICATE"));
     // client_config trusts the simulator's certificate through tls_connector().
-    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
-    next(&events, |e| matches!(e, Event::Ready(_)));
+    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.push("MESSAGE_CREATE", r#"{"content":"over tls"}"#);
     next(
         &events,
+        "MESSAGE_CREATE",
         |e| matches!(e, Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE"),
     );
     sim.close(4000);
-    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
     let resumed_on = sim
         .wait_for(WAIT, |r| r.op() == Some(6))
         .expect("a Resume was sent");
@@ -61,8 +49,10 @@ fn an_untrusted_certificate_is_refused() {
     let config = Config::builder(sim.token(), Intents::GUILDS)
         .gateway_url(sim.gateway_url())
         .build();
-    let (shard, events) = spawn(config);
-    let reason = match next(&events, |e| matches!(e, Event::Disconnected { .. })) {
+    let (shard, events) = spawn_forwarding(config);
+    let reason = match next(&events, "Disconnected", |e| {
+        matches!(e, Event::Disconnected { .. })
+    }) {
         Event::Disconnected { reason, .. } => reason,
         _ => unreachable!(),
     };
@@ -84,16 +74,16 @@ fn a_plain_text_resume_url_is_refused_after_a_tls_session() {
             .resume_gateway_url(plain.resume_url()),
     )
     .unwrap();
-    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
-    next(&events, |e| matches!(e, Event::Ready(_)));
+    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.close(4000);
-    let message = match next(&events, |e| matches!(e, Event::Error { .. })) {
+    let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
         Event::Error { message } => message,
         _ => unreachable!(),
     };
     assert!(message.contains("downgrade"), "{message}");
     // The client resumed over TLS on the gateway URL instead.
-    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
     assert_eq!(
         plain.connections(),
         0,
@@ -107,14 +97,14 @@ fn a_resume_url_that_is_not_wss_is_refused_before_dialing() {
     let sim =
         Simulator::start(SimConfig::default().resume_gateway_url("ws://gateway.example.invalid"))
             .unwrap();
-    let (shard, events) = spawn(sim.client_config(Intents::GUILDS).build());
-    next(&events, |e| matches!(e, Event::Ready(_)));
+    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.close(4000);
-    let message = match next(&events, |e| matches!(e, Event::Error { .. })) {
+    let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
         Event::Error { message } => message,
         _ => unreachable!(),
     };
     assert!(message.contains("resume URL"), "{message}");
-    next(&events, |e| matches!(e, Event::Resumed { .. }));
+    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
     shard.shutdown().unwrap();
 }

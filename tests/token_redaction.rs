@@ -6,13 +6,16 @@
 //! process meanwhile. The simulator plays Discord and must see the token, so log lines from
 //! its `syncord-sim-*` threads are left out.
 
+mod resilience;
+
 use crossbeam_channel::{unbounded, Receiver};
 use log::{LevelFilter, Log, Metadata, Record};
 use parking_lot::Mutex;
+use resilience::spawn_forwarding;
 use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Config, Error, Event, Intents, Shard, Token};
+use syncord::{Config, Error, Event, Intents, Token};
 
 /// The simulator's (and the first shard's) real token.
 const TOKEN: &str = "SyncordSecret.Tq7Zx9Wv2Lm4Pk8Rb3";
@@ -58,16 +61,6 @@ struct Captured {
 
 static CAPTURED: LazyLock<Captured> = LazyLock::new(scenario);
 
-fn forward(shard: Shard) -> (syncord::ShardThread, Receiver<Event>) {
-    let (tx, rx) = unbounded();
-    let thread = shard
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .unwrap();
-    (thread, rx)
-}
-
 /// Receives events until one matches, keeping the `Debug` text of each.
 fn until(events: &Receiver<Event>, texts: &mut Vec<String>, wanted: impl Fn(&Event) -> bool) {
     let deadline = Instant::now() + TIMEOUT;
@@ -82,7 +75,7 @@ fn until(events: &Receiver<Event>, texts: &mut Vec<String>, wanted: impl Fn(&Eve
 
 /// Runs a shard to its end on its own thread and returns what `run` returned.
 fn run_to_end(config: Config, texts: &mut Vec<String>) -> syncord::Result<()> {
-    let (thread, events) = forward(Shard::with_config(config));
+    let (thread, events) = spawn_forwarding(config);
     let (done_tx, done) = unbounded();
     std::thread::spawn(move || {
         let _ = done_tx.send(thread.join());
@@ -112,9 +105,8 @@ fn scenario() -> Captured {
     let config = sim.client_config(Intents::GUILDS).build();
     texts.push(format!("{config:?}"));
     texts.push(format!("{:?}", sim.client_config(Intents::GUILDS)));
-    let shard = Shard::with_config(config);
-    let handle = shard.handle();
-    let (thread, events) = forward(shard);
+    let (thread, events) = spawn_forwarding(config);
+    let handle = thread.handle().clone();
     until(
         &events,
         &mut texts,

@@ -1,10 +1,14 @@
-//! Helpers shared by the resilience tests (issue 3): a simulator with a short heartbeat, a
-//! shard on its own thread forwarding every event to the test, and readers for the
-//! simulator's records. Every wait has a timeout; nothing sleeps to synchronise.
+//! Helpers shared by the integration tests (first written for the resilience tests of
+//! issue 3, hence the name): a simulator with a short heartbeat, a shard on its own thread
+//! forwarding every event to the test, waits for events and readers for the simulator's
+//! records. Every wait has a timeout; nothing sleeps to synchronise.
+//!
+//! A test binary takes it with `mod resilience;` and imports what it needs.
 #![allow(dead_code)]
 
 use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use syncord::sim::{Record, RecordKind, SimConfig, Simulator};
 use syncord::{Config, Event, Shard, ShardThread};
@@ -16,6 +20,17 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// A simulator whose Hello announces `interval`.
 pub fn sim_with_interval(interval: Duration) -> Simulator {
     Simulator::start(SimConfig::default().heartbeat_interval(interval)).expect("simulator starts")
+}
+
+/// A simulator whose Hello announces `interval` and that allows `sends` payloads per
+/// `window` on a connection (closing it with 4008 beyond).
+pub fn sim_with_rate_limit(interval: Duration, sends: usize, window: Duration) -> Simulator {
+    Simulator::start(
+        SimConfig::default()
+            .heartbeat_interval(interval)
+            .rate_limit(sends, window),
+    )
+    .expect("simulator starts")
 }
 
 /// A simulator with a 100 ms heartbeat.
@@ -130,15 +145,61 @@ impl Events {
     }
 }
 
-/// Runs a shard on its own thread, forwarding every event to the returned [`Events`].
-pub fn spawn(config: Config) -> (ShardThread, Events) {
+/// Runs a shard on its own thread, forwarding every event into the returned channel.
+pub fn spawn_forwarding(config: Config) -> (ShardThread, Receiver<Event>) {
     let (tx, rx) = unbounded();
     let thread = Shard::with_config(config)
         .spawn(move |event| {
             let _ = tx.send(event);
         })
         .expect("the shard thread starts");
+    (thread, rx)
+}
+
+/// Runs a shard on its own thread, forwarding every event to the returned [`Events`].
+pub fn spawn(config: Config) -> (ShardThread, Events) {
+    let (thread, rx) = spawn_forwarding(config);
     (thread, Events::new(rx))
+}
+
+/// Receives from `rx` until an event matches `pred` and returns it, skipping the others;
+/// panics, naming `what` and the events skipped, if none matches within `timeout`.
+pub fn wait_event(
+    rx: &Receiver<Event>,
+    timeout: Duration,
+    what: &str,
+    pred: impl FnMut(&Event) -> bool,
+) -> Event {
+    wait_event_until(rx, Instant::now() + timeout, what, pred)
+}
+
+/// [`wait_event`] with a deadline, for waits that share one.
+pub fn wait_event_until(
+    rx: &Receiver<Event>,
+    deadline: Instant,
+    what: &str,
+    mut pred: impl FnMut(&Event) -> bool,
+) -> Event {
+    /// How many of the skipped events a timeout reports (the last ones).
+    const KEEP: usize = 32;
+    let mut skipped = VecDeque::new();
+    let mut count = 0usize;
+    loop {
+        let event = match rx.recv_deadline(deadline) {
+            Ok(event) => event,
+            Err(error) => panic!(
+                "waiting for {what}: {error} ({count} other events received; the last ones: {skipped:#?})"
+            ),
+        };
+        if pred(&event) {
+            return event;
+        }
+        count += 1;
+        if skipped.len() == KEEP {
+            skipped.pop_front();
+        }
+        skipped.push_back(event);
+    }
 }
 
 pub fn is_dispatch(event: &Event, t: &str) -> bool {
