@@ -171,16 +171,7 @@ fn without_a_healthy_period_the_attempt_counter_keeps_growing() {
 #[test]
 fn shutdown_interrupts_a_pending_30_second_backoff() {
     let sim = sim();
-    sim.fault_next(ConnectionFault::Refuse, 1);
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .backoff(Backoff {
-            base: Duration::from_secs(30),
-            max: Duration::from_secs(30),
-            reset_after: Duration::from_secs(60),
-        })
-        .build();
-    let (thread, mut events) = spawn(config);
+    let (thread, mut events) = spawn_into_a_slow_backoff(&sim);
     let reconnecting = events.wait("Reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
     assert!(
         matches!(reconnecting, Event::Reconnecting { attempt: 1, delay } if delay >= Duration::from_secs(15)),

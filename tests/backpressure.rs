@@ -4,12 +4,11 @@
 
 mod resilience;
 
-use crossbeam_channel::{bounded, unbounded};
 use resilience::*;
 use std::sync::Mutex;
 use std::time::Duration;
 use syncord::sim::RecordKind;
-use syncord::{Event, Intents, Shard};
+use syncord::{Event, Intents};
 
 /// Collects warnings so the test can check the slow-handler report.
 struct Capture(Mutex<Vec<String>>);
@@ -39,21 +38,8 @@ fn a_blocked_handler_pauses_reading_without_a_false_zombie_and_loses_nothing() {
         .event_queue(capacity)
         .slow_handler_warning(Duration::from_millis(300))
         .build();
-    let (gate_tx, gate_rx) = bounded::<()>(0);
-    let (tx, rx) = unbounded();
-    let shard = Shard::with_config(config);
-    let handle = shard.handle();
-    let thread = shard
-        .spawn(move |event| {
-            let block = message_number(&event) == Some(0);
-            let _ = tx.send(event);
-            if block {
-                // The test decides when this callback returns.
-                let _ = gate_rx.recv_timeout(Duration::from_secs(60));
-            }
-        })
-        .unwrap();
-    let mut events = Events::new(rx);
+    // The handler blocks on message 0: the test decides when that callback returns.
+    let (thread, mut events, handle, gate_tx) = spawn_blocking_on_message_zero(config);
     events.wait_dispatch("READY");
     let conn = wait_connection(&sim, 1);
 

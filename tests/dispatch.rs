@@ -1,11 +1,14 @@
 //! Dispatch delivery: every event, in order, on the caller's thread (DESIGN.md §1–2).
 
+mod resilience;
+
 use crossbeam_channel::bounded;
+use resilience::gateway_config;
 use std::panic::{self, AssertUnwindSafe};
 use std::thread;
 use std::time::Duration;
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Event, Intents, Shard, ShardHandle};
+use syncord::{Event, Shard, ShardHandle};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -41,10 +44,7 @@ fn scripted(
 fn ten_thousand_dispatches_arrive_in_order_with_seq_increasing_by_one() {
     const PUSHES: u64 = 10_000;
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
+    let config = gateway_config(&sim);
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (helper, done) = scripted(sim, handle.clone(), Duration::from_secs(60), |sim| {
@@ -93,10 +93,7 @@ fn ten_thousand_dispatches_arrive_in_order_with_seq_increasing_by_one() {
 #[test]
 fn handler_runs_on_the_thread_that_called_run() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
+    let config = gateway_config(&sim);
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (helper, done) = scripted(sim, handle.clone(), TIMEOUT, |sim| {

@@ -7,15 +7,7 @@ mod resilience;
 use resilience::*;
 use std::time::{Duration, Instant};
 use syncord::sim::{ConnectionFault, RecordKind, Simulator};
-use syncord::{Backoff, Event, Intents};
-
-fn quick_backoff() -> Backoff {
-    Backoff {
-        base: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        reset_after: Duration::from_secs(60),
-    }
-}
+use syncord::{Event, Intents};
 
 /// Starts a shard, waits for its session and for `count` messages; returns the shard, its
 /// events, the session id and the last seq delivered.
@@ -24,17 +16,12 @@ fn started(
     config: syncord::Config,
     count: u64,
 ) -> (syncord::ShardThread, Events, String, u64) {
-    let (thread, mut events) = spawn(config);
-    let session = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, session) = spawn_session(sim, config);
     events.wait_dispatch("READY");
     let mut last = 1;
     if count > 0 {
-        let seqs = push_messages(sim, 0, count);
+        let seqs = push_messages_and_wait(sim, &mut events, 0, count, "the pushed messages");
         last = *seqs.last().unwrap();
-        events.wait(
-            "the pushed messages",
-            |e| matches!(e, Event::Dispatch(d) if d.seq() == last),
-        );
     }
     (thread, events, session, last)
 }
@@ -149,12 +136,15 @@ fn any_frame_not_only_an_ack_keeps_a_connection_alive() {
     assert_consecutive_from_one(&events.dispatch_seqs());
 }
 
-#[test]
-fn a_tcp_drop_without_a_close_frame_resumes() {
+/// Starts a session with three messages, ends its TCP connection without a close frame
+/// with `drop` and checks the shard resumes it: a Disconnected without a code, a Resume
+/// with the last seq on the resume URL, live messages after it, every seq exactly once.
+/// Returns the simulator and the shard's events, after the shutdown.
+fn resumes_after_a_tcp_drop(drop: impl FnOnce(&Simulator) -> bool) -> (Simulator, Events) {
     let sim = sim();
     let (thread, mut events, session, seq) =
         started(&sim, sim.client_config(Intents::GUILDS).build(), 3);
-    assert!(sim.drop_connection());
+    assert!(drop(&sim));
     let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
     assert!(
         matches!(disconnected, Event::Disconnected { code: None, .. }),
@@ -162,37 +152,22 @@ fn a_tcp_drop_without_a_close_frame_resumes() {
     );
     events.wait_dispatch("RESUMED");
     assert_resumed_on(&sim, 2, &session, seq);
-    let after = push_messages(&sim, 3, 2);
-    events.wait(
-        "messages after the resume",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == after[1]),
-    );
+    push_messages_and_wait(&sim, &mut events, 3, 2, "messages after the resume");
     thread.shutdown().unwrap();
     assert_consecutive_from_one(&events.dispatch_seqs());
+    (sim, events)
+}
+
+#[test]
+fn a_tcp_drop_without_a_close_frame_resumes() {
+    let (sim, _) = resumes_after_a_tcp_drop(Simulator::drop_connection);
     assert_eq!(sim.received(2).len(), 1);
 }
 
 #[test]
 fn a_tcp_drop_in_the_middle_of_a_frame_resumes() {
-    let sim = sim();
-    let (thread, mut events, session, seq) =
-        started(&sim, sim.client_config(Intents::GUILDS).build(), 3);
-    assert!(sim.drop_mid_frame());
-    let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
-    assert!(
-        matches!(disconnected, Event::Disconnected { code: None, .. }),
-        "{disconnected:?}"
-    );
-    events.wait_dispatch("RESUMED");
-    assert_resumed_on(&sim, 2, &session, seq);
-    let after = push_messages(&sim, 3, 2);
-    events.wait(
-        "messages after the resume",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == after[1]),
-    );
-    thread.shutdown().unwrap();
+    let (_, events) = resumes_after_a_tcp_drop(Simulator::drop_mid_frame);
     // The partial frame was not delivered as anything.
-    assert_consecutive_from_one(&events.dispatch_seqs());
     assert_eq!(events.count(|e| matches!(e, Event::SequenceGap { .. })), 0);
 }
 

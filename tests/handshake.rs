@@ -4,7 +4,7 @@
 mod resilience;
 
 use crossbeam_channel::{unbounded, Receiver};
-use resilience::spawn_forwarding;
+use resilience::{gateway_config, spawn_forwarding};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use syncord::protocol::{Activity, ActivityType, IdentifyProperties, Status, UpdatePresence};
@@ -114,10 +114,7 @@ fn identify_properties_default_to_this_os_and_the_library_name() {
 #[test]
 fn lifecycle_runs_connecting_connected_ready_then_the_ready_dispatch() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
+    let config = gateway_config(&sim);
     let (thread, events) = spawn_forwarding(config);
     let seen = events_until(&events, is_ready_dispatch);
     let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
@@ -221,10 +218,7 @@ fn websocket_opens_the_discovered_url_with_v10_and_json() {
 #[test]
 fn received_ready_sets_the_handle_session() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
+    let config = gateway_config(&sim);
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     assert_eq!(handle.session(), None, "no session before run");

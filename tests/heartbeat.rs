@@ -5,7 +5,9 @@
 mod resilience;
 
 use crossbeam_channel::Receiver;
-use resilience::{sim_with_interval, sim_with_rate_limit, spawn_forwarding, wait_event};
+use resilience::{
+    gateway_config, sim_with_interval, sim_with_rate_limit, spawn_forwarding, wait_event,
+};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use syncord::protocol::{Activity, ActivityType, Status, UpdatePresence};
@@ -19,11 +21,7 @@ const SLACK: Duration = Duration::from_millis(60);
 
 /// Runs a shard against `sim` (skipping REST), forwarding every event into a channel.
 fn spawn_shard(sim: &Simulator) -> (ShardThread, Receiver<Event>) {
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
-    spawn_forwarding(config)
+    spawn_forwarding(gateway_config(sim))
 }
 
 fn is_connected(record: &Record) -> bool {

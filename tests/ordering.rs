@@ -4,35 +4,9 @@
 
 mod resilience;
 
-use crossbeam_channel::{bounded, unbounded};
 use resilience::*;
 use std::time::Duration;
-use syncord::{Event, Intents, Shard, ShardHandle};
-
-/// A shard whose handler blocks on message 0 until the test sends on the returned gate.
-fn blocking_shard(
-    sim: &syncord::sim::Simulator,
-) -> (
-    syncord::ShardThread,
-    Events,
-    ShardHandle,
-    crossbeam_channel::Sender<()>,
-) {
-    let shard = Shard::with_config(sim.client_config(Intents::GUILDS).build());
-    let handle = shard.handle();
-    let (gate_tx, gate_rx) = bounded::<()>(0);
-    let (tx, rx) = unbounded();
-    let thread = shard
-        .spawn(move |event| {
-            let block = message_number(&event) == Some(0);
-            let _ = tx.send(event);
-            if block {
-                let _ = gate_rx.recv_timeout(Duration::from_secs(60));
-            }
-        })
-        .unwrap();
-    (thread, Events::new(rx), handle, gate_tx)
-}
+use syncord::{Event, Intents, ShardHandle};
 
 /// Waits (at heartbeat pace) until the reader has queued `depth` events.
 fn wait_queue_depth(sim: &syncord::sim::Simulator, handle: &ShardHandle, depth: usize) {
@@ -67,15 +41,25 @@ fn assert_disconnect_between(events: &Events, last_before: u64, first_after: u64
     assert_consecutive_from_one(&events.dispatch_seqs());
 }
 
+/// Starts a shard whose handler blocks on message 0 (until the test sends on the returned
+/// gate), pushes messages 0 to 20 and waits until the twenty after message 0 are queued.
+fn blocked_with_twenty_queued(
+    sim: &syncord::sim::Simulator,
+) -> (syncord::ShardThread, Events, crossbeam_channel::Sender<()>) {
+    let (thread, mut events, handle, gate) =
+        spawn_blocking_on_message_zero(sim.client_config(Intents::GUILDS).build());
+    sim.wait_for_session(TIMEOUT).expect("a session starts");
+    push_messages(sim, 0, 1);
+    events.wait("the blocking message", |e| message_number(e) == Some(0));
+    push_messages(sim, 1, 20);
+    wait_queue_depth(sim, &handle, 20);
+    (thread, events, gate)
+}
+
 #[test]
 fn events_queued_before_a_close_are_delivered_before_the_next_connections() {
     let sim = sim();
-    let (thread, mut events, handle, gate) = blocking_shard(&sim);
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    push_messages(&sim, 0, 1);
-    events.wait("the blocking message", |e| message_number(e) == Some(0));
-    push_messages(&sim, 1, 20);
-    wait_queue_depth(&sim, &handle, 20);
+    let (thread, mut events, gate) = blocked_with_twenty_queued(&sim);
     assert!(sim.close(4000));
     // Pushed while the client is away: replayed on the next connection.
     wait_connection(&sim, 1);
@@ -94,12 +78,7 @@ fn events_queued_before_a_close_are_delivered_before_the_next_connections() {
 fn events_queued_when_a_zombie_is_detected_are_delivered_before_the_next_connections() {
     let interval = Duration::from_millis(100);
     let sim = sim_with_interval(interval);
-    let (thread, mut events, handle, gate) = blocking_shard(&sim);
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    push_messages(&sim, 0, 1);
-    events.wait("the blocking message", |e| message_number(e) == Some(0));
-    push_messages(&sim, 1, 20);
-    wait_queue_depth(&sim, &handle, 20);
+    let (thread, mut events, gate) = blocked_with_twenty_queued(&sim);
 
     // Silence: the writer's heartbeat timer declares the connection dead while the handler
     // is still busy and twenty events wait in the queue.
@@ -124,13 +103,8 @@ fn events_queued_when_a_zombie_is_detected_are_delivered_before_the_next_connect
 #[test]
 fn a_jump_in_the_sequence_is_reported_as_a_gap() {
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let seqs = push_messages(&sim, 0, 2);
-    events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-    );
+    let (thread, mut events, _) = spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
+    let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     assert!(sim.send_text(r#"{"op":0,"s":50,"t":"MESSAGE_CREATE","d":{"n":99}}"#));
     let gap = events.wait("SequenceGap", |e| matches!(e, Event::SequenceGap { .. }));
     assert!(
@@ -148,13 +122,8 @@ fn a_jump_in_the_sequence_is_reported_as_a_gap() {
 #[test]
 fn a_repeated_sequence_number_is_not_delivered_twice() {
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let seqs = push_messages(&sim, 0, 2);
-    events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-    );
+    let (thread, mut events, _) = spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
+    let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     let repeat = format!(
         r#"{{"op":0,"s":{},"t":"MESSAGE_CREATE","d":{{"n":1}}}}"#,
         seqs[1]

@@ -6,17 +6,8 @@ mod resilience;
 
 use resilience::*;
 use std::time::{Duration, Instant};
-use syncord::sim::{ConnectionFault, RecordKind};
-use syncord::{Backoff, Event, Intents, Session};
-
-/// A small backoff so that tests which do back off stay fast.
-fn quick_backoff() -> Backoff {
-    Backoff {
-        base: Duration::from_millis(20),
-        max: Duration::from_millis(100),
-        reset_after: Duration::from_secs(60),
-    }
-}
+use syncord::sim::{ConnectionFault, RecordKind, Simulator};
+use syncord::{Backoff, Event, Intents, Session, ShardThread};
 
 /// The seq of the last dispatch the handler received.
 fn last_seq(events: &Events) -> u64 {
@@ -29,20 +20,11 @@ fn op7_reconnects_at_once_and_resumes_on_the_resume_url_with_the_last_seq() {
     // A backoff of 30 s: only an immediate reconnect can finish within the test's timeouts.
     let config = sim
         .client_config(Intents::GUILDS)
-        .backoff(Backoff {
-            base: Duration::from_secs(30),
-            max: Duration::from_secs(30),
-            reset_after: Duration::from_secs(60),
-        })
+        .backoff(slow_backoff())
         .build();
-    let (thread, mut events) = spawn(config);
-    let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
-    let seqs = push_messages(&sim, 1, 3);
-    events.wait(
-        "the third message",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[2]),
-    );
+    let seqs = push_messages_and_wait(&sim, &mut events, 1, 3, "the third message");
 
     assert!(sim.reconnect(), "op 7 sent");
     let reconnecting = events.wait("Reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
@@ -86,29 +68,36 @@ fn op7_reconnects_at_once_and_resumes_on_the_resume_url_with_the_last_seq() {
     assert_consecutive_from_one(&events.dispatch_seqs());
 }
 
-#[test]
-fn op9_resumable_waits_within_the_configured_range_then_resumes() {
-    let sim = sim();
-    let (lo, hi) = (Duration::from_millis(300), Duration::from_millis(600));
+/// The range of the wait after op 9 that the op 9 tests configure.
+const OP9_WAIT: (Duration, Duration) = (Duration::from_millis(300), Duration::from_millis(600));
+
+/// Spawns a GUILDS shard with the [`OP9_WAIT`] and waits for its session and READY;
+/// returns the session id too.
+fn spawn_with_op9_wait(sim: &Simulator) -> (ShardThread, Events, String) {
+    let (lo, hi) = OP9_WAIT;
     let config = sim
         .client_config(Intents::GUILDS)
         .invalid_session_delay(lo..=hi)
         .build();
-    let (thread, mut events) = spawn(config);
-    let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, session_id) = spawn_session(sim, config);
     events.wait_dispatch("READY");
-    let seqs = push_messages(&sim, 1, 2);
-    events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-    );
+    (thread, events, session_id)
+}
 
+/// Sends op 9 (`resumable` or not) to a shard from [`spawn_with_op9_wait`] and checks the
+/// shard reports it, then schedules its reconnect within the [`OP9_WAIT`]; returns when
+/// op 9 was sent.
+fn invalidate_and_check_the_wait(sim: &Simulator, events: &mut Events, resumable: bool) -> Instant {
+    let (lo, hi) = OP9_WAIT;
     let sent_at = Instant::now();
-    assert!(sim.invalidate_session(true));
+    assert!(sim.invalidate_session(resumable));
     let invalid = events.wait("InvalidSession", |e| {
         matches!(e, Event::InvalidSession { .. })
     });
-    assert!(matches!(invalid, Event::InvalidSession { resumable: true }));
+    assert!(matches!(
+        invalid,
+        Event::InvalidSession { resumable: r } if r == resumable
+    ));
     match events.wait("Reconnecting", |e| matches!(e, Event::Reconnecting { .. })) {
         Event::Reconnecting { delay, .. } => {
             assert!(
@@ -118,8 +107,13 @@ fn op9_resumable_waits_within_the_configured_range_then_resumes() {
         }
         _ => unreachable!(),
     }
-    events.wait_dispatch("RESUMED");
-    let second = wait_connection(&sim, 2);
+    sent_at
+}
+
+/// Asserts the connection after op 9 came no sooner than the [`OP9_WAIT`] allows, and no
+/// later than 700 ms after its end, from `sent_at`.
+fn assert_reconnected_within_the_op9_wait(second: &Conn, sent_at: Instant) {
+    let (lo, hi) = OP9_WAIT;
     let waited = second.at.duration_since(sent_at);
     assert!(
         waited >= lo,
@@ -129,6 +123,18 @@ fn op9_resumable_waits_within_the_configured_range_then_resumes() {
         waited <= hi + Duration::from_millis(700),
         "reconnected {waited:?} after op 9, far beyond {hi:?}"
     );
+}
+
+#[test]
+fn op9_resumable_waits_within_the_configured_range_then_resumes() {
+    let sim = sim();
+    let (thread, mut events, session_id) = spawn_with_op9_wait(&sim);
+    let seqs = push_messages_and_wait(&sim, &mut events, 1, 2, "the messages");
+
+    let sent_at = invalidate_and_check_the_wait(&sim, &mut events, true);
+    events.wait_dispatch("RESUMED");
+    let second = wait_connection(&sim, 2);
+    assert_reconnected_within_the_op9_wait(&second, sent_at);
     assert_eq!(second.path, "/resume");
     let resumes = received_on(&sim, second.id, 6);
     assert_eq!(resumes.len(), 1);
@@ -141,34 +147,10 @@ fn op9_resumable_waits_within_the_configured_range_then_resumes() {
 #[test]
 fn op9_not_resumable_waits_within_the_configured_range_then_identifies_on_the_gateway_url() {
     let sim = sim();
-    let (lo, hi) = (Duration::from_millis(300), Duration::from_millis(600));
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .invalid_session_delay(lo..=hi)
-        .build();
-    let (thread, mut events) = spawn(config);
-    let old_session = sim.wait_for_session(TIMEOUT).expect("a session starts");
-    events.wait_dispatch("READY");
+    let (thread, mut events, old_session) = spawn_with_op9_wait(&sim);
     push_messages(&sim, 1, 2);
 
-    let sent_at = Instant::now();
-    assert!(sim.invalidate_session(false));
-    let invalid = events.wait("InvalidSession", |e| {
-        matches!(e, Event::InvalidSession { .. })
-    });
-    assert!(matches!(
-        invalid,
-        Event::InvalidSession { resumable: false }
-    ));
-    match events.wait("Reconnecting", |e| matches!(e, Event::Reconnecting { .. })) {
-        Event::Reconnecting { delay, .. } => {
-            assert!(
-                delay >= lo && delay <= hi,
-                "op 9 wait {delay:?} not in {lo:?}..={hi:?}"
-            )
-        }
-        _ => unreachable!(),
-    }
+    let sent_at = invalidate_and_check_the_wait(&sim, &mut events, false);
     match events.wait("Connecting", |e| matches!(e, Event::Connecting { .. })) {
         Event::Connecting { url, resume, .. } => {
             assert!(!resume);
@@ -182,15 +164,7 @@ fn op9_not_resumable_waits_within_the_configured_range_then_identifies_on_the_ga
     let ready = events.wait("Ready", |e| matches!(e, Event::Ready(_)));
     events.wait_dispatch("READY");
     let second = wait_connection(&sim, 2);
-    let waited = second.at.duration_since(sent_at);
-    assert!(
-        waited >= lo,
-        "reconnected {waited:?} after op 9, before {lo:?}"
-    );
-    assert!(
-        waited <= hi + Duration::from_millis(700),
-        "reconnected {waited:?} after op 9, far beyond {hi:?}"
-    );
+    assert_reconnected_within_the_op9_wait(&second, sent_at);
     assert_eq!(
         second.path, "/",
         "identify goes to the discovered gateway URL"
@@ -226,20 +200,15 @@ fn resumable_close_codes_resume_on_the_resume_url_with_the_last_seq() {
             reset_after: Duration::ZERO,
         })
         .build();
-    let (thread, mut events) = spawn(config);
-    let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     let mut message = 0;
     for (i, code) in [4000u16, 4001, 4002, 4005, 4008, 1001]
         .into_iter()
         .enumerate()
     {
-        let seqs = push_messages(&sim, message, 2);
+        push_messages_and_wait(&sim, &mut events, message, 2, "the pushed messages");
         message += 2;
-        events.wait(
-            "the pushed messages",
-            |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-        );
         let expected_seq = last_seq(&events);
         assert!(sim.close(code));
         let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
@@ -282,8 +251,7 @@ fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
         .client_config(Intents::GUILDS)
         .backoff(quick_backoff())
         .build();
-    let (thread, mut events) = spawn(config);
-    let mut session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, mut session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     for (i, code) in [4003u16, 4007, 4009].into_iter().enumerate() {
         push_messages(&sim, 0, 2);
@@ -313,14 +281,9 @@ fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
 }
 
 /// Identifies, pushes two events and shuts down keeping the session; returns it.
-fn exported_session(sim: &syncord::sim::Simulator) -> Session {
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let seqs = push_messages(sim, 0, 2);
-    events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-    );
+fn exported_session(sim: &Simulator) -> Session {
+    let (thread, mut events, _) = spawn_session(sim, sim.client_config(Intents::GUILDS).build());
+    push_messages_and_wait(sim, &mut events, 0, 2, "the messages");
     let session = thread
         .handle()
         .shutdown_resumable()
@@ -382,20 +345,11 @@ fn resume_of_an_unknown_session_gets_op9_false_and_identifies() {
         seq: 7,
         resume_url: sim.resume_url(),
     };
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(50))
-        .session(session)
-        .build();
-    let (thread, mut events) = spawn(config);
-    let invalid = events.wait("InvalidSession", |e| {
-        matches!(e, Event::InvalidSession { .. })
-    });
-    assert!(matches!(
-        invalid,
-        Event::InvalidSession { resumable: false }
-    ));
-    events.wait_dispatch("READY");
+    let (thread, events) = spawn_resuming_unknown_session(
+        &sim,
+        session,
+        Duration::from_millis(10)..=Duration::from_millis(50),
+    );
     let first = wait_connection(&sim, 1);
     let second = wait_connection(&sim, 2);
     assert_eq!(first.path, "/resume");
@@ -410,22 +364,26 @@ fn resume_of_an_unknown_session_gets_op9_false_and_identifies() {
     thread.shutdown().unwrap();
 }
 
+/// Starts a session, pushes `live` messages (numbered from 0) and waits for them, then
+/// drops the connection. The next connection gets Hello only after a pause, so that
+/// everything pushed while the client is away has to come back through the replay.
+/// Returns the shard, its events, the live messages' seqs and the second connection.
+fn dropped_after_live_messages(
+    sim: &Simulator,
+    live: u64,
+) -> (ShardThread, Events, Vec<u64>, Conn) {
+    let (thread, mut events, _) = spawn_session(sim, sim.client_config(Intents::GUILDS).build());
+    let live = push_messages_and_wait(sim, &mut events, 0, live, "the live messages");
+    sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(700)), 1);
+    assert!(sim.drop_connection());
+    let second = wait_connection(sim, 2);
+    (thread, events, live, second)
+}
+
 #[test]
 fn events_replayed_after_a_resume_are_delivered_exactly_once_and_in_order() {
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let live = push_messages(&sim, 0, 5);
-    events.wait(
-        "the live messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == live[4]),
-    );
-
-    // The next connection gets Hello only after a pause, so that everything pushed while
-    // the client is away has to come back through the replay.
-    sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(700)), 1);
-    assert!(sim.drop_connection());
-    let second = wait_connection(&sim, 2);
+    let (thread, mut events, live, second) = dropped_after_live_messages(&sim, 5);
     assert_eq!(second.path, "/resume");
     let missed = push_messages(&sim, 5, 5);
     events.wait_dispatch("RESUMED");
@@ -465,13 +423,8 @@ fn a_refused_resume_url_falls_back_to_resuming_on_the_gateway_url() {
         .client_config(Intents::GUILDS)
         .backoff(quick_backoff())
         .build();
-    let (thread, mut events) = spawn(config);
-    let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let seqs = push_messages(&sim, 0, 2);
-    events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[1]),
-    );
+    let (thread, mut events, session_id) = spawn_session(&sim, config);
+    let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     sim.fault_next(ConnectionFault::RefuseResume, 1);
     assert!(sim.close(4000));
     events.wait_dispatch("RESUMED");
@@ -512,8 +465,7 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
         .backoff(quick_backoff())
         .hello_timeout(Duration::from_millis(300))
         .build();
-    let (thread, mut events) = spawn(config);
-    let old = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, old) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     sim.fault_next(ConnectionFault::NoHello, 3);
     assert!(sim.close(4000));
@@ -542,16 +494,7 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
 #[test]
 fn resumed_event_counts_the_replayed_events() {
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let live = push_messages(&sim, 0, 2);
-    events.wait(
-        "the live messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == live[1]),
-    );
-    sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(700)), 1);
-    assert!(sim.drop_connection());
-    wait_connection(&sim, 2);
+    let (thread, mut events, _, _) = dropped_after_live_messages(&sim, 2);
     push_messages(&sim, 2, 5);
     let resumed = events.wait("Resumed", |e| matches!(e, Event::Resumed { .. }));
     assert!(

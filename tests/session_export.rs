@@ -12,13 +12,9 @@ use syncord::{Event, Intents, Session, ShardState};
 #[test]
 fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated() {
     let sim = sim();
-    let (first, mut first_events) = spawn(sim.client_config(Intents::GUILDS).build());
-    let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
-    let seqs = push_messages(&sim, 0, 3);
-    first_events.wait(
-        "the messages",
-        |e| matches!(e, Event::Dispatch(d) if d.seq() == seqs[2]),
-    );
+    let (first, mut first_events, session_id) =
+        spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
+    let seqs = push_messages_and_wait(&sim, &mut first_events, 0, 3, "the messages");
     let handle = first.handle().clone();
     assert_eq!(handle.session().map(|s| s.seq), Some(seqs[2]));
 
@@ -103,8 +99,7 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
 #[test]
 fn shutdown_closes_with_1000_which_ends_the_session() {
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
-    sim.wait_for_session(TIMEOUT).expect("a session starts");
+    let (thread, mut events, _) = spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
     events.wait_dispatch("READY");
     let snapshot = thread.handle().session().expect("a session");
     thread.shutdown().unwrap();
@@ -112,20 +107,11 @@ fn shutdown_closes_with_1000_which_ends_the_session() {
     assert_eq!(wait_client_close(&sim, conn.id).0, Some(1000));
 
     // The session is gone: a shard trying to resume it is told so and identifies.
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(20))
-        .session(snapshot)
-        .build();
-    let (second, mut events) = spawn(config);
-    let invalid = events.wait("InvalidSession", |e| {
-        matches!(e, Event::InvalidSession { .. })
-    });
-    assert!(matches!(
-        invalid,
-        Event::InvalidSession { resumable: false }
-    ));
-    events.wait_dispatch("READY");
+    let (second, _events) = spawn_resuming_unknown_session(
+        &sim,
+        snapshot,
+        Duration::from_millis(10)..=Duration::from_millis(20),
+    );
     second.shutdown().unwrap();
     assert_eq!(sim.received(2).len(), 2, "a new session was identified");
 }

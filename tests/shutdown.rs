@@ -4,20 +4,14 @@
 mod resilience;
 
 use crossbeam_channel::unbounded;
-use resilience::{spawn_forwarding, wait_event};
+use resilience::{gateway_config, spawn_forwarding, wait_event};
 use std::thread;
 use std::time::{Duration, Instant};
 use syncord::sim::{ConnectionFault, RecordKind, SimConfig, Simulator};
-use syncord::{Backoff, Config, Event, Intents, Shard, ShardHandle, ShardState};
+use syncord::{Backoff, Event, Intents, Shard, ShardHandle, ShardState};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 const PROMPT: Duration = Duration::from_secs(2);
-
-fn config(sim: &Simulator) -> Config {
-    sim.client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build()
-}
 
 /// A shard run on the test thread and shut down by a helper thread once its session is up.
 struct Outcome {
@@ -36,7 +30,7 @@ struct Outcome {
 fn run_then_shutdown_from_another_thread() -> Outcome {
     let sim = Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_millis(100)))
         .unwrap();
-    let shard = Shard::with_config(config(&sim));
+    let shard = Shard::with_config(gateway_config(&sim));
     let handle = shard.handle();
     let helper = {
         let handle = handle.clone();
@@ -110,7 +104,7 @@ fn state_is_stopped_after_shutdown() {
 #[test]
 fn shutdown_inside_the_handler_stops_run_with_ok() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let shard = Shard::with_config(config(&sim));
+    let shard = Shard::with_config(gateway_config(&sim));
     let handle = shard.handle();
     let mut after_shutdown = Vec::new();
     let mut stopped_on = None;

@@ -14,7 +14,7 @@ use std::net::TcpListener;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use syncord::sim::{ConnectionFault, RecordKind};
-use syncord::{Backoff, Event, Intents, Shard, ShardState, ShardThread};
+use syncord::{Event, Intents, Shard, ShardState, ShardThread};
 
 /// "Within about a second".
 const PROMPT: Duration = Duration::from_secs(1);
@@ -125,16 +125,7 @@ fn shutdown_while_waiting_for_a_hello_that_never_comes_on_the_resume_url() {
 fn shutdown_during_a_backoff_wait() {
     let _serial = serial();
     let sim = sim();
-    sim.fault_next(ConnectionFault::Refuse, 1);
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .backoff(Backoff {
-            base: Duration::from_secs(30),
-            max: Duration::from_secs(30),
-            reset_after: Duration::from_secs(60),
-        })
-        .build();
-    let (thread, mut events) = spawn(config);
+    let (thread, mut events) = spawn_into_a_slow_backoff(&sim);
     events.wait(
         "Reconnecting",
         |e| matches!(e, Event::Reconnecting { delay, .. } if *delay >= Duration::from_secs(15)),

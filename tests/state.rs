@@ -8,15 +8,19 @@ mod resilience;
 use crossbeam_channel::unbounded;
 use resilience::*;
 use std::time::Duration;
-use syncord::sim::ConnectionFault;
-use syncord::{Backoff, Event, Intents, Shard, ShardState};
+use syncord::sim::{ConnectionFault, Simulator};
+use syncord::{Backoff, ConfigBuilder, Event, Intents, Shard, ShardState};
+
+/// A GUILDS configuration for `sim` whose waits after op 9 are short (10 to 30 ms).
+fn quick_op9_config(sim: &Simulator) -> ConfigBuilder {
+    sim.client_config(Intents::GUILDS)
+        .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(30))
+}
 
 #[test]
 fn the_state_is_never_active_while_reconnecting() {
     let sim = sim();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(30))
+    let config = quick_op9_config(&sim)
         .backoff(Backoff {
             base: Duration::from_millis(20),
             max: Duration::from_millis(100),
@@ -168,10 +172,7 @@ fn the_state_is_active_when_the_ready_event_is_delivered() {
 #[test]
 fn the_state_is_not_active_once_the_connection_has_ended() {
     let sim = sim();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(30))
-        .build();
+    let config = quick_op9_config(&sim).build();
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (tx, rx) = unbounded();

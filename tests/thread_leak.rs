@@ -7,10 +7,10 @@
 
 mod resilience;
 
-use resilience::{spawn_forwarding, wait_event};
+use resilience::{gateway_config, spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Event, Intents};
+use syncord::Event;
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -72,10 +72,7 @@ fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads
     assert_eq!(client_threads(), Vec::<String>::new(), "clean start");
     let sim = Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_millis(100)))
         .unwrap();
-    let config = sim
-        .client_config(Intents::GUILDS)
-        .gateway_url(sim.gateway_url())
-        .build();
+    let config = gateway_config(&sim);
     let (thread, events) = spawn_forwarding(config);
 
     wait_event(

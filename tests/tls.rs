@@ -7,7 +7,7 @@ use crossbeam_channel::Receiver;
 use resilience::{spawn_forwarding, wait_event};
 use std::time::Duration;
 use syncord::sim::{RecordKind, SimConfig, Simulator};
-use syncord::{Config, Event, Intents};
+use syncord::{Config, Event, Intents, ShardThread};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -64,6 +64,22 @@ fn an_untrusted_certificate_is_refused() {
     shard.shutdown().unwrap();
 }
 
+/// Starts a session on `sim`, whose READY announces a resume URL the client must not use,
+/// and closes it resumably: the client reports an error whose message contains `reason`
+/// and resumes without that URL. Returns the shard, still running, and its events.
+fn resume_url_refused(sim: &Simulator, reason: &str) -> (ShardThread, Receiver<Event>) {
+    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
+    sim.close(4000);
+    let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
+        Event::Error { message } => message,
+        _ => unreachable!(),
+    };
+    assert!(message.contains(reason), "{message}");
+    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
+    (shard, events)
+}
+
 #[test]
 fn a_plain_text_resume_url_is_refused_after_a_tls_session() {
     // READY announces a ws:// resume URL although the session runs over TLS.
@@ -74,16 +90,8 @@ fn a_plain_text_resume_url_is_refused_after_a_tls_session() {
             .resume_gateway_url(plain.resume_url()),
     )
     .unwrap();
-    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
-    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
-    sim.close(4000);
-    let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
-        Event::Error { message } => message,
-        _ => unreachable!(),
-    };
-    assert!(message.contains("downgrade"), "{message}");
-    // The client resumed over TLS on the gateway URL instead.
-    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
+    // The client resumes over TLS on the gateway URL instead.
+    let (shard, _events) = resume_url_refused(&sim, "downgrade");
     assert_eq!(
         plain.connections(),
         0,
@@ -97,14 +105,6 @@ fn a_resume_url_that_is_not_wss_is_refused_before_dialing() {
     let sim =
         Simulator::start(SimConfig::default().resume_gateway_url("ws://gateway.example.invalid"))
             .unwrap();
-    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
-    next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
-    sim.close(4000);
-    let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
-        Event::Error { message } => message,
-        _ => unreachable!(),
-    };
-    assert!(message.contains("resume URL"), "{message}");
-    next(&events, "Resumed", |e| matches!(e, Event::Resumed { .. }));
+    let (shard, _events) = resume_url_refused(&sim, "resume URL");
     shard.shutdown().unwrap();
 }

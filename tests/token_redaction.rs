@@ -73,6 +73,18 @@ fn until(events: &Receiver<Event>, texts: &mut Vec<String>, wanted: impl Fn(&Eve
     }
 }
 
+/// Runs a shard with a wrong token to its end (see [`run_to_end`]): it must fail with
+/// `AuthenticationFailed`, whose `Debug` and `Display` texts are kept.
+fn run_refused(wrong: Config, texts: &mut Vec<String>) {
+    let error = run_to_end(wrong, texts).expect_err("the wrong token is refused");
+    assert!(
+        matches!(error, Error::AuthenticationFailed { .. }),
+        "{error:?}"
+    );
+    texts.push(format!("{error:?}"));
+    texts.push(error.to_string());
+}
+
 /// Runs a shard to its end on its own thread and returns what `run` returned.
 fn run_to_end(config: Config, texts: &mut Vec<String>) -> syncord::Result<()> {
     let (thread, events) = spawn_forwarding(config);
@@ -131,25 +143,13 @@ fn scenario() -> Captured {
         .gateway_url(sim.gateway_url())
         .build();
     texts.push(format!("{wrong:?}"));
-    let error = run_to_end(wrong, &mut texts).expect_err("the wrong token is refused");
-    assert!(
-        matches!(error, Error::AuthenticationFailed { .. }),
-        "{error:?}"
-    );
-    texts.push(format!("{error:?}"));
-    texts.push(error.to_string());
+    run_refused(wrong, &mut texts);
 
     // 3. A wrong token through discovery: HTTP 401, a fatal error.
     let wrong = Config::builder(WRONG, Intents::GUILDS)
         .api_base(sim.api_base())
         .build();
-    let error = run_to_end(wrong, &mut texts).expect_err("the wrong token is refused");
-    assert!(
-        matches!(error, Error::AuthenticationFailed { .. }),
-        "{error:?}"
-    );
-    texts.push(format!("{error:?}"));
-    texts.push(error.to_string());
+    run_refused(wrong, &mut texts);
 
     for token in [TOKEN, WRONG] {
         let token = Token::new(token);

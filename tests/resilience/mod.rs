@@ -6,12 +6,13 @@
 //! A test binary takes it with `mod resilience;` and imports what it needs.
 #![allow(dead_code)]
 
-use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use serde_json::Value;
 use std::collections::VecDeque;
+use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
-use syncord::sim::{Record, RecordKind, SimConfig, Simulator};
-use syncord::{Config, Event, Shard, ShardThread};
+use syncord::sim::{ConnectionFault, Record, RecordKind, SimConfig, Simulator};
+use syncord::{Backoff, Config, Event, Intents, Session, Shard, ShardHandle, ShardThread};
 
 /// How long any single wait may take before the test fails. Generous: the machine is a
 /// loaded 2-core box running many test binaries' tests in parallel.
@@ -36,6 +37,32 @@ pub fn sim_with_rate_limit(interval: Duration, sends: usize, window: Duration) -
 /// A simulator with a 100 ms heartbeat.
 pub fn sim() -> Simulator {
     sim_with_interval(Duration::from_millis(100))
+}
+
+/// A small backoff so that tests which do back off stay fast.
+pub fn quick_backoff() -> Backoff {
+    Backoff {
+        base: Duration::from_millis(20),
+        max: Duration::from_millis(100),
+        reset_after: Duration::from_secs(60),
+    }
+}
+
+/// A backoff of 30 s at every attempt: only a reconnect without backoff (or a shutdown
+/// that interrupts the wait) finishes within a test's timeouts.
+pub fn slow_backoff() -> Backoff {
+    Backoff {
+        base: Duration::from_secs(30),
+        max: Duration::from_secs(30),
+        reset_after: Duration::from_secs(60),
+    }
+}
+
+/// A GUILDS shard configuration that dials `sim`'s gateway URL directly (no discovery).
+pub fn gateway_config(sim: &Simulator) -> Config {
+    sim.client_config(Intents::GUILDS)
+        .gateway_url(sim.gateway_url())
+        .build()
 }
 
 /// The events a shard delivered, as the test receives them.
@@ -160,6 +187,72 @@ pub fn spawn_forwarding(config: Config) -> (ShardThread, Receiver<Event>) {
 pub fn spawn(config: Config) -> (ShardThread, Events) {
     let (thread, rx) = spawn_forwarding(config);
     (thread, Events::new(rx))
+}
+
+/// [`spawn`], then waits for the simulator's session; returns its id too.
+pub fn spawn_session(sim: &Simulator, config: Config) -> (ShardThread, Events, String) {
+    let (thread, events) = spawn(config);
+    let session = sim.wait_for_session(TIMEOUT).expect("a session starts");
+    (thread, events, session)
+}
+
+/// [`spawn`]s a GUILDS shard whose first dial `sim` refuses, with a [`slow_backoff`]: the
+/// shard waits 15 s or more before its second attempt.
+pub fn spawn_into_a_slow_backoff(sim: &Simulator) -> (ShardThread, Events) {
+    sim.fault_next(ConnectionFault::Refuse, 1);
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .backoff(slow_backoff())
+        .build();
+    spawn(config)
+}
+
+/// Runs a shard on its own thread whose handler forwards every event to the returned
+/// [`Events`] and then blocks on message 0 (see [`push_messages`]) until the test sends on
+/// the returned gate (or 60 s pass).
+pub fn spawn_blocking_on_message_zero(
+    config: Config,
+) -> (ShardThread, Events, ShardHandle, Sender<()>) {
+    let shard = Shard::with_config(config);
+    let handle = shard.handle();
+    let (gate_tx, gate_rx) = bounded::<()>(0);
+    let (tx, rx) = unbounded();
+    let thread = shard
+        .spawn(move |event| {
+            let block = message_number(&event) == Some(0);
+            let _ = tx.send(event);
+            if block {
+                // The test decides when this callback returns.
+                let _ = gate_rx.recv_timeout(Duration::from_secs(60));
+            }
+        })
+        .unwrap();
+    (thread, Events::new(rx), handle, gate_tx)
+}
+
+/// Runs a GUILDS shard on its own thread that starts by resuming `session`, which `sim`
+/// does not know: waits for the op 9 that tells it so (asserting it is not resumable),
+/// then, `invalid_session_delay` later, for the READY of the session it identifies.
+pub fn spawn_resuming_unknown_session(
+    sim: &Simulator,
+    session: Session,
+    invalid_session_delay: RangeInclusive<Duration>,
+) -> (ShardThread, Events) {
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .invalid_session_delay(invalid_session_delay)
+        .session(session)
+        .build();
+    let (thread, mut events) = spawn(config);
+    let invalid = events.wait("InvalidSession", |e| {
+        matches!(e, Event::InvalidSession { .. })
+    });
+    assert!(matches!(
+        invalid,
+        Event::InvalidSession { resumable: false }
+    ));
+    events.wait_dispatch("READY");
+    (thread, events)
 }
 
 /// Receives from `rx` until an event matches `pred` and returns it, skipping the others;
@@ -300,6 +393,21 @@ pub fn push_messages(sim: &Simulator, first: u64, count: u64) -> Vec<u64> {
                 .expect("the simulator has a session")
         })
         .collect()
+}
+
+/// [`push_messages`], then waits (naming `what` on a timeout) until the last of them has
+/// been delivered; returns their seqs.
+pub fn push_messages_and_wait(
+    sim: &Simulator,
+    events: &mut Events,
+    first: u64,
+    count: u64,
+    what: &str,
+) -> Vec<u64> {
+    let seqs = push_messages(sim, first, count);
+    let last = *seqs.last().expect("at least one message");
+    events.wait(what, |e| matches!(e, Event::Dispatch(d) if d.seq() == last));
+    seqs
 }
 
 /// The `n` of a MESSAGE_CREATE pushed by [`push_messages`].
