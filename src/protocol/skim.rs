@@ -254,19 +254,19 @@ fn bytes_equal(word: u64, byte: u8) -> u64 {
     !(((x & !HIGHS) + !HIGHS) | x) & HIGHS
 }
 
-/// The first index at or after `j` whose byte `hit` marks, looking 8 bytes at a time
-/// (`marks` maps a little-endian word to its `bytes_equal`-style mask), or `b.len()`.
+/// The first index at or after `j` holding a quote or a backslash, or `b.len()`; 8 bytes
+/// at a time.
 #[inline(always)]
-fn find(b: &[u8], mut j: usize, marks: impl Fn(u64) -> u64, hit: impl Fn(u8) -> bool) -> usize {
+fn quote_or_backslash(b: &[u8], mut j: usize) -> usize {
     while let Some(chunk) = b.get(j..j + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let mask = marks(word);
+        let mask = bytes_equal(word, b'"') | bytes_equal(word, b'\\');
         if mask != 0 {
             return j + (mask.trailing_zeros() / 8) as usize;
         }
         j += 8;
     }
-    while j < b.len() && !hit(b[j]) {
+    while j < b.len() && !matches!(b[j], b'"' | b'\\') {
         j += 1;
     }
     j
@@ -277,12 +277,7 @@ fn scan_string(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        j = find(
-            b,
-            j,
-            |w| bytes_equal(w, b'"') | bytes_equal(w, b'\\'),
-            |c| matches!(c, b'"' | b'\\'),
-        );
+        j = quote_or_backslash(b, j);
         match *b.get(j)? {
             b'"' => return Some((j + 1, escaped)),
             _ => {

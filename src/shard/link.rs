@@ -61,8 +61,6 @@ pub(crate) struct Link {
     pub acks: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
-    /// From Hello, for the send limiter's heartbeat reserve (0 = not yet known).
-    pub heartbeat_interval_ms: AtomicU64,
 }
 
 /// The running threads of one connection, and the caller's ends of their channels.
@@ -99,7 +97,6 @@ impl LinkThreads {
             received: AtomicU64::new(0),
             acks: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
-            heartbeat_interval_ms: AtomicU64::new(0),
         });
         let (events_tx, events) = bounded(opts.event_queue);
         let (reports_tx, reports) = unbounded();

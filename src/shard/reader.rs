@@ -163,8 +163,6 @@ pub(super) fn read_loop(
             }
             OpCode::HELLO => match serde_json::from_str::<Hello>(envelope.data_json()) {
                 Ok(h) if h.heartbeat_interval > 0 => {
-                    link.heartbeat_interval_ms
-                        .store(h.heartbeat_interval, Ordering::Release);
                     let _ = hello.try_send(Duration::from_millis(h.heartbeat_interval));
                     FromReader::Hello
                 }

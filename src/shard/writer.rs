@@ -68,7 +68,6 @@ pub(super) fn write_loop(
     } = inputs;
     let (limit, window) = opts.rate_limit;
     let mut limiter = SendLimiter::new(limit, window, None);
-    let mut known_interval = 0;
     let mut beats: Option<Beats> = None;
     // Priority payloads in arrival order: scheduled beats and what came on `priority`.
     let mut queue: VecDeque<Priority> = VecDeque::new();
@@ -84,16 +83,10 @@ pub(super) fn write_loop(
     };
     let fail = |e: tungstenite::Error| report(Ended::Io(format!("write failed: {e}")));
     loop {
-        // The reader stores Hello's interval before it sends it on `hello`.
-        let interval = link.heartbeat_interval_ms.load(Ordering::Acquire);
-        if interval != known_interval {
-            known_interval = interval;
-            limiter.set_heartbeat_interval(Some(Duration::from_millis(interval)));
-        }
         if beats.is_none() {
             match hello.try_recv() {
                 Ok(interval) => {
-                    beats = Some(start_beats(interval));
+                    beats = Some(start_beats(interval, &mut limiter));
                     hello = never();
                 }
                 Err(TryRecvError::Empty) => {}
@@ -197,7 +190,7 @@ pub(super) fn write_loop(
             Wake::Priority(Ok(p)) => queue.push_back(p),
             // Only the first Hello starts the schedule.
             Wake::Hello(Ok(interval)) => {
-                beats = Some(start_beats(interval));
+                beats = Some(start_beats(interval, &mut limiter));
                 hello = never();
             }
             // The reader stopped before Hello: no beats on this connection.
@@ -215,8 +208,10 @@ pub(super) fn write_loop(
     finish(pending, opts);
 }
 
-/// Hello arrived (PROTOCOL.md §4.2): the first beat after interval × jitter in [0, 1).
-fn start_beats(interval: Duration) -> Beats {
+/// Hello arrived (PROTOCOL.md §4.2): the first beat after interval × jitter in [0, 1), and
+/// the limiter keeps room for the beats of that interval.
+fn start_beats(interval: Duration, limiter: &mut SendLimiter) -> Beats {
+    limiter.set_heartbeat_interval(Some(interval));
     Beats::start(Instant::now(), interval, fastrand::f64())
 }
 
