@@ -2,6 +2,7 @@
 
 use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
 use crate::shard::{Backoff, Session};
+use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
 use crate::Token;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -95,6 +96,7 @@ pub struct Config {
     pub(crate) rate_limit: (u32, Duration),
     pub(crate) compression: Compression,
     pub(crate) payload_compression: bool,
+    pub(crate) adapter: AdapterSlot,
 }
 
 impl Config {
@@ -143,6 +145,7 @@ impl Config {
             rate_limit: crate::GATEWAY_SEND_LIMIT,
             compression: Compression::default(),
             payload_compression: false,
+            adapter: AdapterSlot(std::sync::Arc::new(TungsteniteAdapter)),
         })
     }
 
@@ -332,6 +335,14 @@ impl ConfigBuilder {
     /// Defaults to false.
     pub fn payload_compression(mut self, enabled: bool) -> Self {
         self.0.payload_compression = enabled;
+        self
+    }
+
+    /// The websocket library under the shard: any [`WebSocketAdapter`] (see
+    /// [`transport`](crate::transport) for the contract and an example). Defaults to
+    /// [`TungsteniteAdapter`] (tungstenite with native-tls).
+    pub fn websocket_adapter(mut self, adapter: std::sync::Arc<dyn WebSocketAdapter>) -> Self {
+        self.0.adapter = AdapterSlot(adapter);
         self
     }
 

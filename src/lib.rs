@@ -117,7 +117,7 @@ mod shard;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod token;
-mod transport;
+pub mod transport;
 
 pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
 pub use error::{Error, Result};
@@ -125,7 +125,7 @@ pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
 pub use shard::{
-    Backoff, Dispatch, Event, GuildMembers, MembersRequest, Session, Shard, ShardHandle,
+    Backoff, Dispatch, Event, GuildMembers, Latency, MembersRequest, Session, Shard, ShardHandle,
     ShardState, ShardThread,
 };
 pub use token::Token;

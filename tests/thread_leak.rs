@@ -37,7 +37,7 @@ fn count(threads: &[String], prefix: &str) -> usize {
     threads.iter().filter(|t| t.starts_with(prefix)).count()
 }
 
-/// Exactly one shard runner and one reader and one writer thread: three in all.
+/// Exactly one shard runner and one reader, one heartbeat and one writer thread: four in all.
 ///
 /// A thread names itself when it first runs, so a thread spawned a moment ago may still
 /// carry its parent's name on a loaded machine: the names are read again (for up to two
@@ -53,18 +53,18 @@ fn assert_one_connection(when: &str) {
 }
 
 fn is_one_connection(threads: &[String]) -> bool {
-    ["syncord-shard", "syncord-reader", "syncord-writer"]
+    ["syncord-sh-", "syncord-rd-", "syncord-hb-", "syncord-wr-"]
         .iter()
         .all(|prefix| count(threads, prefix) == 1)
-        && threads.len() == 3
+        && threads.len() == 4
 }
 
 fn check_one_connection(threads: &[String], when: &str) {
-    assert_eq!(count(threads, "syncord-shard"), 1, "{when}: {threads:?}");
-    assert_eq!(count(threads, "syncord-reader"), 1, "{when}: {threads:?}");
-    assert_eq!(count(threads, "syncord-writer"), 1, "{when}: {threads:?}");
-    assert_eq!(count(threads, "syncord-heartbe"), 0, "{when}: {threads:?}");
-    assert_eq!(threads.len(), 3, "{when}: unexpected threads {threads:?}");
+    assert_eq!(count(threads, "syncord-sh-"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-rd-"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-hb-"), 1, "{when}: {threads:?}");
+    assert_eq!(count(threads, "syncord-wr-"), 1, "{when}: {threads:?}");
+    assert_eq!(threads.len(), 4, "{when}: unexpected threads {threads:?}");
 }
 
 #[test]

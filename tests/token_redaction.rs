@@ -204,8 +204,7 @@ fn token_never_appears_in_logs_errors_or_debug_output() {
         captured
             .lines
             .iter()
-            .any(|l| l.thread.starts_with("syncord-reader")
-                || l.thread.starts_with("syncord-writer")),
+            .any(|l| l.thread.starts_with("syncord-rd-") || l.thread.starts_with("syncord-wr-")),
         "nothing was logged from the connection threads; is the logger installed?"
     );
     assert!(

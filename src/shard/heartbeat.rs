@@ -1,9 +1,86 @@
-//! The heartbeat schedule the writer thread keeps (PROTOCOL.md §4.2): the first beat after
+//! The heartbeat thread (Discord: Gateway → Sending Heartbeats): the first beat after
 //! interval × jitter, then every interval on an absolute schedule; a beat due with nothing
-//! received since the previous one means a zombie connection. Pure logic: the writer waits
-//! on [`Beats::due`] alongside its channels and calls [`Beats::tick`] once it has passed.
+//! received since the previous one means a zombie connection. The schedule ([`Beats`]) is
+//! pure logic; [`beat_loop`] sleeps until it is due, asks the writer (the only thread that
+//! writes) to send, and measures each beat's round trip from the ACKs the reader reports.
 
+use super::latency::Latency;
+use super::link::{BeatSignal, Link, Priority, Report};
+use super::policy::Ended;
+use crossbeam_channel::{at, never, select_biased, Receiver, Sender};
+use parking_lot::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// What the heartbeat thread waits on.
+pub(super) struct BeatInputs {
+    /// Hello's interval, op 1 requests and ACK times, from the reader.
+    pub signals: Receiver<BeatSignal>,
+    /// Heartbeats go to the writer here, ahead of everything else.
+    pub priority: Sender<Priority>,
+    /// Disconnected when the connection stops.
+    pub stop: Receiver<()>,
+}
+
+/// Keeps one connection's beat: starts the schedule at Hello, asks for a beat when one is
+/// due or the server asks (op 1, answered at once, schedule unchanged), reports a zombie,
+/// and records round trips in `latency`. Wakes only for a due beat or a reader signal.
+pub(super) fn beat_loop(
+    link: &Link,
+    inputs: BeatInputs,
+    reports: &Sender<Report>,
+    latency: &Mutex<Latency>,
+) {
+    let mut beats: Option<Beats> = None;
+    let request_beat = || {
+        latency.lock().sent(Instant::now());
+        inputs.priority.send(Priority::Heartbeat).is_ok()
+    };
+    loop {
+        let timer = beats.as_ref().map_or_else(never, |b| at(b.due()));
+        select_biased! {
+            recv(inputs.stop) -> _ => return,
+            recv(inputs.signals) -> signal => match signal {
+                Ok(BeatSignal::Hello(interval)) => {
+                    // Only the first Hello of a connection starts the schedule.
+                    if beats.is_none() {
+                        beats = Some(Beats::start(Instant::now(), interval, fastrand::f64()));
+                    }
+                }
+                Ok(BeatSignal::ServerAsked) => {
+                    if !request_beat() {
+                        return;
+                    }
+                }
+                Ok(BeatSignal::Ack(at)) => latency.lock().acked(at),
+                // The reader stopped: the connection is over.
+                Err(_) => return,
+            },
+            recv(timer) -> _ => {
+                let now = Instant::now();
+                let Some(schedule) = beats.as_mut().filter(|b| b.due() <= now) else {
+                    continue;
+                };
+                let received = link.received.load(Ordering::Acquire);
+                let blocked = link.reader_blocked.load(Ordering::Acquire);
+                match schedule.tick(now, received, blocked) {
+                    Beat::Send => {
+                        if !request_beat() {
+                            return;
+                        }
+                    }
+                    Beat::Zombie => {
+                        let _ = reports.send(Report {
+                            generation: link.generation,
+                            ended: Ended::Zombie,
+                        });
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// What to do now that a beat is due.
 #[derive(Debug, PartialEq, Eq)]
@@ -42,8 +119,8 @@ impl Beats {
     /// Called at `now`, once [`Beats::due`] has passed, with the link's frame counter and
     /// whether the reader is parked on a full event queue (then silence is ours, not the
     /// server's). A beat to send moves the schedule on by one interval from the previous
-    /// due time, not from now, so late wake-ups do not make it drift; but a writer more
-    /// than a whole interval late (a write stalled on a full socket) starts a new schedule
+    /// due time, not from now, so late wake-ups do not make it drift; but a thread more
+    /// than a whole interval late (a stalled machine) starts a new schedule
     /// from now, so the missed beats are not sent back to back, with no time for their ACK
     /// (which would look like a zombie).
     pub fn tick(&mut self, now: Instant, received: u64, reader_blocked: bool) -> Beat {

@@ -1,20 +1,24 @@
-//! One connection's threads: reader and writer (which also keeps the heartbeat schedule),
-//! and the messages between them and the caller's loop (DESIGN.md §1).
+//! One connection's three threads (reader, heartbeat, writer), the handle they share, and
+//! the messages between them and the caller's loop.
 //!
 //! Every connection gets fresh channels and a generation number; the caller's loop drops
 //! anything that carries an older generation, so a late report from a dead connection can
 //! never end a new one.
 
 use super::event::{Dispatch, Event};
+use super::heartbeat::{beat_loop, BeatInputs};
+use super::latency::Latency;
 use super::policy::Ended;
-use super::reader::{read_loop, Decoding};
+use super::reader::{read_loop, Decoding, ReaderOutputs};
 use super::writer::{write_loop, WriterInputs, WriterOptions};
-use crate::transport::Connection;
+use crate::transport::WebSocketConnection;
 use crate::Compression;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A user command waiting for the writer.
 pub(crate) struct Command {
@@ -41,6 +45,20 @@ pub(crate) struct Report {
     pub ended: Ended,
 }
 
+/// What the reader tells the heartbeat thread.
+pub(crate) enum BeatSignal {
+    /// Hello's `heartbeat_interval`: the schedule starts.
+    Hello(Duration),
+    /// op 1: the server asks for a beat now.
+    ServerAsked,
+    /// op 11 arrived at this instant.
+    Ack(Instant),
+}
+
+/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1 or
+/// op 11) are dropped rather than queued without bound.
+const BEAT_SIGNALS: usize = 64;
+
 /// What the writer sends ahead of user commands.
 pub(crate) enum Priority {
     /// A heartbeat carrying the latest sequence number.
@@ -49,16 +67,14 @@ pub(crate) enum Priority {
     Session(String),
 }
 
-/// State the two threads share.
+/// The connection handle the three threads share.
 pub(crate) struct Link {
-    pub conn: Connection,
+    pub conn: Box<dyn WebSocketConnection>,
     pub generation: u64,
     /// Last sequence number received (0 = none yet).
     pub seq: AtomicU64,
     /// Frames received, for the zombie check.
     pub received: AtomicU64,
-    /// Heartbeat ACKs received.
-    pub acks: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
 }
@@ -85,44 +101,72 @@ pub(crate) struct LinkOptions {
     pub compression: Compression,
     pub payload_compression: bool,
     pub max_message_size: usize,
+    /// Where the heartbeat thread publishes round trips (reset for each connection).
+    pub latency: Arc<Mutex<Latency>>,
 }
 
 impl LinkThreads {
-    /// Starts the reader and writer threads on a connected socket.
-    pub fn start(conn: Connection, generation: u64, opts: LinkOptions) -> std::io::Result<Self> {
+    /// Starts the reader, heartbeat and writer threads on a connected socket. Threads are
+    /// named `syncord-rd-N`, `syncord-hb-N` and `syncord-wr-N` for shard N: Linux keeps 15
+    /// bytes of a name, which leaves room for a four-digit shard id.
+    pub fn start(
+        conn: Box<dyn WebSocketConnection>,
+        generation: u64,
+        opts: LinkOptions,
+    ) -> std::io::Result<Self> {
         let link = Arc::new(Link {
             conn,
             generation,
             seq: AtomicU64::new(opts.initial_seq),
             received: AtomicU64::new(0),
-            acks: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
         });
+        *opts.latency.lock() = Latency::default();
         let (events_tx, events) = bounded(opts.event_queue);
         let (reports_tx, reports) = unbounded();
         let (priority, priority_rx) = unbounded();
         let (stop, stop_rx) = bounded::<()>(0);
         let (hello_tx, hello_rx) = bounded(1);
         let (ready_tx, ready_rx) = bounded(1);
+        let (beat_tx, beat_rx) = bounded(BEAT_SIGNALS);
         let id = opts.shard_id;
-        let mut threads = Vec::with_capacity(2);
-        let mut spawn = |name: String, f: Box<dyn FnOnce() + Send>| {
+        let mut threads = Vec::with_capacity(3);
+        let mut spawn = |name: String, stack: usize, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name)
-                .stack_size(256 * 1024)
+                .stack_size(stack)
                 .spawn(f)
                 .map(|handle| threads.push(handle))
         };
         let started = (|| {
-            let (l, p, c) = (link.clone(), priority.clone(), opts.chunks.clone());
+            let (l, c) = (link.clone(), opts.chunks.clone());
             let decoding = Decoding {
                 compression: opts.compression,
                 payload_compression: opts.payload_compression,
                 limit: opts.max_message_size,
             };
+            let outputs = ReaderOutputs {
+                events: events_tx,
+                hello: hello_tx,
+                beats: beat_tx,
+                ready: ready_tx,
+            };
+            // The reader first: `wake_reader` unparks the first thread.
             spawn(
-                format!("syncord-reader-{id}"),
-                Box::new(move || read_loop(&l, &events_tx, &hello_tx, &p, &ready_tx, &c, decoding)),
+                format!("syncord-rd-{id}"),
+                256 * 1024,
+                Box::new(move || read_loop(&l, &outputs, &c, decoding)),
+            )?;
+            let (l, r, latency) = (link.clone(), reports_tx.clone(), opts.latency.clone());
+            let inputs = BeatInputs {
+                signals: beat_rx,
+                priority: priority.clone(),
+                stop: stop_rx.clone(),
+            };
+            spawn(
+                format!("syncord-hb-{id}"),
+                128 * 1024,
+                Box::new(move || beat_loop(&l, inputs, &r, &latency)),
             )?;
             let l = link.clone();
             let inputs = WriterInputs {
@@ -134,7 +178,8 @@ impl LinkThreads {
             };
             let w = opts.writer;
             spawn(
-                format!("syncord-writer-{id}"),
+                format!("syncord-wr-{id}"),
+                256 * 1024,
                 Box::new(move || write_loop(&l, inputs, &reports_tx, &w)),
             )
         })();
@@ -171,8 +216,8 @@ impl LinkThreads {
     }
 
     /// Closes the connection (with `close` = (code, reason), or by dropping TCP), stops the
-    /// threads and hands every dispatch the reader had already read to `deliver`, then joins
-    /// both threads.
+    /// threads and returns every message the reader had already read, once all three threads
+    /// are joined.
     pub fn stop_and_join(&mut self, close: Option<(u16, &str)>) -> Vec<FromReader> {
         match close {
             Some((code, reason)) => self.link.conn.close(code, reason),

@@ -3,6 +3,7 @@
 mod backoff;
 mod event;
 mod heartbeat;
+mod latency;
 mod link;
 pub(crate) mod members;
 mod policy;
@@ -13,11 +14,13 @@ mod writer;
 
 pub use backoff::Backoff;
 pub use event::{Dispatch, Event};
+pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
 pub use session::Session;
 
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
+use crate::transport::DialCancel;
 use crate::{Config, Error, Intents, Result, Token};
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use link::Command;
@@ -60,8 +63,12 @@ const SHUTDOWN_RESUMABLE: u8 = 2;
 pub(crate) struct Shared {
     stop: AtomicU8,
     wake: (Sender<()>, Receiver<()>),
-    /// The socket being dialed, so shutdown can abort a handshake.
+    /// The socket of a discovery request in progress, so shutdown can abort it.
     dialing: Mutex<Option<TcpStream>>,
+    /// Fired by shutdown: interrupts a websocket dial in progress.
+    cancel: DialCancel,
+    /// Heartbeat round trips of the current connection, kept by its heartbeat thread.
+    latency: Arc<Mutex<Latency>>,
     state: Mutex<ShardState>,
     /// Session id and resume URL as of the last READY; `seq` is kept in `delivered_seq`.
     session: Mutex<Option<Session>>,
@@ -117,6 +124,7 @@ impl Shared {
             .stop
             .compare_exchange(RUNNING, mode, Ordering::AcqRel, Ordering::Acquire);
         let _ = self.wake.0.try_send(());
+        self.cancel.cancel();
         if let Some(socket) = self.dialing.lock().as_ref() {
             let _ = socket.shutdown(std::net::Shutdown::Both);
         }
@@ -156,6 +164,8 @@ impl Shard {
             stop: AtomicU8::new(RUNNING),
             wake: bounded(1),
             dialing: Mutex::new(None),
+            cancel: DialCancel::new(),
+            latency: Arc::default(),
             state: Mutex::new(ShardState::Idle),
             session: Mutex::new(config.session.clone()),
             delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
@@ -219,10 +229,10 @@ impl Shard {
         result
     }
 
-    /// Runs the shard on a new thread (named `syncord-shard-<id>`).
+    /// Runs the shard on a new thread (named `syncord-sh-<id>`).
     pub fn spawn<H: FnMut(Event) + Send + 'static>(self, handler: H) -> Result<ShardThread> {
         let handle = self.handle();
-        let name = format!("syncord-shard-{}", self.config.shard_id());
+        let name = format!("syncord-sh-{}", self.config.shard_id());
         let thread = std::thread::Builder::new()
             .name(name)
             .spawn(move || self.run(handler))
@@ -389,6 +399,20 @@ impl ShardHandle {
     /// until the handler catches up; nothing is dropped.
     pub fn queue_depth(&self) -> usize {
         self.shared.events.lock().as_ref().map_or(0, Receiver::len)
+    }
+
+    /// The heartbeat round trip of the current connection: the most recent, the average of
+    /// the last few, beats sent and ACKed, and when the last ACK came. Reset when a new
+    /// connection starts.
+    ///
+    /// ```no_run
+    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS).handle();
+    /// if let Some(rtt) = handle.latency().recent() {
+    ///     println!("gateway latency {rtt:?}");
+    /// }
+    /// ```
+    pub fn latency(&self) -> Latency {
+        self.shared.latency.lock().clone()
     }
 
     /// The current session (id, last delivered seq, resume URL), if one is established.

@@ -2,28 +2,43 @@
 //! queues dispatches for the caller (DESIGN.md §1). It never runs user code.
 
 use super::event::{Dispatch, Event};
-use super::link::{FromReader, Link, Priority};
+use super::link::{BeatSignal, FromReader, Link};
 use super::members::ChunkRouter;
 use super::policy::Ended;
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
-use crate::transport::{inflate_payload, InflateError, Inflater};
+use crate::transport::{inflate_payload, InflateError, Inflater, Message, TransportError};
 use crate::Compression;
 use bytes::{Bytes, BytesMut};
 use crossbeam_channel::Sender;
 use std::borrow::Cow;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-use tungstenite::{Message, Utf8Bytes};
+use std::time::{Duration, Instant};
+use tungstenite::Utf8Bytes;
+
+/// Where the reader sends what it read.
+pub(super) struct ReaderOutputs {
+    /// Dispatches and notices, in order, for the caller's thread.
+    pub events: Sender<FromReader>,
+    /// Hello's interval, for the writer's send limiter.
+    pub hello: Sender<Duration>,
+    /// Hello, op 1 and ACKs, for the heartbeat thread.
+    pub beats: Sender<BeatSignal>,
+    /// READY or RESUMED arrived, for the writer.
+    pub ready: Sender<()>,
+}
 
 pub(super) fn read_loop(
     link: &Link,
-    events: &Sender<FromReader>,
-    hello: &Sender<Duration>,
-    priority: &Sender<Priority>,
-    ready: &Sender<()>,
+    outputs: &ReaderOutputs,
     chunks: &ChunkRouter,
     decoding: Decoding,
 ) {
+    let ReaderOutputs {
+        events,
+        hello,
+        beats,
+        ready,
+    } = outputs;
     let mut inflater = match decoding.inflater() {
         Ok(inflater) => inflater,
         Err(e) => {
@@ -48,7 +63,7 @@ pub(super) fn read_loop(
                 blocks.waiting();
                 match link.conn.wait_readable() {
                     Ok(()) => continue,
-                    Err(e) => break Ended::Io(e.to_string()),
+                    Err(e) => break read_error(e),
                 }
             }
             Err(e) => break read_error(e),
@@ -59,12 +74,6 @@ pub(super) fn read_loop(
             // allocation per message, is freed here: freed on the caller's thread, each
             // free contended with this thread's next allocation for malloc's lock.
             Message::Text(text) => blocks.copy_text(&text),
-            Message::Close(frame) => {
-                break Ended::Closed {
-                    code: frame.as_ref().map(|f| u16::from(f.code)),
-                    reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-                }
-            }
             Message::Binary(bytes) => {
                 let inflated = match inflater.as_mut() {
                     Some(inflater) => match inflater.push(&bytes) {
@@ -106,7 +115,8 @@ pub(super) fn read_loop(
                     }
                 }
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
+            // Adapters answer pings themselves.
+            _ => continue,
         };
         let envelope = match top_level(&text) {
             Ok(Parsed::Unscanned(head)) => {
@@ -148,12 +158,13 @@ pub(super) fn read_loop(
                 FromReader::Dispatch(dispatch)
             }
             OpCode::HEARTBEAT_ACK => {
-                link.acks.fetch_add(1, Ordering::Release);
+                let _ = beats.try_send(BeatSignal::Ack(Instant::now()));
                 continue;
             }
             OpCode::HEARTBEAT => {
-                // PROTOCOL.md §4.2: answer a server request at once; the schedule is unchanged.
-                let _ = priority.send(Priority::Heartbeat);
+                // Answered at once; the schedule is unchanged (Discord: Gateway → Sending
+                // Heartbeats).
+                let _ = beats.try_send(BeatSignal::ServerAsked);
                 continue;
             }
             OpCode::RECONNECT => break Ended::Reconnect,
@@ -163,7 +174,9 @@ pub(super) fn read_loop(
             }
             OpCode::HELLO => match serde_json::from_str::<Hello>(envelope.data_json()) {
                 Ok(h) if h.heartbeat_interval > 0 => {
-                    let _ = hello.try_send(Duration::from_millis(h.heartbeat_interval));
+                    let interval = Duration::from_millis(h.heartbeat_interval);
+                    let _ = hello.try_send(interval);
+                    let _ = beats.try_send(BeatSignal::Hello(interval));
                     FromReader::Hello
                 }
                 _ => break Ended::Protocol("Hello without a valid heartbeat_interval".into()),
@@ -381,22 +394,13 @@ impl Decoding {
     }
 }
 
-fn read_error(e: tungstenite::Error) -> Ended {
-    use tungstenite::Error as E;
+fn read_error(e: TransportError) -> Ended {
     match e {
-        E::ConnectionClosed | E::AlreadyClosed => Ended::Eof,
-        E::Io(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
-            ) =>
-        {
-            Ended::Eof
-        }
-        E::Io(e) => Ended::Io(e.to_string()),
-        E::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => Ended::Eof,
-        E::Capacity(e) => Ended::TooLarge(e.to_string()),
-        e => Ended::Protocol(e.to_string()),
+        TransportError::Closed { code, reason } => Ended::Closed { code, reason },
+        TransportError::Eof => Ended::Eof,
+        TransportError::TooLarge(e) => Ended::TooLarge(e),
+        TransportError::Protocol(e) => Ended::Protocol(e),
+        TransportError::Io(e) => Ended::Io(e.to_string()),
     }
 }
 

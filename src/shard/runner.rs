@@ -7,7 +7,7 @@ use super::policy::{decide, Action, Ended, Facts, Wait};
 use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
-use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
+use crate::transport::{DialRequest, RequestOptions, WsUrl};
 use crate::{Compression, Config, Error, Result};
 use crossbeam_channel::{at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -308,20 +308,17 @@ impl<H: FnMut(Event)> Runner<H> {
             url: full_url.clone(),
             resume,
         });
-        let register = self.abort_registration();
-        let dialed = Connection::dial(
-            &url,
-            &full_url,
-            &DialOptions {
-                connect_timeout: self.config.dial_timeout,
-                handshake_timeout: self.config.handshake_timeout,
-                max_message_size: self.config.max_message_size,
-                tls: self.config.tls.as_ref(),
-                on_connected: &register,
-                aborted: &|| self.shared.stop_requested().is_some(),
-            },
-        );
-        self.shared.dialing.lock().take();
+        let user_agent = crate::rest::user_agent();
+        let dialed = self.config.adapter.0.dial(&DialRequest {
+            url: &full_url,
+            headers: &[("User-Agent", &user_agent)],
+            connect_timeout: self.config.dial_timeout,
+            handshake_timeout: self.config.handshake_timeout,
+            max_message_size: self.config.max_message_size,
+            tls: self.config.tls.as_ref(),
+            cancel: &self.shared.cancel,
+        });
+        self.shared.cancel.clear();
         if let Some(resumable) = self.shared.stop_requested() {
             return (Ended::Shutdown { resumable }, None);
         }
@@ -344,6 +341,7 @@ impl<H: FnMut(Event)> Runner<H> {
             compression: self.config.compression,
             payload_compression: self.config.payload_compression,
             max_message_size: self.config.max_message_size,
+            latency: self.shared.latency.clone(),
         };
         let mut link = match LinkThreads::start(conn, self.generation, opts) {
             Ok(link) => link,

@@ -1,23 +1,19 @@
-//! The writer thread: heartbeats first, Identify/Resume next, then user commands once the
-//! session is active, never faster than the send limiter allows (PROTOCOL.md §5.1).
-//!
-//! It also keeps the heartbeat schedule (PROTOCOL.md §4.2, [`super::heartbeat::Beats`]):
-//! every wait of this thread, whether idle or for a limiter slot, also ends at the next
-//! beat's due time, so an idle connection costs one wake-up per beat and a beat is never
-//! late behind a command waiting for its slot.
+//! The writer thread, the only one that writes: heartbeats first (the heartbeat thread asks
+//! for them), Identify/Resume next, then user commands once the session is active, never
+//! faster than the send limiter allows (Discord: Gateway → Rate Limiting; the limiter keeps
+//! room for the beats of Hello's interval).
 
-use super::heartbeat::{Beat, Beats};
 use super::link::{Command, Link, Priority, Report};
 use super::policy::Ended;
 use crate::protocol::heartbeat_json;
 use crate::ratelimit::SendLimiter;
+use crate::transport::{Message, TransportError};
 use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tungstenite::Message;
 
 /// Per-connection settings of the writer.
 pub(crate) struct WriterOptions {
@@ -28,11 +24,11 @@ pub(crate) struct WriterOptions {
 
 /// The channels the writer waits on.
 pub(super) struct WriterInputs {
-    /// Heartbeats the server asked for (op 1) and Identify/Resume.
+    /// Heartbeats (from the heartbeat thread) and Identify/Resume.
     pub priority: Receiver<Priority>,
     /// User commands (shared by every connection of the shard).
     pub commands: Receiver<Command>,
-    /// The heartbeat interval, once Hello arrived.
+    /// The heartbeat interval, once Hello arrived: the limiter keeps room for its beats.
     pub hello: Receiver<Duration>,
     /// READY or RESUMED arrived: user commands may go.
     pub ready: Receiver<()>,
@@ -51,8 +47,7 @@ enum Wake {
 }
 
 /// Sends payloads in priority order (heartbeats, Identify/Resume, then user commands once
-/// the session is active), never faster than the send limiter allows, and beats on the
-/// schedule Hello starts.
+/// the session is active), never faster than the send limiter allows.
 pub(super) fn write_loop(
     link: &Link,
     inputs: WriterInputs,
@@ -68,8 +63,7 @@ pub(super) fn write_loop(
     } = inputs;
     let (limit, window) = opts.rate_limit;
     let mut limiter = SendLimiter::new(limit, window, None);
-    let mut beats: Option<Beats> = None;
-    // Priority payloads in arrival order: scheduled beats and what came on `priority`.
+    // Priority payloads in arrival order.
     let mut queue: VecDeque<Priority> = VecDeque::new();
     let mut warned = false;
     let mut active = false;
@@ -81,38 +75,25 @@ pub(super) fn write_loop(
             ended,
         });
     };
-    let fail = |e: tungstenite::Error| report(Ended::Io(format!("write failed: {e}")));
+    let fail = |e: TransportError| report(Ended::Io(format!("write failed: {e}")));
     loop {
-        if beats.is_none() {
-            match hello.try_recv() {
-                Ok(interval) => {
-                    beats = Some(start_beats(interval, &mut limiter));
-                    hello = never();
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => hello = never(),
+        match hello.try_recv() {
+            Ok(interval) => {
+                limiter.set_heartbeat_interval(Some(interval));
+                hello = never();
             }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => hello = never(),
         }
         // Heartbeats and Identify/Resume go before anything else.
         loop {
             match priority.try_recv() {
-                Ok(p) => queue.push_back(p),
+                Ok(p) => enqueue(&mut queue, p),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return finish(pending, opts),
             }
         }
         let now = Instant::now();
-        if let Some(schedule) = beats.as_mut().filter(|b| b.due() <= now) {
-            let received = link.received.load(Ordering::Acquire);
-            let blocked = link.reader_blocked.load(Ordering::Acquire);
-            match schedule.tick(now, received, blocked) {
-                Beat::Send => queue.push_back(Priority::Heartbeat),
-                Beat::Zombie => {
-                    report(Ended::Zombie);
-                    return finish(pending, opts);
-                }
-            }
-        }
 
         // The next payload and when the limiter lets it go.
         let slot = if let Some(next) = queue.front() {
@@ -167,9 +148,8 @@ pub(super) fn write_loop(
             }
         };
 
-        // Wait for the slot, the next beat, or anything on the channels.
+        // Wait for the slot or anything on the channels.
         let slot = slot.map_or_else(never, at);
-        let beat = beats.as_ref().map_or_else(never, |b| at(b.due()));
         let user = if active && pending.is_none() {
             &commands
         } else {
@@ -177,7 +157,6 @@ pub(super) fn write_loop(
         };
         let wake = select_biased! {
             recv(stop) -> _ => Wake::Stop,
-            recv(beat) -> _ => Wake::Timer,
             recv(priority) -> p => Wake::Priority(p.map_err(drop)),
             recv(hello) -> h => Wake::Hello(h.map_err(drop)),
             recv(ready) -> r => Wake::Ready(r.map_err(drop)),
@@ -187,13 +166,12 @@ pub(super) fn write_loop(
         match wake {
             Wake::Stop | Wake::Priority(Err(())) | Wake::Command(Err(())) => break,
             Wake::Timer => {}
-            Wake::Priority(Ok(p)) => queue.push_back(p),
-            // Only the first Hello starts the schedule.
+            Wake::Priority(Ok(p)) => enqueue(&mut queue, p),
             Wake::Hello(Ok(interval)) => {
-                beats = Some(start_beats(interval, &mut limiter));
+                limiter.set_heartbeat_interval(Some(interval));
                 hello = never();
             }
-            // The reader stopped before Hello: no beats on this connection.
+            // The reader stopped before Hello.
             Wake::Hello(Err(())) => hello = never(),
             Wake::Ready(r) => {
                 active = r.is_ok();
@@ -208,11 +186,14 @@ pub(super) fn write_loop(
     finish(pending, opts);
 }
 
-/// Hello arrived (PROTOCOL.md §4.2): the first beat after interval × jitter in [0, 1), and
-/// the limiter keeps room for the beats of that interval.
-fn start_beats(interval: Duration, limiter: &mut SendLimiter) -> Beats {
-    limiter.set_heartbeat_interval(Some(interval));
-    Beats::start(Instant::now(), interval, fastrand::f64())
+/// Queues a priority payload. A heartbeat already waiting (behind a stalled write, or the
+/// limiter) is not queued twice: both would carry the same sequence number, and two beats
+/// back to back leave no time for the first one's ACK.
+fn enqueue(queue: &mut VecDeque<Priority>, payload: Priority) {
+    let beat_waiting = queue.iter().any(|p| matches!(p, Priority::Heartbeat));
+    if !(beat_waiting && matches!(payload, Priority::Heartbeat)) {
+        queue.push_back(payload);
+    }
 }
 
 /// A command taken but not written goes back to the front of the retry queue.
@@ -223,7 +204,7 @@ fn finish(pending: Option<Command>, opts: &WriterOptions) {
 }
 
 /// Writes one priority payload (the limiter already counted it).
-fn send_priority(link: &Link, payload: Priority) -> Result<(), tungstenite::Error> {
+fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
     match payload {
         Priority::Heartbeat => {
             let seq = link.seq.load(Ordering::Acquire);

@@ -6,8 +6,13 @@
 //! the lock fairly between messages so a waiting writer (a heartbeat) gets in at once.
 //! Shutting the TCP socket down wakes a reader parked in `poll`. (DESIGN.md §1.)
 
+use super::adapter::{
+    DialError, DialRequest, Message as WsMessage, Text, TransportError, WebSocketAdapter,
+    WebSocketConnection,
+};
 use super::read_ahead::ReadAhead;
 use super::url::WsUrl;
+use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -18,23 +23,6 @@ use tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
-
-/// Why a dial failed, worded for logs and lifecycle events.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DialError(pub String);
-
-/// Settings for one dial.
-pub(crate) struct DialOptions<'a> {
-    pub connect_timeout: Duration,
-    pub handshake_timeout: Duration,
-    pub max_message_size: usize,
-    pub tls: Option<&'a native_tls::TlsConnector>,
-    /// Called with the TCP socket before the handshake, so another thread can abort the
-    /// handshake by shutting the socket down.
-    pub on_connected: &'a dyn Fn(&TcpStream),
-    /// Polled while connecting: true stops the attempt.
-    pub aborted: &'a dyn Fn() -> bool,
-}
 
 /// How long a write may wait for the socket to accept bytes before the connection is
 /// considered dead.
@@ -119,32 +107,62 @@ fn connect_one(
     Ok(stream)
 }
 
+/// The default adapter: tungstenite over TCP, with native-tls for `wss://`.
+///
+/// Reads go through a read-ahead buffer (one `recv` per burst instead of per frame); after
+/// the handshake the socket is non-blocking, the reader waits in `poll(2)` without holding
+/// the websocket's lock, and releases the lock fairly between messages so a writer (a
+/// heartbeat) gets in at once.
+#[derive(Clone, Copy, Debug, Default)]
+#[non_exhaustive]
+pub struct TungsteniteAdapter;
+
+impl WebSocketAdapter for TungsteniteAdapter {
+    fn dial(&self, request: &DialRequest<'_>) -> Result<Box<dyn WebSocketConnection>, DialError> {
+        Ok(Box::new(Connection::dial(request)?))
+    }
+}
+
 impl Connection {
-    /// Dials `url` (already carrying its query string) and completes the handshake.
-    pub fn dial(url: &WsUrl, full_url: &str, opts: &DialOptions<'_>) -> Result<Self, DialError> {
-        let addrs = resolve(url)?;
-        let tcp = connect_tcp(&addrs, opts.connect_timeout, opts.aborted)?;
+    /// Dials `request.url` (already carrying its query string) and completes the handshake.
+    pub fn dial(request: &DialRequest<'_>) -> Result<Self, DialError> {
+        let url = WsUrl::parse(request.url).map_err(|e| DialError(e.to_string()))?;
+        let addrs = resolve(&url)?;
+        let aborted = || request.cancel.is_cancelled();
+        let tcp = connect_tcp(&addrs, request.connect_timeout, &aborted)?;
         let setup = |e: io::Error| DialError(format!("socket setup failed: {e}"));
         tcp.set_nodelay(true).map_err(setup)?;
-        tcp.set_read_timeout(Some(opts.handshake_timeout))
+        tcp.set_read_timeout(Some(request.handshake_timeout))
             .map_err(setup)?;
-        tcp.set_write_timeout(Some(opts.handshake_timeout))
+        tcp.set_write_timeout(Some(request.handshake_timeout))
             .map_err(setup)?;
         let shared = tcp.try_clone().map_err(setup)?;
-        (opts.on_connected)(&shared);
+        // A shutdown mid-handshake shuts the socket down, which fails the blocked read.
+        let abort = tcp.try_clone().map_err(setup)?;
+        request.cancel.on_cancel(move || {
+            let _ = abort.shutdown(Shutdown::Both);
+        });
 
-        let request = full_url
+        let mut upgrade = request
+            .url
             .into_client_request()
             .map_err(|e| DialError(format!("bad request URL: {e}")))?;
+        for (name, value) in request.headers {
+            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|e| DialError(format!("bad header name {name:?}: {e}")))?;
+            let value = tungstenite::http::HeaderValue::from_str(value)
+                .map_err(|e| DialError(format!("bad value for header {name}: {e}")))?;
+            upgrade.headers_mut().insert(name, value);
+        }
         let config = WebSocketConfig::default()
-            .max_message_size(Some(opts.max_message_size))
-            .max_frame_size(Some(opts.max_message_size))
+            .max_message_size(Some(request.max_message_size))
+            .max_frame_size(Some(request.max_message_size))
             // Idle shards should not hold 128 KiB per direction; messages still grow the
             // buffer as needed.
             .read_buffer_size(16 * 1024)
             .write_buffer_size(0);
         let connector = if url.secure {
-            let tls = match opts.tls {
+            let tls = match request.tls {
                 Some(tls) => tls.clone(),
                 None => native_tls::TlsConnector::new()
                     .map_err(|e| DialError(format!("TLS setup failed: {e}")))?,
@@ -153,13 +171,17 @@ impl Connection {
         } else {
             tungstenite::Connector::Plain
         };
-        let (ws, _response) = tungstenite::client_tls_with_config(
-            request,
+        let handshake = tungstenite::client_tls_with_config(
+            upgrade,
             ReadAhead::new(tcp),
             Some(config),
             Some(connector),
-        )
-        .map_err(|e| DialError(describe_handshake_error(e)))?;
+        );
+        request.cancel.clear();
+        if request.cancel.is_cancelled() {
+            return Err(DialError("shutting down".into()));
+        }
+        let (ws, _response) = handshake.map_err(|e| DialError(describe_handshake_error(e)))?;
 
         Connection::from_parts(ws, shared).map_err(setup)
     }
@@ -338,6 +360,83 @@ impl Connection {
     /// Shuts the TCP connection down without a close frame (a resumable drop).
     pub fn shutdown(&self) {
         let _ = self.tcp.shutdown(Shutdown::Both);
+    }
+}
+
+impl WebSocketConnection for Connection {
+    fn try_read(&self) -> Result<Option<WsMessage>, TransportError> {
+        loop {
+            return match Connection::try_read(self) {
+                Ok(Some(Message::Text(text))) => {
+                    Ok(Some(WsMessage::Text(Text::from_utf8_bytes(text))))
+                }
+                Ok(Some(Message::Binary(bytes))) => Ok(Some(WsMessage::Binary(bytes))),
+                Ok(Some(Message::Ping(bytes))) => Ok(Some(WsMessage::Ping(bytes))),
+                Ok(Some(Message::Pong(bytes))) => Ok(Some(WsMessage::Pong(bytes))),
+                Ok(Some(Message::Close(frame))) => Err(TransportError::Closed {
+                    code: frame.as_ref().map(|f| u16::from(f.code)),
+                    reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                }),
+                // Raw frames only appear when writing; never returned by a read.
+                Ok(Some(Message::Frame(_))) => continue,
+                Ok(None) => Ok(None),
+                Err(e) => Err(transport_error(e)),
+            };
+        }
+    }
+
+    fn wait_readable(&self) -> Result<(), TransportError> {
+        Connection::wait_readable(self).map_err(TransportError::Io)
+    }
+
+    fn send(&self, message: WsMessage) -> Result<(), TransportError> {
+        let message = match message {
+            // SAFETY: `Text` only holds UTF-8.
+            WsMessage::Text(text) => Message::Text(unsafe {
+                tungstenite::Utf8Bytes::from_bytes_unchecked(text.into_bytes())
+            }),
+            WsMessage::Binary(bytes) => Message::Binary(bytes),
+            WsMessage::Ping(bytes) => Message::Ping(bytes),
+            WsMessage::Pong(bytes) => Message::Pong(bytes),
+        };
+        Connection::send(self, message).map_err(transport_error)
+    }
+
+    fn send_secret(&self, text: &str) -> Result<(), TransportError> {
+        Connection::send_secret(self, text).map_err(transport_error)
+    }
+
+    fn ping(&self, payload: Bytes) -> Result<(), TransportError> {
+        Connection::send(self, Message::Ping(payload)).map_err(transport_error)
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        Connection::close(self, code, reason);
+    }
+
+    fn shutdown(&self) {
+        Connection::shutdown(self);
+    }
+}
+
+/// tungstenite's errors in the adapter's terms.
+fn transport_error(e: tungstenite::Error) -> TransportError {
+    use tungstenite::error::ProtocolError;
+    use tungstenite::Error as E;
+    match e {
+        E::ConnectionClosed | E::AlreadyClosed => TransportError::Eof,
+        E::Io(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset
+            ) =>
+        {
+            TransportError::Eof
+        }
+        E::Io(e) => TransportError::Io(e),
+        E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => TransportError::Eof,
+        E::Capacity(e) => TransportError::TooLarge(e.to_string()),
+        e => TransportError::Protocol(e.to_string()),
     }
 }
 

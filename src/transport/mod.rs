@@ -1,15 +1,28 @@
-//! The connection: dialing (tungstenite + native-tls), the read/write handle shared by the
-//! reader and writer threads, decompression, the discovery HTTP GET, and URL checks.
+//! The websocket seam, and the tungstenite + native-tls implementation behind it.
+//!
+//! A shard reads and writes its connection only through [`WebSocketConnection`], opened by a
+//! [`WebSocketAdapter`]: [`TungsteniteAdapter`] by default
+//! ([`ConfigBuilder::websocket_adapter`](crate::ConfigBuilder::websocket_adapter) sets
+//! another). [`memory`] is a scripted in-memory double for tests. Everything else here
+//! (decompression, URL checks, the discovery HTTP GET) is internal.
 
+mod adapter;
 mod connection;
 #[cfg(any(test, feature = "sim"))]
 pub(crate) mod deflate;
 pub(crate) mod http;
 mod inflate;
+pub mod memory;
 mod read_ahead;
 mod url;
 
-pub(crate) use connection::{Connection, DialOptions, Stream};
+pub(crate) use adapter::AdapterSlot;
+pub use adapter::{
+    DialCancel, DialError, DialRequest, Message, Text, TransportError, WebSocketAdapter,
+    WebSocketConnection,
+};
+pub use connection::TungsteniteAdapter;
+pub(crate) use connection::{Connection, Stream};
 pub(crate) use http::{get, RequestOptions, Response};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use read_ahead::ReadAhead;
