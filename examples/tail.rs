@@ -8,7 +8,8 @@
 //!
 //! Environment:
 //! - `DISCORD_TOKEN`: the bot token. Without it, `tail` starts the gateway simulator in this
-//!   process, pushes a few events (and one op 7 reconnect), prints them and exits 0.
+//!   process, pushes a few events (one op 7 reconnect, a malformed payload, and an op 9 that
+//!   loses the session), prints them and exits 0.
 //! - `SYNCORD_GATEWAY_URL`: connect to this websocket URL directly, skipping discovery
 //!   (`ws://` is accepted for loopback hosts only).
 //! - `SYNCORD_INTENTS`: the intents bitfield as a decimal number. Defaults to every
@@ -30,6 +31,7 @@
 //! {"event":"invalid_session","resumable":false}
 //! {"event":"sequence_gap","expected":5,"received":7}
 //! {"event":"error","message":"..."}
+//! {"event":"session_lost","session_id":"...","last_seq":9,"reason":"..."}
 //! ```
 //!
 //! Exit status: 0 after a clean stop, 1 when the shard stops with a fatal error (the message
@@ -111,7 +113,10 @@ fn run_on_simulator(intents: Intents, compression: Compression) -> Result<(), St
     log::warn!("DISCORD_TOKEN is not set: tailing the built-in gateway simulator");
     let sim = Simulator::start(SimConfig::default().guilds(1))
         .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    let config = sim.client_config(intents).compression(compression);
+    let config = sim
+        .client_config(intents)
+        .compression(compression)
+        .invalid_session_delay(Duration::from_millis(50)..=Duration::from_millis(200));
     let shard = Shard::with_config(config.build());
     let handle = shard.handle();
     let mut printer = Printer::new(handle.clone());
@@ -144,8 +149,9 @@ fn run_on_simulator(intents: Intents, compression: Compression) -> Result<(), St
 }
 
 /// Plays Discord: a few events, an op 7 reconnect (the shard resumes; what is pushed
-/// meanwhile is replayed), one more event after RESUMED. Stops the shard once the last one
-/// has been printed; returns whether everything was.
+/// meanwhile is replayed), one more event after RESUMED, a malformed payload (skipped with
+/// an error line), then op 9 `false` (the session is lost; a new READY follows). Stops the
+/// shard once the last event has been printed; returns whether everything was.
 fn push_demo_events(sim: &Simulator, handle: &ShardHandle, printed: Receiver<Printed>) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     // Waits until the handler has printed a dispatch matching `done`.
@@ -184,10 +190,14 @@ fn push_demo_events(sim: &Simulator, handle: &ShardHandle, printed: Receiver<Pri
             "user_id": user_id, "message_id": message_id, "emoji": {"id": null, "name": "👍"},
             "type": 0, "burst": false,
         })));
-            wait_printed(&|d| d.event_type == "RESUMED") && {
-                let last = sim.push("MESSAGE_DELETE", &with_channel(json!({"id": message_id})));
-                last.is_some_and(|last| wait_printed(&|d| d.seq >= last))
-            }
+            wait_printed(&|d| d.event_type == "RESUMED")
+                && {
+                    let last = sim.push("MESSAGE_DELETE", &with_channel(json!({"id": message_id})));
+                    last.is_some_and(|last| wait_printed(&|d| d.seq >= last))
+                }
+                && sim.send_text("{this is not json")
+                && sim.invalidate_session(false)
+                && wait_printed(&|d| d.event_type == "READY")
         };
     handle.shutdown();
     delivered
@@ -299,6 +309,15 @@ impl Serialize for Line<'_> {
                 map.serialize_entry("received", received)?;
             }
             Event::Error { message } => map.serialize_entry("message", message)?,
+            Event::SessionLost {
+                session_id,
+                last_seq,
+                reason,
+            } => {
+                map.serialize_entry("session_id", session_id)?;
+                map.serialize_entry("last_seq", last_seq)?;
+                map.serialize_entry("reason", reason)?;
+            }
             // A lifecycle event newer than this program: its name alone.
             _ => {}
         }

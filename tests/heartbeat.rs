@@ -6,7 +6,8 @@ mod resilience;
 
 use crossbeam_channel::Receiver;
 use resilience::{
-    gateway_config, sim_with_interval, sim_with_rate_limit, spawn_forwarding, wait_event,
+    gateway_config, push_messages, sim_with_interval, sim_with_rate_limit,
+    spawn_blocking_on_message_zero, spawn_forwarding, wait_event,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -256,4 +257,62 @@ fn heartbeats_stay_on_time_while_a_command_waits_for_the_send_limiter() {
         "a heartbeat waited with the commands: worst gap {worst:?} in {held:?} ({} beats, interval {interval:?})",
         beats.len()
     );
+}
+
+#[test]
+fn a_callback_blocked_for_three_intervals_neither_delays_beats_nor_looks_like_a_zombie() {
+    let sim = sim_with_interval(INTERVAL);
+    let (thread, mut events, _handle, gate) = spawn_blocking_on_message_zero(gateway_config(&sim));
+    events.wait_dispatch("READY");
+    push_messages(&sim, 0, 1);
+    events.wait("message 0", |e| resilience::message_number(e) == Some(0));
+    // The callback is now blocked. Beats keep coming on the one connection meanwhile.
+    let blocked_at = Instant::now();
+    let connection = sim.records().last().expect("records").connection;
+    let before = sim.received(1).len();
+    let last = nth_heartbeat(&sim, connection, before + 3);
+    let blocked_for = last.at.duration_since(blocked_at);
+    assert!(
+        blocked_for >= INTERVAL * 2,
+        "three beats came {blocked_for:?} into the block"
+    );
+    gate.send(()).expect("the callback is still blocked");
+    push_messages(&sim, 1, 1);
+    events.wait("message 1", |e| resilience::message_number(e) == Some(1));
+    assert_eq!(
+        events.count(|e| matches!(e, Event::Disconnected { .. })),
+        0,
+        "{:?}",
+        events.seen()
+    );
+    assert_eq!(sim.connections(), 1);
+    thread.shutdown().unwrap();
+}
+
+#[test]
+fn latency_measures_the_ack_delay_the_simulator_adds() {
+    let sim = sim_with_interval(INTERVAL);
+    let delay = Duration::from_millis(40);
+    sim.set_ack_delay(delay);
+    let (thread, events) = spawn_shard(&sim);
+    wait_event(&events, TIMEOUT, "READY", |e| matches!(e, Event::Ready(_)));
+    assert_eq!(thread.handle().latency().acks_received(), 0);
+    let connection = sim.records().last().expect("records").connection;
+    // The simulator answers each beat `delay` after reading it, before it reads the next,
+    // so once it has read the third beat, the first two ACKs are back at the client and the
+    // heartbeat thread took them before it asked for the third.
+    nth_heartbeat(&sim, connection, 3);
+    let latency = thread.handle().latency();
+    thread.shutdown().unwrap();
+
+    assert!(latency.heartbeats_sent() >= 3, "{latency:?}");
+    assert!(latency.acks_received() >= 2, "{latency:?}");
+    let recent = latency.recent().expect("a round trip");
+    let average = latency.average().expect("an average");
+    assert!(
+        recent >= delay && recent < delay + SLACK * 3,
+        "recent {recent:?}, delay {delay:?}"
+    );
+    assert!(average >= delay, "average {average:?}");
+    assert!(latency.last_ack().is_some());
 }

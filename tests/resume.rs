@@ -488,6 +488,25 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
     assert_eq!(resumes, [false, true, true, true, false]);
     assert_eq!(sim.received(2).len(), 2);
     assert_ne!(sim.wait_for_session(TIMEOUT).unwrap(), old);
+    // Giving the session up is announced, with why, so the bot knows events may be lost.
+    let lost: Vec<(String, String)> = events
+        .seen()
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionLost {
+                session_id, reason, ..
+            } => Some((session_id.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lost.len(), 1, "{:?}", events.seen());
+    assert_eq!(lost[0].0, old);
+    assert!(lost[0].1.contains("3 resume attempts"), "{}", lost[0].1);
+    // Three attempts that ended the same way (no Hello) are also reported as a loop.
+    let streaks = events.count(|e| {
+        matches!(e, Event::Error { message } if message.contains("3 connection attempts in a row"))
+    });
+    assert_eq!(streaks, 1, "{:?}", events.seen());
     thread.shutdown().unwrap();
 }
 

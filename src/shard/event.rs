@@ -203,6 +203,20 @@ pub enum Event {
         /// Whether the session may be resumed.
         resumable: bool,
     },
+    /// The session was abandoned: the next connection identifies a new one, and dispatches
+    /// after `last_seq` of the old session that were not delivered are lost (Discord does
+    /// not replay them to a new session). Happens after op 9 with `d: false`, close codes
+    /// after which Discord does not resume (4003, 4006, 4007, 4009), or too many failed
+    /// resumes in a row. A bot that keeps state should refetch it (the new READY and
+    /// GUILD_CREATE events bring most of it back).
+    SessionLost {
+        /// The abandoned session's id.
+        session_id: String,
+        /// The last sequence number delivered in it.
+        last_seq: u64,
+        /// Why it was abandoned.
+        reason: String,
+    },
     /// Sequence numbers jumped within a connection: `expected` was never received.
     SequenceGap {
         /// The sequence number that should have come next.
@@ -230,6 +244,7 @@ impl Event {
             Event::Disconnected { .. } => "disconnected",
             Event::Reconnecting { .. } => "reconnecting",
             Event::InvalidSession { .. } => "invalid_session",
+            Event::SessionLost { .. } => "session_lost",
             Event::SequenceGap { .. } => "sequence_gap",
             Event::Error { .. } => "error",
         }

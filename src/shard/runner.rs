@@ -3,7 +3,7 @@
 
 use super::event::{Dispatch, Event};
 use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
-use super::policy::{decide, Action, Ended, Facts, Wait};
+use super::policy::{decide, Action, Ended, Facts, FailureStreak, Wait};
 use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
@@ -56,6 +56,8 @@ pub(crate) struct Runner<H> {
     resumed_from: u64,
     /// Set when the handler panicked and the config says that is fatal.
     handler_failure: Option<Error>,
+    /// Connections in a row that ended the same way before READY.
+    streak: FailureStreak,
 }
 
 impl<H: FnMut(Event)> Runner<H> {
@@ -82,6 +84,7 @@ impl<H: FnMut(Event)> Runner<H> {
             too_large_after: None,
             resumed_from: 0,
             handler_failure: None,
+            streak: FailureStreak::default(),
         }
     }
 
@@ -114,6 +117,10 @@ impl<H: FnMut(Event)> Runner<H> {
                 code: ended.close_code(),
                 reason: ended.describe(),
             });
+            if let Some(warning) = self.streak.record(&ended, active_for.is_some()) {
+                log::warn!("shard {}: {warning}", self.config.shard_id());
+                self.emit(Event::Error { message: warning });
+            }
             if resume && active_for.is_none() {
                 self.failed_resumes += 1;
                 if matches!(ended, Ended::Dial(_)) {
@@ -151,8 +158,14 @@ impl<H: FnMut(Event)> Runner<H> {
             if let Ended::TooLarge(_) = ended {
                 self.skip_repeated_oversize_message();
             }
-            if !resume_next || self.failed_resumes >= MAX_FAILED_RESUMES {
-                self.forget_session();
+            if !resume_next {
+                self.abandon_session(ended.describe());
+            } else if self.failed_resumes >= MAX_FAILED_RESUMES {
+                self.abandon_session(format!(
+                    "{} resume attempts in a row failed (the last: {})",
+                    self.failed_resumes,
+                    ended.describe()
+                ));
             }
             self.attempt = self.attempt.saturating_add(1);
             let delay = match wait {
@@ -205,6 +218,24 @@ impl<H: FnMut(Event)> Runner<H> {
                 self.config.max_message_size
             ),
         });
+    }
+
+    /// Gives the session up for a new one, and says so: events after its last delivered
+    /// `s` are lost.
+    fn abandon_session(&mut self, reason: String) {
+        if let Some(session) = self.session.take() {
+            log::warn!(
+                "shard {}: session lost after s={}: {reason}; identifying a new session",
+                self.config.shard_id(),
+                self.last_seq
+            );
+            self.emit(Event::SessionLost {
+                session_id: session.id,
+                last_seq: self.last_seq,
+                reason,
+            });
+        }
+        self.forget_session();
     }
 
     fn forget_session(&mut self) {

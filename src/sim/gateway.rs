@@ -126,6 +126,11 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
     match op {
         1 => {
             if inner.acks.load(Ordering::Acquire) {
+                // A slow network: the ACK leaves this long after the heartbeat arrived.
+                let delay = inner.ack_delay_us.load(Ordering::Acquire);
+                if delay > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(delay));
+                }
                 conn.send_text(r#"{"op":11,"d":null,"s":null,"t":null}"#);
             }
             Ok(())

@@ -152,6 +152,13 @@ impl Simulator {
         self.inner.acks.store(enabled, Ordering::Release);
     }
 
+    /// Holds every heartbeat ACK back by `delay` (0 to answer at once), as a slow network
+    /// would: what a client measures as its latency.
+    pub fn set_ack_delay(&self, delay: Duration) {
+        let micros = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.inner.ack_delay_us.store(micros, Ordering::Release);
+    }
+
     /// Waits until the current session has a live connection (READY or RESUMED sent) and
     /// returns its session id.
     pub fn wait_for_session(&self, timeout: Duration) -> Option<String> {

@@ -133,6 +133,8 @@ pub(crate) struct Inner {
     pub tls: Option<SimTls>,
     stopping: AtomicBool,
     pub acks: AtomicBool,
+    /// How long each heartbeat ACK is held back, in microseconds.
+    pub ack_delay_us: AtomicU64,
     pub records: Mutex<Vec<Record>>,
     pub records_changed: Condvar,
     pub sessions: Mutex<Sessions>,
@@ -154,6 +156,7 @@ impl Inner {
             tls,
             stopping: AtomicBool::new(false),
             acks: AtomicBool::new(true),
+            ack_delay_us: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
             records_changed: Condvar::new(),
             sessions: Mutex::new(Sessions::default()),
