@@ -2,8 +2,8 @@
 //!
 //! [`Shard::run`] blocks the calling thread and hands every event (gateway dispatches and
 //! the connection's lifecycle) to your closure, on that thread, in order. Reading,
-//! writing and heartbeats happen on two threads of the shard's own; a [`ShardHandle`] sends
-//! commands and shuts the shard down from any thread.
+//! heartbeats and writing happen on three threads of the shard's own; a [`ShardHandle`]
+//! sends commands and shuts the shard down from any thread.
 //!
 //! ```no_run
 //! use syncord::{Event, Intents, Shard};
@@ -23,18 +23,32 @@
 //!
 //! # Threads
 //!
-//! Per connection, `syncord-reader-N` reads and inflates frames, reads each payload's `op`,
-//! `s` and `t`, answers the gateway's control opcodes and queues dispatches; the extent of
-//! a dispatch's `d` is found on your thread, just before your closure gets it, so the two
-//! threads share the work of a busy connection. `syncord-writer-N` keeps the beat
-//! (a timer in its own wait, so an idle connection wakes once per beat), detects zombie
-//! connections, and sends heartbeats first, Identify/Resume next, then your commands under
-//! the send limit. Your closure never runs on them, so a slow closure cannot make a healthy
-//! connection look dead. The queue
+//! Per connection, three threads share one connection handle and talk through channels
+//! (Linux shows 15 bytes of a thread name, so they are short):
+//!
+//! - `syncord-rd-N` (reader) reads and inflates frames, reads each payload's `op`, `s` and
+//!   `t`, handles the gateway's control opcodes and queues dispatches. The extent of a
+//!   dispatch's `d` is found on your thread, just before your closure gets it, so the two
+//!   share the work of a busy connection.
+//! - `syncord-hb-N` (heartbeat) keeps the beat: the first after the interval × a random
+//!   jitter, then on an absolute schedule; a beat due with nothing received since the
+//!   previous one means a zombie connection, which is replaced. It measures each beat's
+//!   round trip ([`ShardHandle::latency`]). An op 1 from the gateway is answered at once.
+//! - `syncord-wr-N` (writer) is the only thread that writes: heartbeats first,
+//!   Identify/Resume next, then your commands under the send limit.
+//!
+//! `N` is the shard id; [`Shard::spawn`] runs your closure on `syncord-sh-N`. Your closure
+//! never runs on the connection's threads, so a slow closure cannot delay a heartbeat or
+//! make a healthy connection look dead. An idle connection sleeps in `poll(2)` and in
+//! timed channel waits, waking only to beat. The queue
 //! between the reader and your closure is bounded ([`ConfigBuilder::event_queue`]): when the
 //! closure falls that far behind, reading pauses and TCP pushes back; nothing is dropped.
 //! [`ShardHandle::queue_depth`] shows how far behind it is, and a closure that runs longer
 //! than [`ConfigBuilder::slow_handler_warning`] is logged with the event's name.
+//!
+//! The websocket library is behind a seam, [`transport::WebSocketAdapter`]: tungstenite with
+//! native-tls by default, an in-memory double ([`transport::memory`]) for tests, or your own
+//! ([`ConfigBuilder::websocket_adapter`]).
 //!
 //! # Reconnects and the "nothing lost" promise
 //!
@@ -44,6 +58,10 @@
 //! disallowed intents, invalid shard, sharding required). Events read before a disconnect
 //! are delivered before the next connection's; across resumes each sequence number reaches
 //! the closure exactly once and in order (a gap is reported as [`Event::SequenceGap`]).
+//! A session that is given up (op 9 `false`, close codes 4003/4006/4007/4009, three failed
+//! resumes in a row) is announced with [`Event::SessionLost`], so a bot knows it may have
+//! missed events; and when several attempts in a row end the same way before READY, one
+//! [`Event::Error`] (and a `warn` log line) says so and what to check, while retries go on.
 //! [`ShardHandle::shutdown_resumable`] returns a serde-serializable [`Session`] that a new
 //! process resumes with [`ConfigBuilder::session`].
 //!
