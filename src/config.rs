@@ -1,5 +1,6 @@
 //! Shard configuration: the easy path is [`Config::new`], the full path [`Config::builder`].
 
+use crate::cluster::{EventFilter, IdentifyQueue, QueueSlot};
 use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
 use crate::shard::{Backoff, Session};
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
@@ -97,6 +98,9 @@ pub struct Config {
     pub(crate) compression: Compression,
     pub(crate) payload_compression: bool,
     pub(crate) adapter: AdapterSlot,
+    pub(crate) identify_queue: Option<QueueSlot>,
+    /// Set by the dispatcher: dispatches nobody handles are not scanned or delivered.
+    pub(crate) event_filter: Option<EventFilter>,
 }
 
 impl Config {
@@ -146,6 +150,8 @@ impl Config {
             compression: Compression::default(),
             payload_compression: false,
             adapter: AdapterSlot(std::sync::Arc::new(TungsteniteAdapter)),
+            identify_queue: None,
+            event_filter: None,
         })
     }
 
@@ -343,6 +349,14 @@ impl ConfigBuilder {
     /// [`TungsteniteAdapter`] (tungstenite with native-tls).
     pub fn websocket_adapter(mut self, adapter: std::sync::Arc<dyn WebSocketAdapter>) -> Self {
         self.0.adapter = AdapterSlot(adapter);
+        self
+    }
+
+    /// The queue this shard waits on before each Identify (shards of one bot share one, so
+    /// that Identify payloads respect `max_concurrency`). Defaults to none: the shard
+    /// identifies as soon as it connects.
+    pub fn identify_queue(mut self, queue: std::sync::Arc<dyn IdentifyQueue>) -> Self {
+        self.0.identify_queue = Some(QueueSlot(queue));
         self
     }
 

@@ -123,6 +123,7 @@
 //! TLS) and injects faults on demand, so bots are tested offline over real sockets.
 #![deny(missing_docs)]
 
+pub mod cluster;
 mod config;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]

@@ -94,6 +94,9 @@ impl<H: FnMut(Event)> Runner<H> {
                 return Ok(());
             }
             let resume = self.session.is_some();
+            if !resume && !self.wait_identify_turn() {
+                return Ok(());
+            }
             let (ended, active_for) = match self.connect_url(resume) {
                 Ok(url) => self.connection(url, resume),
                 Err(NoUrl::Retry(ended)) => (ended, None),
@@ -190,6 +193,21 @@ impl<H: FnMut(Event)> Runner<H> {
                 return Ok(());
             }
         }
+    }
+
+    /// Waits for this shard's turn in the identify queue, if it has one; false when a
+    /// shutdown came first.
+    fn wait_identify_turn(&self) -> bool {
+        let Some(queue) = &self.config.identify_queue else {
+            return true;
+        };
+        let [id, count] = self.config.shard.unwrap_or([0, 1]);
+        let shared = self.shared.clone();
+        let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
+        queue
+            .0
+            .wait_turn(id, count, &crate::cluster::StopSignal::new(&sleep))
+            && self.shared.stop_requested().is_none()
     }
 
     /// A message over `max_message_size` ends the connection; the resume replays it. The
@@ -504,8 +522,17 @@ impl<H: FnMut(Event)> Runner<H> {
         heartbeat_seq: &AtomicU64,
         active_since: &mut Option<Instant>,
     ) -> bool {
+        let name = dispatch.event_type();
+        let session_event = name == "READY" || name == "RESUMED";
+        // A dispatch nobody handles is counted for the session, not scanned or delivered.
+        let wanted = session_event
+            || self
+                .config
+                .event_filter
+                .as_ref()
+                .is_none_or(|wants| (wants.0)(name));
         // The reader left most dispatches' `d` for this thread to scan.
-        if let Err(message) = dispatch.finish() {
+        if let Err(message) = if wanted { dispatch.finish() } else { Ok(()) } {
             // The reader took its `s` for heartbeats; unless a later one came since, the
             // heartbeat goes back to the last good one.
             let _ = heartbeat_seq.compare_exchange(
@@ -593,7 +620,9 @@ impl<H: FnMut(Event)> Runner<H> {
         // Counted as delivered once handed over: a session exported from inside the handler
         // resumes after this event, not with it.
         self.shared.delivered_seq.store(seq, Ordering::Release);
-        self.emit(Event::Dispatch(dispatch));
+        if wanted {
+            self.emit(Event::Dispatch(dispatch));
+        }
         activated
     }
 
