@@ -1,8 +1,9 @@
 //! Shard configuration: the easy path is [`Config::new`], the full path [`Config::builder`].
 
 use crate::cluster::{EventFilter, IdentifyQueue, QueueSlot};
+use crate::policy::Backoff;
 use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
-use crate::shard::{Backoff, Session};
+use crate::session::Session;
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
 use crate::Token;
 use std::ops::RangeInclusive;

@@ -129,9 +129,11 @@ mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+mod policy;
 pub mod protocol;
 mod ratelimit;
 mod rest;
+mod session;
 mod shard;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -140,11 +142,13 @@ pub mod transport;
 
 pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
 pub use error::{Error, Result};
+pub use policy::Backoff;
 pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
+pub use session::Session;
 pub use shard::{
-    Backoff, Dispatch, Event, GuildMembers, Latency, MembersRequest, Session, Shard, ShardHandle,
-    ShardState, ShardThread,
+    Dispatch, Event, GuildMembers, Latency, MembersRequest, Shard, ShardHandle, ShardState,
+    ShardThread,
 };
 pub use token::Token;

@@ -1,29 +1,26 @@
 //! One gateway session: the caller's reconnect loop and the handle other threads use.
 
-mod backoff;
+mod connection;
 mod event;
 mod heartbeat;
 mod latency;
-mod link;
 pub(crate) mod members;
-mod policy;
 mod reader;
 mod runner;
-mod session;
+mod threads;
 mod writer;
 
-pub use backoff::Backoff;
 pub use event::{Dispatch, Event};
 pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
-pub use session::Session;
 
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
+use crate::session::Session;
 use crate::transport::DialCancel;
 use crate::{Config, Error, Intents, Result, Token};
+use connection::Command;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
-use link::Command;
 use parking_lot::Mutex;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -79,7 +76,7 @@ pub(crate) struct Shared {
     /// Open member requests, by nonce.
     chunks: Arc<members::ChunkRouter>,
     /// The current connection's event queue, for [`ShardHandle::queue_depth`].
-    events: Mutex<Option<Receiver<link::FromReader>>>,
+    events: Mutex<Option<Receiver<connection::FromReader>>>,
     commands: Sender<Command>,
     while_disconnected: WhileDisconnected,
     command_timeout: std::time::Duration,

@@ -1,10 +1,10 @@
 //! The reader thread: reads frames, inflates, parses envelopes, answers control opcodes and
 //! queues dispatches for the caller (DESIGN.md §1). It never runs user code.
 
+use super::connection::{BeatSignal, FromReader, Link};
 use super::event::{Dispatch, Event};
-use super::link::{BeatSignal, FromReader, Link};
 use super::members::ChunkRouter;
-use super::policy::Ended;
+use crate::policy::Ended;
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
 use crate::transport::{inflate_payload, InflateError, Inflater, Message, TransportError};
 use crate::Compression;

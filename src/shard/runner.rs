@@ -1,11 +1,12 @@
 //! The caller's loop: dial, drive one connection, classify how it ended, back off, resume
 //! or identify (DESIGN.md §1–2). The only place that decides to reconnect.
 
+use super::connection::{Command, FromReader, Priority};
 use super::event::{Dispatch, Event};
-use super::link::{Command, FromReader, LinkOptions, LinkThreads, Priority};
-use super::policy::{decide, Action, Ended, Facts, FailureStreak, Wait};
+use super::threads::{LinkOptions, LinkThreads};
 use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
+use crate::policy::{decide, Action, Ended, Facts, FailureStreak, Wait};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::transport::{DialRequest, RequestOptions, WsUrl};
 use crate::{Compression, Config, Error, Result};

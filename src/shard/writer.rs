@@ -3,8 +3,8 @@
 //! faster than the send limiter allows (Discord: Gateway → Rate Limiting; the limiter keeps
 //! room for the beats of Hello's interval).
 
-use super::link::{Command, Link, Priority, Report};
-use super::policy::Ended;
+use super::connection::{Command, Link, Priority, Report};
+use crate::policy::Ended;
 use crate::protocol::heartbeat_json;
 use crate::ratelimit::SendLimiter;
 use crate::transport::{Message, TransportError};

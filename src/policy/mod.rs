@@ -1,6 +1,10 @@
 //! The one policy table: how a connection ended → what the caller's loop does next
 //! (PROTOCOL.md §3, §4.7). Pure logic; the runner acts on it.
 
+mod backoff;
+
+pub use backoff::Backoff;
+
 use crate::protocol::{CloseAction, CloseCode, Intents};
 use crate::Error;
 

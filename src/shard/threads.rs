@@ -1,14 +1,13 @@
-//! One connection's three threads (reader, heartbeat, writer), the handle they share, and
-//! the messages between them and the caller's loop.
+//! Where one connection's three threads (reader, heartbeat, writer) are started, stopped
+//! and joined.
 //!
 //! Every connection gets fresh channels and a generation number; the caller's loop drops
 //! anything that carries an older generation, so a late report from a dead connection can
 //! never end a new one.
 
-use super::event::{Dispatch, Event};
+use super::connection::{Command, FromReader, Link, Priority, Report, BEAT_SIGNALS};
 use super::heartbeat::{beat_loop, BeatInputs};
 use super::latency::Latency;
-use super::policy::Ended;
 use super::reader::{read_loop, Decoding, ReaderOutputs};
 use super::writer::{write_loop, WriterInputs, WriterOptions};
 use crate::transport::WebSocketConnection;
@@ -18,66 +17,6 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-/// A user command waiting for the writer.
-pub(crate) struct Command {
-    pub json: String,
-    /// Told whether the payload was written, when the sender waits for that.
-    pub done: Option<Sender<crate::Result<()>>>,
-}
-
-/// What the reader tells the caller's loop, in the order it read it.
-pub(crate) enum FromReader {
-    /// Hello arrived: time to Identify or Resume.
-    Hello,
-    /// A dispatch.
-    Dispatch(Dispatch),
-    /// A lifecycle or error event to pass to the handler.
-    Notice(Event),
-    /// The connection ended; nothing follows.
-    Ended(Ended),
-}
-
-/// A report from the writer thread (a failed write or a zombie) that the connection is over.
-pub(crate) struct Report {
-    pub generation: u64,
-    pub ended: Ended,
-}
-
-/// What the reader tells the heartbeat thread.
-pub(crate) enum BeatSignal {
-    /// Hello's `heartbeat_interval`: the schedule starts.
-    Hello(Duration),
-    /// op 1: the server asks for a beat now.
-    ServerAsked,
-    /// op 11 arrived at this instant.
-    Ack(Instant),
-}
-
-/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1 or
-/// op 11) are dropped rather than queued without bound.
-const BEAT_SIGNALS: usize = 64;
-
-/// What the writer sends ahead of user commands.
-pub(crate) enum Priority {
-    /// A heartbeat carrying the latest sequence number.
-    Heartbeat,
-    /// Identify or Resume: carries the token, so it is written without frame logging.
-    Session(String),
-}
-
-/// The connection handle the three threads share.
-pub(crate) struct Link {
-    pub conn: Box<dyn WebSocketConnection>,
-    pub generation: u64,
-    /// Last sequence number received (0 = none yet).
-    pub seq: AtomicU64,
-    /// Frames received, for the zombie check.
-    pub received: AtomicU64,
-    /// Set while the reader waits for room in the event queue (handler back-pressure).
-    pub reader_blocked: AtomicBool,
-}
 
 /// The running threads of one connection, and the caller's ends of their channels.
 pub(crate) struct LinkThreads {
@@ -254,9 +193,10 @@ impl Drop for LinkThreads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Ended;
     use crate::transport::memory::{MemoryAdapter, MemoryPeer};
     use crate::transport::{DialCancel, DialRequest, WebSocketAdapter};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     const TIMEOUT: Duration = Duration::from_secs(5);
 
