@@ -5,6 +5,7 @@
 
 use super::event::{Dispatch, Event};
 use crate::policy::Ended;
+use crate::session::SessionCell;
 use crate::transport::WebSocketConnection;
 use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -51,7 +52,7 @@ pub(crate) const BEAT_SIGNALS: usize = 64;
 
 /// What the writer sends ahead of user commands.
 pub(crate) enum Priority {
-    /// A heartbeat carrying the latest sequence number.
+    /// A heartbeat carrying the last delivered sequence number.
     Heartbeat,
     /// Identify or Resume: carries the token, so it is written without frame logging.
     Session(String),
@@ -61,8 +62,8 @@ pub(crate) enum Priority {
 pub(crate) struct Link {
     pub conn: Box<dyn WebSocketConnection>,
     pub generation: u64,
-    /// Last sequence number received (0 = none yet).
-    pub seq: AtomicU64,
+    /// The session's one published copy: heartbeats carry its last delivered `s`.
+    pub session: SessionCell,
     /// Frames received, for the zombie check.
     pub received: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).

@@ -1,7 +1,9 @@
 //! One gateway session: the caller's reconnect loop and the handle other threads use.
 
 mod connection;
+mod drive;
 mod event;
+mod handler;
 mod heartbeat;
 mod latency;
 pub(crate) mod members;
@@ -16,14 +18,14 @@ pub use members::{GuildMembers, MembersRequest};
 
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
-use crate::session::Session;
+use crate::session::{Session, SessionCell, SessionTracker};
 use crate::transport::DialCancel;
 use crate::{Config, Error, Intents, Result, Token};
 use connection::Command;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 
@@ -67,9 +69,8 @@ pub(crate) struct Shared {
     /// Heartbeat round trips of the current connection, kept by its heartbeat thread.
     latency: Arc<Mutex<Latency>>,
     state: Mutex<ShardState>,
-    /// Session id and resume URL as of the last READY; `seq` is kept in `delivered_seq`.
-    session: Mutex<Option<Session>>,
-    delivered_seq: AtomicU64,
+    /// The session's one owner (changed only by the caller's loop).
+    session: SessionCell,
     runner: Mutex<Option<ThreadId>>,
     /// Commands a failed connection could not send, retried first on the next one.
     retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
@@ -111,9 +112,7 @@ impl Shared {
     }
 
     fn session_snapshot(&self) -> Option<Session> {
-        let mut session = self.session.lock().clone()?;
-        session.seq = self.delivered_seq.load(Ordering::Acquire);
-        Some(session)
+        self.session.lock().snapshot()
     }
 
     fn request_stop(&self, mode: u8) {
@@ -164,8 +163,7 @@ impl Shard {
             cancel: DialCancel::new(),
             latency: Arc::default(),
             state: Mutex::new(ShardState::Idle),
-            session: Mutex::new(config.session.clone()),
-            delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
+            session: Arc::new(Mutex::new(SessionTracker::new(config.session.clone()))),
             runner: Mutex::new(None),
             events: Mutex::new(None),
             retry: Arc::default(),

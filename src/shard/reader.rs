@@ -23,8 +23,6 @@ pub(super) struct ReaderOutputs {
     pub hello: Sender<Duration>,
     /// Hello, op 1 and ACKs, for the heartbeat thread.
     pub beats: Sender<BeatSignal>,
-    /// READY or RESUMED arrived, for the writer.
-    pub ready: Sender<()>,
 }
 
 pub(super) fn read_loop(
@@ -37,7 +35,6 @@ pub(super) fn read_loop(
         events,
         hello,
         beats,
-        ready,
     } = outputs;
     let mut inflater = match decoding.inflater() {
         Ok(inflater) => inflater,
@@ -121,7 +118,6 @@ pub(super) fn read_loop(
         let envelope = match top_level(&text) {
             Ok(Parsed::Unscanned(head)) => {
                 // The common dispatch: routed from its first bytes, scanned by the caller.
-                link.seq.store(head.s, Ordering::Release);
                 let dispatch = Dispatch::unscanned(text.clone(), &head);
                 if !outbox.push(FromReader::Dispatch(dispatch)) {
                     return;
@@ -146,14 +142,9 @@ pub(super) fn read_loop(
                     }
                     continue;
                 };
-                match name {
-                    "READY" | "RESUMED" => {
-                        let _ = ready.try_send(());
-                    }
-                    "GUILD_MEMBERS_CHUNK" => chunks.route(envelope.data_json()),
-                    _ => {}
+                if name == "GUILD_MEMBERS_CHUNK" {
+                    chunks.route(envelope.data_json());
                 }
-                link.seq.store(seq, Ordering::Release);
                 let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
                 FromReader::Dispatch(dispatch)
             }
@@ -332,9 +323,10 @@ enum Parsed<'a> {
     Whole(TopLevel<'a>),
 }
 
-/// Dispatches whose `d` the reader itself needs.
+/// Dispatches whose `d` the reader itself needs: member chunks go to whoever waits for them
+/// (`ShardHandle::request_guild_members`), not through the event queue.
 fn reader_needs_data(name: &str) -> bool {
-    matches!(name, "READY" | "RESUMED" | "GUILD_MEMBERS_CHUNK")
+    name == "GUILD_MEMBERS_CHUNK"
 }
 
 /// Reads `op`, `s` and `t`, and for anything but an ordinary dispatch the span of `d`: the

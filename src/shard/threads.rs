@@ -25,6 +25,8 @@ pub(crate) struct LinkThreads {
     pub events: Receiver<FromReader>,
     pub reports: Receiver<Report>,
     pub priority: Sender<Priority>,
+    /// Tells the writer that READY or RESUMED arrived: user commands may go.
+    ready: Sender<()>,
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -33,7 +35,8 @@ pub(crate) struct LinkThreads {
 pub(crate) struct LinkOptions {
     pub shard_id: u64,
     pub event_queue: usize,
-    pub initial_seq: u64,
+    /// The session, for the heartbeats' `s`.
+    pub session: crate::session::SessionCell,
     pub commands: Receiver<Command>,
     pub writer: WriterOptions,
     pub chunks: Arc<super::members::ChunkRouter>,
@@ -56,7 +59,7 @@ impl LinkThreads {
         let link = Arc::new(Link {
             conn,
             generation,
-            seq: AtomicU64::new(opts.initial_seq),
+            session: opts.session,
             received: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
         });
@@ -88,7 +91,6 @@ impl LinkThreads {
                 events: events_tx,
                 hello: hello_tx,
                 beats: beat_tx,
-                ready: ready_tx,
             };
             // The reader first: `wake_reader` unparks the first thread.
             spawn(
@@ -128,6 +130,7 @@ impl LinkThreads {
             events,
             reports,
             priority,
+            ready: ready_tx,
             stop: Some(stop),
             threads,
         };
@@ -136,6 +139,11 @@ impl LinkThreads {
             return Err(e);
         }
         Ok(this)
+    }
+
+    /// READY or RESUMED was delivered: the writer may send user commands now.
+    pub fn session_active(&self) {
+        let _ = self.ready.try_send(());
     }
 
     /// Called after taking an event: wakes the reader if it is parked on a full queue and
@@ -204,6 +212,7 @@ mod tests {
         threads: LinkThreads,
         peer: MemoryPeer,
         latency: Arc<Mutex<Latency>>,
+        session: crate::session::SessionCell,
         /// Keeps the user-command channel open.
         _commands: Sender<Command>,
     }
@@ -225,10 +234,11 @@ mod tests {
         let peer = peers.try_recv().expect("the peer end");
         let (commands_tx, commands) = bounded(8);
         let latency = Arc::new(Mutex::new(Latency::default()));
+        let session = crate::session::SessionCell::default();
         let opts = LinkOptions {
             shard_id: 7,
             event_queue: 16,
-            initial_seq: 0,
+            session: session.clone(),
             commands,
             writer: WriterOptions {
                 rate_limit: (120, Duration::from_secs(60)),
@@ -245,6 +255,7 @@ mod tests {
             threads,
             peer,
             latency,
+            session,
             _commands: commands_tx,
         }
     }
@@ -283,9 +294,15 @@ mod tests {
     }
 
     #[test]
-    fn beats_go_out_on_schedule_with_the_last_sequence_and_acks_measure_latency() {
+    fn beats_go_out_on_schedule_with_the_last_delivered_sequence_and_acks_measure_latency() {
         let run = start();
-        run.peer.send_text(r#"{"op":0,"s":5,"t":"X","d":{}}"#);
+        // The caller's loop has delivered up to s=5 (the reader may have read further).
+        {
+            let mut session = run.session.lock();
+            session.on_ready(Some("a".into()), None, None);
+            session.on_dispatch(5);
+        }
+        run.peer.send_text(r#"{"op":0,"s":6,"t":"X","d":{}}"#);
         hello(&run.peer, 20);
         for _ in 0..3 {
             let beat = run.peer.recv_text(TIMEOUT).expect("a heartbeat");

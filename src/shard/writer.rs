@@ -11,7 +11,6 @@ use crate::transport::{Message, TransportError};
 use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -207,7 +206,7 @@ fn finish(pending: Option<Command>, opts: &WriterOptions) {
 fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
     match payload {
         Priority::Heartbeat => {
-            let seq = link.seq.load(Ordering::Acquire);
+            let seq = link.session.lock().last_seq();
             let json = heartbeat_json((seq > 0).then_some(seq));
             link.conn.send(Message::text(json))
         }
