@@ -110,6 +110,7 @@ mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod model;
 pub mod protocol;
 mod ratelimit;
 mod rest;
