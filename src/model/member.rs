@@ -13,8 +13,8 @@ use std::ops::Deref;
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct Member<'a> {
-    /// The user (absent in the member of MESSAGE_CREATE and MESSAGE_REACTION_ADD... where
-    /// the user is given beside it).
+    /// The user; absent where the event gives the user beside the member (a message's
+    /// `member`, whose user is the `author`).
     #[serde(borrow, default)]
     pub user: Option<User<'a>>,
     /// The guild nickname.
