@@ -1,6 +1,7 @@
 //! Deserialization helpers shared by the models (`deserialize_with` targets).
 
 use super::snowflake::U64Visitor;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
 
@@ -61,6 +62,34 @@ where
     Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
 }
 
+/// One element of a [`skip_invalid`] list: the element, or whatever did not fit.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    Valid(T),
+    Invalid(IgnoredAny),
+}
+
+/// A list whose elements that do not fit `T` are left out rather than failing the whole
+/// payload; `null` reads as empty. For data Discord passes on unvalidated from user
+/// clients (activities: Topics → Gateway Events → Presence Update), where one odd element
+/// must not make a GUILD_CREATE unreadable.
+pub(crate) fn skip_invalid<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let list = Option::<Vec<Lenient<T>>>::deserialize(deserializer)?;
+    Ok(list
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|element| match element {
+            Lenient::Valid(value) => Some(value),
+            Lenient::Invalid(_) => None,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +114,31 @@ mod tests {
         assert!(matches!(f.text, Some(Cow::Owned(ref s)) if s == "a\nb"));
         let f: Fields = serde_json::from_str(r#"{"text":null,"list":null}"#).unwrap();
         assert!(f.text.is_none() && f.list.is_empty() && f.bits.is_none());
+    }
+
+    #[test]
+    fn skip_invalid_keeps_the_elements_that_fit_and_they_still_borrow() {
+        #[derive(Deserialize)]
+        struct Item<'a> {
+            #[serde(borrow)]
+            name: Cow<'a, str>,
+            n: u8,
+        }
+        #[derive(Deserialize)]
+        struct List<'a> {
+            #[serde(borrow, deserialize_with = "skip_invalid")]
+            items: Vec<Item<'a>>,
+        }
+        let json = r#"{"items":[{"name":"a","n":1},{"name":"b","n":"x"},7,{"name":"c\nd","n":300},{"name":"e","n":2}]}"#;
+        let list: List = serde_json::from_str(json).unwrap();
+        let names: Vec<&str> = list.items.iter().map(|i| &*i.name).collect();
+        assert_eq!(names, ["a", "e"]);
+        assert!(matches!(list.items[0].name, Cow::Borrowed("a")));
+        assert_eq!(list.items[1].n, 2);
+        let list: List = serde_json::from_str(r#"{"items":null}"#).unwrap();
+        assert!(list.items.is_empty());
+        // Only the elements are lenient: a list that is not a list is still an error.
+        assert!(serde_json::from_str::<List>(r#"{"items":{}}"#).is_err());
     }
 
     #[test]

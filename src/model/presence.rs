@@ -24,8 +24,9 @@ pub struct PresenceUpdate<'a> {
     /// `idle`, `dnd`, `online` or `offline`.
     #[serde(borrow, default, deserialize_with = "de::cow_or_empty")]
     pub status: Cow<'a, str>,
-    /// Current activities, the first one shown.
-    #[serde(borrow, default, deserialize_with = "de::null_as_empty")]
+    /// Current activities, the first one shown. Discord does not validate them, so an
+    /// activity that does not fit [`Activity`] is left out rather than failing the event.
+    #[serde(borrow, default, deserialize_with = "de::skip_invalid")]
     pub activities: Vec<Activity<'a>>,
     /// The status on each kind of client.
     #[serde(borrow, default)]
@@ -142,6 +143,19 @@ mod tests {
         assert_eq!(presence.client_status.desktop.as_deref(), Some("dnd"));
         assert_eq!(presence.client_status.mobile.as_deref(), Some("online"));
         assert!(presence.client_status.web.is_none());
+    }
+
+    #[test]
+    fn an_activity_that_does_not_fit_is_left_out_not_fatal() {
+        // A user client's odd activity: `created_at` as a string, `type` out of range.
+        let json = r#"{"user":{"id":"1"},"status":"online","activities":[
+            {"name":"odd","type":0,"created_at":"yesterday"},
+            {"name":"odder","type":1000},
+            {"name":"Listening \"fine\"","type":2}]}"#;
+        let presence: PresenceUpdate = serde_json::from_str(json).unwrap();
+        assert_eq!(presence.activities.len(), 1);
+        assert_eq!(presence.activities[0].name, "Listening \"fine\"");
+        assert_eq!(presence.activities[0].kind, ActivityType::LISTENING);
     }
 
     #[test]
