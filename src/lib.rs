@@ -91,8 +91,7 @@
 //!
 //! | input | reaction |
 //! |---|---|
-//! | text that is not JSON, or JSON that is not an object (`[1,2,3]`) | skip |
-//! | an object without `op`, or `op`/`s` not a small non-negative integer | skip |
+//! | text that is not a JSON object (`[1,2,3]`), an object without `op`, or `op`/`s` not a small non-negative integer | skip |
 //! | an unknown opcode | skip |
 //! | a dispatch without `t` or without `s` | skip |
 //! | a dispatch well-formed up to `d` whose rest is not (unbalanced brackets, a repeated key, text after the object) | skip |

@@ -5,9 +5,11 @@
 //! Codes → Gateway Close Event Codes).
 
 mod backoff;
+mod hostile;
 mod reconnect;
 
 pub use backoff::Backoff;
+pub(crate) use hostile::{reaction, BadInput, Reaction};
 pub(crate) use reconnect::{close_frame, Attempt, Next, ReconnectPolicy, Settings};
 
 use crate::protocol::{CloseAction, CloseCode, Intents};

@@ -7,7 +7,7 @@ use super::runner::Runner;
 use super::threads::{LinkOptions, LinkThreads};
 use super::writer::WriterOptions;
 use super::ShardState;
-use crate::policy::{close_frame, Ended};
+use crate::policy::{close_frame, reaction, BadInput, Ended, Reaction};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::session::Delivery;
 use crate::transport::{DialRequest, WsUrl};
@@ -206,7 +206,10 @@ impl<H: FnMut(Event)> Runner<H> {
                 .is_none_or(|wants| (wants.0)(name));
         // The reader left most dispatches' `d` for this thread to scan.
         if let Err(message) = if wanted { dispatch.finish() } else { Ok(()) } {
-            self.handler.emit(Event::Error { message });
+            // Only this payload is lost: the reader already acted on its `op`, `s` and `t`.
+            if reaction(BadInput::MalformedAfterData) == Reaction::Skip {
+                self.handler.emit(Event::Error { message });
+            }
             return false;
         }
         let seq = dispatch.seq();
@@ -224,10 +227,15 @@ impl<H: FnMut(Event)> Runner<H> {
                     notice = Some(Event::Ready(Box::new(ready)));
                 }
                 Err(e) => {
+                    // Delivered all the same; only resuming it later is impossible.
                     session.on_ready(None, None, None);
-                    notice = Some(Event::Error {
-                        message: format!("READY without a usable session_id ({e}); this session cannot be resumed"),
-                    });
+                    if reaction(BadInput::ReadyWithoutSession) == Reaction::DeliverWithError {
+                        notice = Some(Event::Error {
+                            message: format!(
+                                "READY without a usable session_id ({e}); this session cannot be resumed"
+                            ),
+                        });
+                    }
                 }
             }
         }

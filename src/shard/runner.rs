@@ -6,7 +6,9 @@ use super::connection::Command;
 use super::event::Event;
 use super::handler::Handler;
 use super::{ShardState, Shared};
-use crate::policy::{Attempt, Ended, Next, ReconnectPolicy, Settings};
+use crate::policy::{
+    reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
+};
 use crate::transport::{RequestOptions, WsUrl};
 use crate::{Config, Error, Result};
 use crossbeam_channel::Receiver;
@@ -181,23 +183,17 @@ impl<H: FnMut(Event)> Runner<H> {
                     .as_deref()
                     .and_then(|url| WsUrl::parse(url).ok())
                     .is_some_and(|url| url.secure);
-                match WsUrl::parse(&session.resume_url) {
-                    Ok(url) if gateway_is_tls && !url.secure => {
-                        self.handler.emit(Event::Error {
-                            message: format!(
-                                "not using the resume URL {:?}: it would downgrade a TLS session to plain text",
-                                session.resume_url
-                            ),
-                        });
-                        self.policy.resume_url_unusable();
-                    }
+                let unusable = match WsUrl::parse(&session.resume_url) {
+                    Ok(url) if gateway_is_tls && !url.secure => format!(
+                        "not using the resume URL {:?}: it would downgrade a TLS session to plain text",
+                        session.resume_url
+                    ),
                     Ok(url) => return Ok(url),
-                    Err(e) => {
-                        self.handler.emit(Event::Error {
-                            message: format!("not using the resume URL: {e}"),
-                        });
-                        self.policy.resume_url_unusable();
-                    }
+                    Err(e) => format!("not using the resume URL: {e}"),
+                };
+                if reaction(BadInput::InsecureResumeUrl) == Reaction::AvoidUrl {
+                    self.handler.emit(Event::Error { message: unusable });
+                    self.policy.resume_url_unusable();
                 }
             }
         }
