@@ -7,7 +7,7 @@ use super::policy::{decide, Action, Ended, Facts, Wait};
 use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
-use crate::transport::{Connection, DialOptions, RequestOptions, WsUrl};
+use crate::transport::{Connection, DialOptions, WsUrl};
 use crate::{Compression, Config, Error, Result};
 use crossbeam_channel::{at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -255,12 +255,19 @@ impl<H: FnMut(Event)> Runner<H> {
             None => {
                 let shared = self.shared.clone();
                 let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
-                let register = self.abort_registration();
                 let stopping = || self.shared.stop_requested().is_some();
-                let opts = RequestOptions {
+                // `abort_registration`'s closure, owned: ureq keeps it in its TLS connector.
+                let registry = self.shared.clone();
+                let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: self.config.tls.as_ref(),
-                    on_connected: &register,
+                    on_connected: std::sync::Arc::new(move |tcp: &std::net::TcpStream| {
+                        let mut slot = registry.dialing.lock();
+                        *slot = tcp.try_clone().ok();
+                        if registry.stop_requested().is_some() {
+                            let _ = tcp.shutdown(std::net::Shutdown::Both);
+                        }
+                    }),
                     aborted: &stopping,
                 };
                 let found = crate::rest::gateway_bot(
