@@ -9,6 +9,7 @@ use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
 use crate::transport::{Connection, ReadAhead, Stream};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -369,6 +370,22 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
 
 fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
     let config = &inner.config;
+    if let Some(raw) = config
+        .gateway_bot_raw
+        .as_ref()
+        .filter(|_| head.path == "/api/v10/gateway/bot")
+    {
+        inner.record(
+            0,
+            RecordKind::Http {
+                path: head.path.clone(),
+                status: 0,
+                user_agent: head.header("User-Agent").unwrap_or("").to_owned(),
+            },
+        );
+        let _ = stream.write_all(raw).and_then(|()| stream.flush());
+        return;
+    }
     let authorized = head.header("Authorization") == Some(&format!("Bot {}", config.token));
     let (status, body) = if head.method != "GET" {
         (404, r#"{"message":"404: Not Found","code":0}"#.to_owned())
