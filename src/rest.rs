@@ -140,11 +140,14 @@ pub(crate) fn gateway_bot(
 /// One agent for one discovery: our connector (TLS if `secure`), timeouts, no pooled
 /// connections, no redirects, our User-Agent.
 fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Agent> {
-    // `AgentBuilder::new` builds a default native-tls connector with `unwrap()`; building
-    // one here first turns a platform TLS failure into an error instead of that panic.
-    let default = native_tls::TlsConnector::new()
-        .map_err(|e| Error::Discovery(format!("TLS setup failed: {e}")))?;
-    let tls = secure.then(|| opts.tls.cloned().unwrap_or(default));
+    let tls = match (secure, opts.tls) {
+        (false, _) => None,
+        (true, Some(tls)) => Some(tls.clone()),
+        (true, None) => Some(
+            native_tls::TlsConnector::new()
+                .map_err(|e| Error::Discovery(format!("TLS setup failed: {e}")))?,
+        ),
+    };
     Ok(ureq::AgentBuilder::new()
         .tls_connector(Arc::new(Hook {
             tls,
