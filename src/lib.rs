@@ -96,11 +96,12 @@
 //! tungstenite's frame logging. Discovery (`GET /gateway/bot`) goes through ureq 2, which
 //! logs the request head at debug level with the `Authorization` value replaced by `***`
 //! and logs no request or response bytes at any level (ureq 3 hex-dumps request heads at
-//! trace level, so it is not used); redirects are not followed, so the header goes nowhere
-//! but the configured REST base, and a response head ureq 2 would panic on (a header line
-//! without a colon) is refused before ureq parses it. TLS certificates are always verified, for discovery too;
-//! pass your own `native_tls::TlsConnector` with [`ConfigBuilder::tls_connector`] for a
-//! custom root CA. `ws://` and `http://` are accepted only for loopback hosts.
+//! trace level, so it is not used). Discovery follows no redirect, so the header goes
+//! nowhere but the configured REST base, and it refuses a response head that ureq 2 would
+//! panic on (a header line without a colon) before ureq parses it. TLS certificates are
+//! always verified, for discovery too; pass your own `native_tls::TlsConnector` with
+//! [`ConfigBuilder::tls_connector`] for a custom root CA. `ws://` and `http://` are
+//! accepted only for loopback hosts.
 //!
 //! # Testing with the simulator
 //!
