@@ -117,9 +117,23 @@ pub fn payload(data: &[u8]) {
     }
 }
 
-/// The discovery answer: the HTTP response parser, then `GET /gateway/bot`'s body.
+/// The discovery answer as a socket would bring it: the head guard, ureq's HTTP response
+/// parser, then discovery's reading of the answer (body cap, status, `Retry-After`,
+/// `GET /gateway/bot`'s body).
 pub fn discovery(data: &[u8]) {
-    if let Ok(response) = crate::transport::http::parse_response(data) {
-        let _ = serde_json::from_str::<crate::GatewayBot>(&response.body);
+    use crate::rest::{answer, decide, Attempts};
+    use std::io::Read;
+    // ureq parses from a `&str`: the guard sees the same text.
+    let text = String::from_utf8_lossy(data);
+    let mut guarded = crate::transport::HeadGuard::new(text.as_bytes());
+    if guarded.read_to_end(&mut Vec::new()).is_err() {
+        return;
+    }
+    if let Ok(response) = text.parse::<ureq::Response>() {
+        let _ = decide(
+            answer(response),
+            &mut Attempts::default(),
+            &crate::Token::new("fuzz"),
+        );
     }
 }

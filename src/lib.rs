@@ -109,11 +109,16 @@
 //! # Security
 //!
 //! The token is a [`Token`] whose `Debug` prints `<redacted>`; it never appears in logs at
-//! any level, in errors or in panics (Identify and Resume frames are written without
-//! tungstenite's frame logging, and discovery uses a minimal HTTP client that logs no
-//! headers). TLS certificates are always verified; pass your own
-//! `native_tls::TlsConnector` with [`ConfigBuilder::tls_connector`] for a custom root CA.
-//! `ws://` and `http://` are accepted only for loopback hosts.
+//! any level, in errors or in panics. Identify and Resume frames are written without
+//! tungstenite's frame logging. Discovery (`GET /gateway/bot`) goes through ureq 2, which
+//! logs the request head at debug level with the `Authorization` value replaced by `***`
+//! and logs no request or response bytes at any level (ureq 3 hex-dumps request heads at
+//! trace level, so it is not used). Discovery follows no redirect, so the header goes
+//! nowhere but the configured REST base, and it refuses a response head that ureq 2 would
+//! panic on (a header line without a colon) before ureq parses it. TLS certificates are
+//! always verified, for discovery too; pass your own `native_tls::TlsConnector` with
+//! [`ConfigBuilder::tls_connector`] for a custom root CA. `ws://` and `http://` are
+//! accepted only for loopback hosts.
 //!
 //! # Testing with the simulator
 //!

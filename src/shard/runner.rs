@@ -9,7 +9,7 @@ use super::{ShardState, Shared};
 use crate::policy::{
     reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
 };
-use crate::transport::{RequestOptions, WsUrl};
+use crate::transport::WsUrl;
 use crate::{Config, Error, Result};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
@@ -202,12 +202,11 @@ impl<H: FnMut(Event)> Runner<H> {
             None => {
                 let shared = self.shared.clone();
                 let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
-                let register = self.abort_registration();
                 let stopping = || self.shared.stop_requested().is_some();
-                let opts = RequestOptions {
+                let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: self.config.tls.as_ref(),
-                    on_connected: &register,
+                    on_connected: self.abort_registration(),
                     aborted: &stopping,
                 };
                 let found = crate::rest::gateway_bot(
@@ -234,14 +233,15 @@ impl<H: FnMut(Event)> Runner<H> {
     }
 
     /// A callback that lets `shutdown` abort a dial or request on this socket.
-    fn abort_registration(&self) -> impl Fn(&std::net::TcpStream) {
+    /// Owned, because ureq keeps it in its TLS connector.
+    fn abort_registration(&self) -> Arc<dyn Fn(&std::net::TcpStream) + Send + Sync> {
         let shared = self.shared.clone();
-        move |tcp: &std::net::TcpStream| {
+        Arc::new(move |tcp: &std::net::TcpStream| {
             let mut slot = shared.dialing.lock();
             *slot = tcp.try_clone().ok();
             if shared.stop_requested().is_some() {
                 let _ = tcp.shutdown(std::net::Shutdown::Both);
             }
-        }
+        })
     }
 }

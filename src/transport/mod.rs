@@ -4,16 +4,16 @@
 //! [`WebSocketAdapter`]: [`TungsteniteAdapter`] by default
 //! ([`ConfigBuilder::websocket_adapter`](crate::ConfigBuilder::websocket_adapter) sets
 //! another). [`memory`] is a scripted in-memory double for tests. Everything else here
-//! (decompression, URL checks, the discovery HTTP GET) is internal.
+//! (decompression, URL checks, the hook discovery puts on ureq's connections) is internal.
 
 mod adapter;
 mod connection;
 #[cfg(any(test, feature = "sim"))]
 pub(crate) mod deflate;
-pub(crate) mod http;
 mod inflate;
 pub mod memory;
 mod read_ahead;
+mod ureq_hook;
 mod url;
 
 pub(crate) use adapter::AdapterSlot;
@@ -23,7 +23,7 @@ pub use adapter::{
 };
 pub use connection::TungsteniteAdapter;
 pub(crate) use connection::{Connection, Stream};
-pub(crate) use http::{get, RequestOptions, Response};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use read_ahead::ReadAhead;
+pub(crate) use ureq_hook::{HeadGuard, Hook};
 pub(crate) use url::{check_api_base, WsUrl};
