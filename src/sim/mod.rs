@@ -31,6 +31,7 @@ mod config;
 mod conn;
 mod gateway;
 mod http;
+pub mod payload;
 mod record;
 mod server;
 mod timer;
