@@ -15,7 +15,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
-/// How a connection compresses what it sends (PROTOCOL.md §7).
+/// How a connection compresses what it sends ("Transport Compression" and "Payload
+/// Compression" in Discord's Gateway page).
 pub(crate) enum SimEncoder {
     Plain {
         payload_compression: bool,
@@ -36,9 +37,11 @@ pub(crate) const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 /// ([`super::timer`]) carries these out, so the connection's thread can block in `read`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Deadlines {
-    /// No heartbeat by then: close with 4009 (PROTOCOL.md §12).
+    /// No heartbeat by then: close with 4009 (the code is the simulator's choice: Discord's
+    /// Gateway page, "Sending Heartbeats", says only that such a client is disconnected).
     pub heartbeat: Option<Instant>,
-    /// Op 7 was sent and the client is still here then: close with 4000 (§4.5).
+    /// Op 7 was sent and the client is still here then: close with 4000 ("Reconnect" in
+    /// Discord's Gateway Events page).
     pub reconnect: Option<Instant>,
     /// A close handshake is under way: shut TCP down then if it has not finished.
     pub closing: Option<Instant>,
@@ -61,7 +64,7 @@ pub(crate) struct SimConn {
     pub encoder: Mutex<SimEncoder>,
     pub zlib_frame_size: usize,
     /// The session this connection is authenticated for (`None` before Identify/Resume and
-    /// again after op 9, PROTOCOL.md §4.6).
+    /// again after op 9: "Invalid Session" in Discord's Gateway Events page).
     pub session: Mutex<Option<String>>,
     /// Receive times in the rate-limit window.
     pub sends: Mutex<VecDeque<Instant>>,

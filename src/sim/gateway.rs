@@ -41,8 +41,9 @@ pub(super) fn serve_gateway(
     if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
         return close(CloseWith(4002, "Unsupported encoding"));
     }
-    // PROTOCOL.md §12: no heartbeat within interval + grace closes with 4009. The clock
-    // starts at Hello (without Hello the client cannot know when to beat).
+    // A client that misses its heartbeat window is disconnected ("Sending Heartbeats" in
+    // Discord's Gateway page); the grace and the code, 4009, are the simulator's choices.
+    // The clock starts at Hello (without Hello the client cannot know when to beat).
     let heartbeat_timeout = inner
         .config
         .heartbeat_interval
@@ -94,8 +95,8 @@ pub(super) fn serve_gateway(
                 let code = frame.map(|f| u16::from(f.code));
                 inner.record(conn.id, RecordKind::ClosedByClient { code });
                 if matches!(code, Some(1000 | 1001)) {
-                    // PROTOCOL.md §3: a close the client starts with 1000/1001 ends the
-                    // session.
+                    // A close the client starts with 1000/1001 ends the session
+                    // ("Disconnecting" in Discord's Gateway page).
                     let id = conn.session.lock().take();
                     if let Some(id) = id {
                         inner.sessions.lock().map.remove(&id);
@@ -316,8 +317,8 @@ fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Clos
         return Err(CloseWith(4004, "Authentication failed."));
     }
     let mut sessions = inner.sessions.lock();
-    // PROTOCOL.md §12: a session without a connection for longer than the resume window
-    // has expired.
+    // A session without a connection times out "after a few minutes" ("Disconnecting" in
+    // Discord's Gateway page): after the resume window it cannot be resumed.
     if sessions
         .map
         .get(session_id)

@@ -26,6 +26,14 @@
 //!     .unwrap();
 //! pusher.join().unwrap();
 //! ```
+//!
+//! Besides Discord's close codes it keeps Discord's session rules: a connection
+//! that misses its heartbeat window is closed with 4009 ([`SimConfig::heartbeat_grace`]),
+//! a session outlives its connection for [`SimConfig::resume_window`], a client that stays
+//! after op 7 is closed ([`SimConfig::reconnect_close_delay`]), a connection is no longer
+//! authenticated after op 9, and every close gets the websocket closing handshake. What it
+//! sends is shaped like Discord's payloads; [`payload`] builds more of them for
+//! [`Simulator::push`].
 
 mod config;
 mod conn;

@@ -21,7 +21,9 @@
 //!
 //! IDs are snowflakes sent as strings. Guilds are numbered like the simulator's own
 //! ([`guild_id`]); users `1..=members` are the members of every guild
-//! ([`SimConfig::members`](super::SimConfig::members)); [`BOT_USER_ID`] is the bot.
+//! ([`SimConfig::members`](super::SimConfig::members), which is also each guild's
+//! `member_count`, what a request for all members returns); [`BOT_USER_ID`] is the bot, whose
+//! own member GUILD_CREATE lists besides.
 
 use serde_json::{json, Value};
 

@@ -59,7 +59,7 @@ impl SimSession {
     }
 
     /// Whether the session has been without a connection for longer than `window`
-    /// (PROTOCOL.md §12: it can no longer be resumed).
+    /// (it can no longer be resumed: "Disconnecting" in Discord's Gateway page).
     pub fn expired(&self, window: Duration, now: Instant) -> bool {
         self.conn.is_none()
             && self
@@ -232,7 +232,7 @@ impl Inner {
     }
 
     /// Sends op 9 on `conn`. The connection is no longer authenticated afterwards and
-    /// streams nothing more (PROTOCOL.md §4.6): `false` destroys its session, `true` keeps
+    /// streams nothing more ("Invalid Session" in Discord's Gateway Events page): `false` destroys its session, `true` keeps
     /// the session, buffering its dispatches for a Resume.
     pub fn invalidate(&self, conn: &SimConn, resumable: bool) -> bool {
         // Under the sessions lock, so no dispatch can slip out after op 9.
@@ -400,7 +400,9 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
 }
 
 /// Whether a client must start a new session after the server closed with `code`
-/// (PROTOCOL.md §3: 4003, 4007, 4009 re-identify; 4004 and 4010–4014 are fatal).
+/// ("Gateway Close Event Codes" in Discord's Opcodes and Status Codes page: after 4007 and
+/// 4009 start a new session, 4003 means the session was invalidated, 4004 and 4010–4014
+/// are not reconnected at all).
 pub(crate) fn ends_session(code: u16) -> bool {
     matches!(code, 4003 | 4004 | 4007 | 4009 | 4010..=4014)
 }
