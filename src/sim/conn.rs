@@ -139,16 +139,17 @@ impl SimConn {
         self.conn.send(Message::binary(bytes.to_vec())).is_ok()
     }
 
-    /// Sends the close frame (once) and leaves the socket open for the client's answer,
-    /// which the connection's thread reads (RFC 6455 §5.5.1: the client echoes it, then the
-    /// server closes TCP); the timer shuts TCP down if no answer comes in time. False if a
-    /// close was already under way.
-    pub fn start_close(&self, code: u16, reason: &str) -> bool {
-        // Set before the frame goes out, so its echo can never look like a close the client
-        // started.
-        if self.closing.swap(true, Ordering::AcqRel) {
-            return false;
-        }
+    /// Claims the right to close: true once, for the first caller. From then on an
+    /// incoming close frame is the client's echo.
+    pub fn claim_close(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Sends the close frame (after [`SimConn::claim_close`]) and leaves the socket open for
+    /// the client's answer, which the connection's thread reads (RFC 6455 §5.5.1: the
+    /// client echoes it, then the server closes TCP); the timer shuts TCP down if no answer
+    /// comes in time.
+    pub fn send_close(&self, code: u16, reason: &str) {
         self.arm(|d| d.closing = Some(Instant::now() + CLOSE_HANDSHAKE_TIMEOUT));
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -157,7 +158,6 @@ impl SimConn {
         // Not in the middle of a compressed payload.
         let _encoder = self.encoder.lock();
         let _ = self.conn.send(Message::Close(Some(frame)));
-        true
     }
 
     /// Whether the simulator has sent its close frame on this connection.

@@ -1,5 +1,6 @@
 //! The gateway protocol as the simulator plays it: Hello, payload checks, Identify, Resume,
-//! Request Guild Members (PROTOCOL.md §12).
+//! Request Guild Members, closes (the Gateway and Gateway Events pages of Discord's
+//! developer documentation).
 
 use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 /// Why the simulator is closing a connection.
-pub(super) struct CloseWith(pub u16, pub &'static str);
+struct CloseWith(u16, &'static str);
 
 pub(super) fn serve_gateway(
     inner: &Arc<Inner>,

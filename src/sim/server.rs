@@ -218,7 +218,7 @@ impl Inner {
     /// Starts the closing handshake on `conn` with `code`: recorded, and the session dropped
     /// first when the config says Discord would not resume after `code`.
     pub fn close_conn(&self, conn: &SimConn, code: u16, reason: &str) -> bool {
-        if conn.closing() {
+        if !conn.claim_close() {
             return false;
         }
         if self.config.end_session_on_close && ends_session(code) {
@@ -227,13 +227,16 @@ impl Inner {
                 self.sessions.lock().map.remove(&id);
             }
         }
+        // Recorded before the frame goes out, so it precedes the echo's record.
         self.record(conn.id, RecordKind::ClosedByServer { code });
-        conn.start_close(code, reason)
+        conn.send_close(code, reason);
+        true
     }
 
     /// Sends op 9 on `conn`. The connection is no longer authenticated afterwards and
-    /// streams nothing more ("Invalid Session" in Discord's Gateway Events page): `false` destroys its session, `true` keeps
-    /// the session, buffering its dispatches for a Resume.
+    /// streams nothing more ("Invalid Session" in Discord's Gateway Events page): `false`
+    /// destroys its session, `true` keeps the session, buffering its dispatches for a
+    /// Resume.
     pub fn invalidate(&self, conn: &SimConn, resumable: bool) -> bool {
         // Under the sessions lock, so no dispatch can slip out after op 9.
         let mut sessions = self.sessions.lock();
