@@ -166,7 +166,8 @@ fn handle_payload(
             json: text.to_owned(),
         },
     );
-    // PROTOCOL.md §5.1: more than the limit in any rolling window closes with 4008.
+    // More than the send limit in any rolling window closes with 4008 ("Rate Limiting" in
+    // Discord's Gateway page).
     let (limit, window) = inner.config.rate_limit;
     {
         let now = Instant::now();
@@ -366,7 +367,8 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
     let wants_all = d.get("query").and_then(Value::as_str) == Some("")
         && d.get("limit").and_then(Value::as_u64) == Some(0);
     if wants_all {
-        // PROTOCOL.md §5.1: "all members" is 1 request per guild per 30 s.
+        // "All members" is 1 request per guild per 30 s ("Request Guild Members" in Discord's
+        // Gateway Events page).
         const ALL_MEMBERS_WINDOW: Duration = Duration::from_secs(30);
         let now = Instant::now();
         let mut last = inner.all_member_requests.lock();

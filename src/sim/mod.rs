@@ -1,5 +1,6 @@
 //! A faithful Discord gateway simulator (feature `sim`): a real websocket and HTTP server on
-//! 127.0.0.1 that behaves like the gateway described in PROTOCOL.md, for tests and examples
+//! 127.0.0.1 that behaves like Discord's gateway as its developer documentation describes it
+//! (API v10), for tests and examples
 //! that run without Discord.
 //!
 //! ```
