@@ -1,7 +1,6 @@
 //! A faithful Discord gateway simulator (feature `sim`): a real websocket and HTTP server on
 //! 127.0.0.1 that behaves like Discord's gateway as its developer documentation describes it
-//! (API v10), for tests and examples
-//! that run without Discord.
+//! (API v10), for tests and examples that run without Discord.
 //!
 //! ```
 //! use std::time::Duration;
