@@ -1,13 +1,15 @@
 //! The gateway protocol as the simulator plays it: Hello, payload checks, Identify, Resume,
-//! Request Guild Members (PROTOCOL.md §12).
+//! Request Guild Members, closes (the Gateway and Gateway Events pages of Discord's
+//! developer documentation).
 
+use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
+use super::payload::{self, member_json};
 use super::record::RecordKind;
-use super::server::{Inner, SimConn, SimEncoder, SimSession};
+use super::server::{Inner, SimSession};
 use super::ConnectionFault;
 use crate::protocol::{Intents, MAX_SEND_SIZE};
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,33 +23,63 @@ pub(super) fn serve_gateway(
     conn: &Arc<SimConn>,
     head: &RequestHead,
     fault: Option<ConnectionFault>,
+    known_compression: bool,
 ) {
     let close = |CloseWith(code, reason): CloseWith| {
-        inner.record(conn.id, RecordKind::ClosedByServer { code });
-        conn.conn.close(code, reason);
+        inner.close_conn(conn, code, reason);
+        finish_server_close(inner, conn);
     };
+    // What stock Spacebar does (issue 10): the upgrade succeeds, then the socket is closed.
+    if inner.config.require_user_agent && head.header("User-Agent").is_none() {
+        return close(CloseWith(4002, "User-Agent header is required"));
+    }
+    if !known_compression {
+        return close(CloseWith(4002, "Unsupported compression"));
+    }
     if !matches!(query_param(&head.query, "v"), Some("9" | "10")) {
         return close(CloseWith(4012, "Invalid API version"));
     }
     if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
         return close(CloseWith(4002, "Unsupported encoding"));
     }
+    // A client that misses its heartbeat window is disconnected ("Sending Heartbeats" in
+    // Discord's Gateway page); the grace and the code, 4009, are the simulator's choices.
+    // The clock starts at Hello (without Hello the client cannot know when to beat).
+    let heartbeat_timeout = inner
+        .config
+        .heartbeat_interval
+        .checked_add(inner.config.heartbeat_grace);
+    let expect_heartbeat = || {
+        let due = heartbeat_timeout.and_then(|t| Instant::now().checked_add(t));
+        conn.arm(|d| d.heartbeat = due);
+    };
     match fault {
         Some(ConnectionFault::NoHello) => {}
         Some(ConnectionFault::DelayHello(delay)) => {
             std::thread::sleep(delay);
             hello(inner, conn);
+            expect_heartbeat();
         }
-        _ => hello(inner, conn),
+        _ => {
+            hello(inner, conn);
+            expect_heartbeat();
+        }
     }
     loop {
-        let message = match conn.conn.read() {
-            Ok(message) => message,
-            Err(_) => {
-                inner.record(conn.id, RecordKind::Disconnected);
+        let Ok(message) = conn.conn.read() else {
+            inner.record(conn.id, RecordKind::Disconnected);
+            return;
+        };
+        if conn.closing() {
+            // The simulator sent its close frame from another thread (a test, the timer):
+            // what the client sent before its echo is not acted on.
+            if let Message::Close(frame) = message {
+                let code = frame.map(|f| u16::from(f.code));
+                inner.record(conn.id, RecordKind::CloseEchoed { code });
                 return;
             }
-        };
+            return finish_server_close(inner, conn);
+        }
         let text = match message {
             Message::Text(text) => text.to_string(),
             Message::Binary(bytes) => {
@@ -64,17 +96,42 @@ pub(super) fn serve_gateway(
                 let code = frame.map(|f| u16::from(f.code));
                 inner.record(conn.id, RecordKind::ClosedByClient { code });
                 if matches!(code, Some(1000 | 1001)) {
-                    // PROTOCOL.md §3: a client 1000/1001 ends the session.
-                    if let Some(id) = conn.session.lock().take() {
+                    // A close the client starts with 1000/1001 ends the session
+                    // ("Disconnecting" in Discord's Gateway page).
+                    let id = conn.session.lock().take();
+                    if let Some(id) = id {
                         inner.sessions.lock().map.remove(&id);
                     }
                 }
+                // RFC 6455 §5.5.1: answer the close frame before shutting TCP down.
+                conn.finish_close();
                 return;
             }
             _ => continue,
         };
-        if let Err(reason) = handle_payload(inner, conn, &text) {
-            return close(reason);
+        match handle_payload(inner, conn, &text) {
+            Ok(Handled::Heartbeat) => expect_heartbeat(),
+            Ok(Handled::Other) => {}
+            Err(reason) => return close(reason),
+        }
+    }
+}
+
+/// After the simulator's close frame: reads until the client's echo, ignoring anything it
+/// sent before it; the timer shuts TCP down if the echo does not come in time.
+fn finish_server_close(inner: &Inner, conn: &SimConn) {
+    loop {
+        match conn.conn.read() {
+            Ok(Message::Close(frame)) => {
+                let code = frame.map(|f| u16::from(f.code));
+                inner.record(conn.id, RecordKind::CloseEchoed { code });
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                inner.record(conn.id, RecordKind::Disconnected);
+                return;
+            }
         }
     }
 }
@@ -86,7 +143,17 @@ fn hello(inner: &Inner, conn: &SimConn) {
     ));
 }
 
-fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result<(), CloseWith> {
+/// What a payload the simulator accepted was.
+enum Handled {
+    Heartbeat,
+    Other,
+}
+
+fn handle_payload(
+    inner: &Arc<Inner>,
+    conn: &Arc<SimConn>,
+    text: &str,
+) -> Result<Handled, CloseWith> {
     let value: Option<Value> = serde_json::from_str(text).ok();
     let op = value
         .as_ref()
@@ -99,7 +166,8 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
             json: text.to_owned(),
         },
     );
-    // PROTOCOL.md §5.1: more than the limit in any rolling window closes with 4008.
+    // More than the send limit in any rolling window closes with 4008 ("Rate Limiting" in
+    // Discord's Gateway page).
     let (limit, window) = inner.config.rate_limit;
     {
         let now = Instant::now();
@@ -133,7 +201,7 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
                 }
                 conn.send_text(r#"{"op":11,"d":null,"s":null,"t":null}"#);
             }
-            Ok(())
+            return Ok(Handled::Heartbeat);
         }
         2 if authed.is_some() => Err(CloseWith(4005, "Already authenticated")),
         2 => identify(inner, conn, &d),
@@ -144,6 +212,7 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
         3 | 4 | 31 | 43 => Ok(()),
         _ => Err(CloseWith(4001, "Unknown opcode")),
     }
+    .map(|()| Handled::Other)
 }
 
 fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
@@ -181,36 +250,30 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
     if guilds.len() > config.max_guilds_per_shard as usize {
         return Err(CloseWith(4011, "Sharding required."));
     }
+    let large_threshold = d
+        .get("large_threshold")
+        .and_then(Value::as_u64)
+        .unwrap_or(50)
+        .clamp(50, 250);
+    let resume_gateway_url = config
+        .resume_gateway_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()));
     let mut sessions = inner.sessions.lock();
     sessions.next_id += 1;
     let session_id = format!("sim-session-{}-{}", inner.port, sessions.next_id);
-    let unavailable: Vec<String> = guilds
-        .iter()
-        .map(|g| format!(r#"{{"id":"{g}","unavailable":true}}"#))
-        .collect();
-    let ready = format!(
-        r#"{{"v":10,"user":{{"id":"1000","username":"sim-bot","discriminator":"0","global_name":null,"avatar":null,"bot":true}},"guilds":[{}],"session_id":"{session_id}","resume_gateway_url":{},"shard":[{},{}],"application":{{"id":"1000","flags":0}},"_trace":["sim"]}}"#,
-        unavailable.join(","),
-        Value::String(
-            config
-                .resume_gateway_url
-                .clone()
-                .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()))
-        ),
-        shard[0],
-        shard[1]
-    );
-    let mut session = SimSession {
-        seq: 0,
-        buffer: VecDeque::new(),
-        conn: Some(conn.clone()),
-    };
+    let ready = payload::ready(&payload::ReadyFacts {
+        session_id: &session_id,
+        resume_gateway_url: &resume_gateway_url,
+        shard,
+        guilds: &guilds,
+        application_flags: application_flags(config.allowed_privileged),
+    });
+    let mut session = SimSession::new(conn);
     inner.push_to(&mut session, "READY", &ready);
+    let with_presences = intents.contains(Intents::GUILD_PRESENCES);
     for g in &guilds {
-        let guild = format!(
-            r#"{{"id":"{g}","name":"sim guild {g}","unavailable":false,"member_count":{},"channels":[],"members":[],"roles":[]}}"#,
-            config.members
-        );
+        let guild = payload::guild_create_with(*g, config.members, with_presences, large_threshold);
         inner.push_to(&mut session, "GUILD_CREATE", &guild);
     }
     *conn.session.lock() = Some(session_id.clone());
@@ -229,6 +292,27 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
     Ok(())
 }
 
+/// The application flags of a bot allowed `privileged` intents ("Application Resource",
+/// Application Flags: the `GATEWAY_*_LIMITED` flags of an unverified bot, and the command
+/// badge).
+fn application_flags(privileged: Intents) -> u64 {
+    const GATEWAY_PRESENCE_LIMITED: u64 = 1 << 13;
+    const GATEWAY_GUILD_MEMBERS_LIMITED: u64 = 1 << 15;
+    const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
+    const APPLICATION_COMMAND_BADGE: u64 = 1 << 23;
+    let mut flags = APPLICATION_COMMAND_BADGE;
+    for (intent, flag) in [
+        (Intents::GUILD_PRESENCES, GATEWAY_PRESENCE_LIMITED),
+        (Intents::GUILD_MEMBERS, GATEWAY_GUILD_MEMBERS_LIMITED),
+        (Intents::MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED),
+    ] {
+        if privileged.contains(intent) {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
 fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
     let token = d.get("token").and_then(Value::as_str);
     let session_id = d.get("session_id").and_then(Value::as_str);
@@ -240,17 +324,29 @@ fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Clos
         return Err(CloseWith(4004, "Authentication failed."));
     }
     let mut sessions = inner.sessions.lock();
+    // A session without a connection times out "after a few minutes" ("Disconnecting" in
+    // Discord's Gateway page): after the resume window it cannot be resumed.
+    if sessions
+        .map
+        .get(session_id)
+        .is_some_and(|s| s.expired(inner.config.resume_window, Instant::now()))
+    {
+        sessions.map.remove(session_id);
+    }
     let Some(session) = sessions.map.get_mut(session_id) else {
         drop(sessions);
         conn.send_text(r#"{"op":9,"d":false,"s":null,"t":null}"#);
         return Ok(());
     };
     let oldest = session.buffer.front().map_or(session.seq + 1, |(s, _)| *s);
-    if seq > session.seq || seq + 1 < oldest {
+    if seq > session.seq || seq.saturating_add(1) < oldest {
+        if inner.config.end_session_on_close {
+            sessions.map.remove(session_id);
+        }
         return Err(CloseWith(4007, "Invalid seq."));
     }
     // A resume takes the session over from any older connection.
-    session.conn = Some(conn.clone());
+    session.attach(conn);
     for (s, json) in &session.buffer {
         if *s > seq && !conn.send_text(json) {
             break;
@@ -268,12 +364,16 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
     let Some(guild_id) = d.get("guild_id").and_then(Value::as_str) else {
         return Err(CloseWith(4001, "Invalid request guild members payload"));
     };
+    // A guild id that is not a snowflake still gets an answer; its members' roles are
+    // then numbered from 0.
+    let guild: u64 = guild_id.parse().unwrap_or(0);
     let nonce = d.get("nonce").and_then(Value::as_str);
     let config = &inner.config;
     let wants_all = d.get("query").and_then(Value::as_str) == Some("")
         && d.get("limit").and_then(Value::as_u64) == Some(0);
     if wants_all {
-        // PROTOCOL.md §5.1: "all members" is 1 request per guild per 30 s.
+        // "All members" is 1 request per guild per 30 s ("Request Guild Members" in Discord's
+        // Gateway Events page).
         const ALL_MEMBERS_WINDOW: Duration = Duration::from_secs(30);
         let now = Instant::now();
         let mut last = inner.all_member_requests.lock();
@@ -304,12 +404,14 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
                 .into_iter()
                 .partition(|id| (1..=u64::from(config.members)).contains(id));
             (
-                found.iter().map(|id| member_json(*id)).collect(),
+                found.iter().map(|id| member_json(guild, *id)).collect(),
                 missing.iter().map(|id| format!(r#""{id}""#)).collect(),
             )
         }
         _ => (
-            (1..=u64::from(config.members)).map(member_json).collect(),
+            (1..=u64::from(config.members))
+                .map(|id| member_json(guild, id))
+                .collect(),
             Vec::new(),
         ),
     };
@@ -343,10 +445,4 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
         inner.push_to(session, "GUILD_MEMBERS_CHUNK", &data);
     }
     Ok(())
-}
-
-fn member_json(id: u64) -> String {
-    format!(
-        r#"{{"user":{{"id":"{id}","username":"member{id}","discriminator":"0","avatar":null}},"roles":[],"joined_at":"2024-01-01T00:00:00.000000+00:00","deaf":false,"mute":false,"flags":0}}"#
-    )
 }
