@@ -146,6 +146,9 @@ mod token;
 pub mod transport;
 
 pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+/// The channel type of [`Shard::spawn_receiver`] and member requests: crossbeam-channel 0.5's
+/// receiver, re-exported so that no version has to be guessed.
+pub use crossbeam_channel::Receiver;
 pub use error::{Error, Result};
 pub use policy::Backoff;
 pub use protocol::Intents;
@@ -153,7 +156,7 @@ pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
 pub use session::Session;
 pub use shard::{
-    Dispatch, Event, GuildMembers, Latency, MembersRequest, Shard, ShardHandle, ShardState,
-    ShardThread,
+    Dispatch, Event, EventReceiver, GuildMembers, Latency, MembersRequest, Shard, ShardHandle,
+    ShardState, ShardThread, RESUMABLE_SHUTDOWN_WAIT,
 };
 pub use token::Token;

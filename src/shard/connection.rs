@@ -7,15 +7,12 @@ use super::event::{Dispatch, Event};
 use crate::policy::Ended;
 use crate::session::SessionCell;
 use crate::transport::WebSocketConnection;
-use crossbeam_channel::Sender;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{Duration, Instant};
 
-/// A user command waiting for the writer.
+/// A user command waiting for the writer: the payload's JSON text.
 pub(crate) struct Command {
     pub json: String,
-    /// Told whether the payload was written, when the sender waits for that.
-    pub done: Option<Sender<crate::Result<()>>>,
 }
 
 /// What the reader tells the caller's loop, in the order it read it.

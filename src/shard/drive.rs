@@ -34,13 +34,18 @@ impl<H: FnMut(Event)> Runner<H> {
             resume,
         });
         let user_agent = crate::rest::user_agent();
+        let tls = match url.secure.then(|| self.config.tls_connector()) {
+            Some(Err(e)) => return (Ended::Dial(e), None),
+            Some(Ok(tls)) => Some(tls),
+            None => None,
+        };
         let dialed = self.config.adapter.0.dial(&DialRequest {
             url: &full_url,
             headers: &[("User-Agent", &user_agent)],
             connect_timeout: self.config.dial_timeout,
             handshake_timeout: self.config.handshake_timeout,
             max_message_size: self.config.max_message_size,
-            tls: self.config.tls.as_ref(),
+            tls: tls.as_ref(),
             cancel: &self.shared.cancel,
         });
         self.shared.cancel.clear();

@@ -229,6 +229,13 @@ pub enum Event {
         /// Why it was abandoned.
         reason: String,
     },
+    /// A command that [`ShardHandle::send`](crate::ShardHandle::send) accepted was never
+    /// written, because the shard stopped first: delivered last, after `run`'s connections
+    /// ended, one per command, in the order they were queued.
+    Unsent {
+        /// The command's JSON payload (`{"op":…,"d":…}`).
+        payload: String,
+    },
     /// Sequence numbers jumped within a connection: `expected` was never received.
     SequenceGap {
         /// The sequence number that should have come next.
@@ -257,6 +264,7 @@ impl Event {
             Event::Reconnecting { .. } => "reconnecting",
             Event::InvalidSession { .. } => "invalid_session",
             Event::SessionLost { .. } => "session_lost",
+            Event::Unsent { .. } => "unsent",
             Event::SequenceGap { .. } => "sequence_gap",
             Event::Error { .. } => "error",
         }

@@ -24,6 +24,7 @@ use crate::{Config, Error, Intents, Result, Token};
 use connection::Command;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use parking_lot::Mutex;
+use std::fmt;
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -53,6 +54,9 @@ pub enum ShardState {
     /// Stopped by a fatal error; `run` returned it.
     FatallyClosed,
 }
+
+/// The longest [`ShardHandle::shutdown_resumable`] waits for the shard to stop.
+pub const RESUMABLE_SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const RUNNING: u8 = 0;
 const SHUTDOWN: u8 = 1;
@@ -192,34 +196,8 @@ impl Shard {
     /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
     pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
         *self.shared.runner.lock() = Some(std::thread::current().id());
-        let shard_id = self.config.shard_id();
-        let commands = self.commands.clone();
         let result =
             runner::Runner::new(self.config, self.shared.clone(), self.commands, handler).run();
-        self.shared.set_state(match result {
-            Ok(()) => ShardState::Stopped,
-            Err(_) => ShardState::FatallyClosed,
-        });
-        // Commands still queued will never be sent: tell whoever waits, and say so.
-        let unsent: Vec<Command> = self
-            .shared
-            .retry
-            .lock()
-            .drain(..)
-            .chain(commands.try_iter())
-            .collect();
-        if !unsent.is_empty() {
-            log::warn!(
-                "shard {}: {} queued commands were not sent because the shard stopped",
-                shard_id,
-                unsent.len()
-            );
-        }
-        for command in unsent {
-            if let Some(done) = command.done {
-                let _ = done.send(Err(Error::Stopped));
-            }
-        }
         drop(self.finished);
         result
     }
@@ -240,29 +218,105 @@ impl Shard {
     /// Runs the shard on a new thread and hands events out through a channel instead of a
     /// closure, for programs that `select!` over several sources. The channel holds up to
     /// the config's `event_queue` events; when it is full the shard waits (back-pressure,
-    /// nothing dropped). Dropping the receiver shuts the shard down.
+    /// nothing dropped). Dropping the [`EventReceiver`] shuts the shard down at once, even
+    /// when no event is flowing.
+    ///
+    /// The receiver derefs to a [`crossbeam_channel::Receiver`] (re-exported as
+    /// [`syncord::Receiver`](crate::Receiver)), so it works in `select!` too:
     ///
     /// ```no_run
     /// use std::time::Duration;
     /// use syncord::{Event, Intents, Shard};
     /// let (shard, events) = Shard::new("token", Intents::GUILDS).spawn_receiver()?;
-    /// while let Ok(event) = events.recv_timeout(Duration::from_secs(60)) {
-    ///     if let Event::Dispatch(d) = event {
-    ///         println!("{}", d.event_type());
+    /// let ticks = crossbeam_channel::tick(Duration::from_secs(60));
+    /// loop {
+    ///     crossbeam_channel::select! {
+    ///         recv(events) -> event => match event {
+    ///             Ok(Event::Dispatch(d)) => println!("{}", d.event_type()),
+    ///             Ok(_) => {}
+    ///             Err(_) => break, // the shard stopped
+    ///         },
+    ///         recv(ticks) -> _ => println!("still here"),
     ///     }
     /// }
-    /// shard.shutdown()?;
+    /// shard.join()?;
     /// # Ok::<(), syncord::Error>(())
     /// ```
-    pub fn spawn_receiver(self) -> Result<(ShardThread, Receiver<Event>)> {
+    pub fn spawn_receiver(self) -> Result<(ShardThread, EventReceiver)> {
         let (tx, rx) = bounded(self.config.event_queue);
         let handle = self.handle();
+        let sender_handle = handle.clone();
         let thread = self.spawn(move |event| {
             if tx.send(event).is_err() {
-                handle.shutdown();
+                sender_handle.shutdown();
             }
         })?;
-        Ok((thread, rx))
+        Ok((
+            thread,
+            EventReceiver {
+                events: rx,
+                shard: handle,
+            },
+        ))
+    }
+}
+
+/// The events of a shard started with [`Shard::spawn_receiver`]: a
+/// [`crossbeam_channel::Receiver`] (it derefs to one) that shuts the shard down when dropped.
+pub struct EventReceiver {
+    events: Receiver<Event>,
+    shard: ShardHandle,
+}
+
+impl std::ops::Deref for EventReceiver {
+    type Target = Receiver<Event>;
+
+    fn deref(&self) -> &Receiver<Event> {
+        &self.events
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        // Nobody will take the events any more: an idle shard would otherwise only notice
+        // at its next dispatch, which may be never.
+        self.shard.shutdown();
+    }
+}
+
+impl fmt::Debug for EventReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventReceiver")
+            .field("queued", &self.events.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The config's Debug redacts the token.
+        f.debug_struct("Shard")
+            .field("config", &self.config)
+            .field("state", &*self.shared.state.lock())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ShardHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("state", &self.state())
+            .field("queue_depth", &self.queue_depth())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ShardThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardThread")
+            .field("thread", &self.thread.thread().name())
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 
@@ -338,7 +392,7 @@ impl ShardHandle {
         {
             return Err(Error::NotConnected);
         }
-        let command = Command { json, done: None };
+        let command = Command { json };
         match self
             .shared
             .commands
@@ -425,13 +479,24 @@ impl ShardHandle {
     /// Stops the shard keeping the session alive (closes with 4000) and returns it, to be
     /// resumed later with [`ConfigBuilder::session`](crate::ConfigBuilder::session).
     ///
-    /// Waits for `run` to return unless called from the handler. The session's `seq` is the
-    /// last one delivered to the handler, so nothing undelivered is skipped on resume.
+    /// Waits for `run` to return, at most [`RESUMABLE_SHUTDOWN_WAIT`] (5 s: a handler still
+    /// busy with an event can hold it up), and not at all when called from the handler. The
+    /// session is right either way: its `seq` is the last event handed to the handler, and
+    /// nothing is delivered after a stop is requested, so a resume skips nothing and repeats
+    /// nothing. `None` when there is no session to resume (never identified, or it was lost).
+    ///
+    /// ```no_run
+    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS).handle();
+    /// // Returns within 5 s whatever the shard is doing.
+    /// if let Some(session) = handle.shutdown_resumable() {
+    ///     std::fs::write("session.json", serde_json::to_string(&session).unwrap()).unwrap();
+    /// }
+    /// ```
     pub fn shutdown_resumable(&self) -> Option<Session> {
         self.shared.request_stop(SHUTDOWN_RESUMABLE);
         let on_runner = *self.shared.runner.lock() == Some(std::thread::current().id());
         if !on_runner {
-            let _ = self.shared.finished.recv();
+            let _ = self.shared.finished.recv_timeout(RESUMABLE_SHUTDOWN_WAIT);
         }
         self.shared.session_snapshot()
     }

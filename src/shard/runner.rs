@@ -58,7 +58,43 @@ impl<H: FnMut(Event)> Runner<H> {
         }
     }
 
+    /// Runs the shard until it stops, then hands back every command it could not send.
     pub fn run(mut self) -> Result<()> {
+        let result = self.run_connections();
+        self.shared.set_state(match result {
+            Ok(()) => ShardState::Stopped,
+            Err(_) => ShardState::FatallyClosed,
+        });
+        self.hand_back_unsent();
+        result
+    }
+
+    /// Commands accepted with `Ok` but never written go back to the handler, one
+    /// [`Event::Unsent`] each, so none is lost in silence.
+    fn hand_back_unsent(&mut self) {
+        let unsent: Vec<Command> = self
+            .shared
+            .retry
+            .lock()
+            .drain(..)
+            .chain(self.commands.try_iter())
+            .collect();
+        if unsent.is_empty() {
+            return;
+        }
+        log::warn!(
+            "shard {}: {} queued commands were not sent because the shard stopped",
+            self.config.shard_id(),
+            unsent.len()
+        );
+        for command in unsent {
+            self.handler.emit(Event::Unsent {
+                payload: command.json,
+            });
+        }
+    }
+
+    fn run_connections(&mut self) -> Result<()> {
         let settings = Settings {
             intents: self.config.intents,
             shard: self.config.shard,
@@ -203,9 +239,16 @@ impl<H: FnMut(Event)> Runner<H> {
                 let shared = self.shared.clone();
                 let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
                 let stopping = || self.shared.stop_requested().is_some();
+                // Discovery shares the config's TLS connector (built once) with the dials.
+                let secure = self.config.api_base.starts_with("https://");
+                let tls = match secure.then(|| self.config.tls_connector()) {
+                    Some(Err(e)) => return Err(NoUrl::Retry(Ended::Dial(e))),
+                    Some(Ok(tls)) => Some(tls),
+                    None => None,
+                };
                 let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
-                    tls: self.config.tls.as_ref(),
+                    tls: tls.as_ref(),
                     on_connected: self.abort_registration(),
                     aborted: &stopping,
                 };

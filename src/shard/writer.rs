@@ -127,11 +127,7 @@ pub(super) fn write_loop(
                     if slot <= now {
                         limiter.record(now);
                         match link.conn.send(Message::text(command.json.clone())) {
-                            Ok(()) => {
-                                if let Some(done) = command.done {
-                                    let _ = done.send(Ok(()));
-                                }
-                            }
+                            Ok(()) => {}
                             Err(e) => {
                                 // Not known to have arrived: the next connection sends it again.
                                 fail(e);
