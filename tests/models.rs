@@ -3,7 +3,7 @@
 //! Payloads are shaped like Discord's documentation examples; text carries escapes (`\n`,
 //! `\"`, an emoji as `\ud83d\ude00`), which a `&str` model cannot hold.
 
-use crossbeam_channel::Receiver;
+use syncord::EventReceiver;
 use std::borrow::Cow;
 use std::time::Duration;
 use syncord::model::{
@@ -25,7 +25,7 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 struct Live {
     sim: Simulator,
     shard: ShardThread,
-    events: Receiver<Event>,
+    events: EventReceiver,
     session_id: String,
 }
 
