@@ -22,7 +22,7 @@ pub enum WhileDisconnected {
     FailFast,
 }
 
-/// Transport compression of what the gateway sends (PROTOCOL.md §7), sent as the
+/// Transport compression of what the gateway sends (Discord: Gateway → Encoding and Compression), sent as the
 /// `compress` query parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -294,7 +294,7 @@ impl ConfigBuilder {
         self
     }
 
-    /// The random wait after op 9 Invalid Session. Defaults to 1–5 s (PROTOCOL.md §4.6).
+    /// The random wait after op 9 Invalid Session. Defaults to 1–5 s (Discord: Gateway Events → Invalid Session).
     pub fn invalid_session_delay(mut self, range: RangeInclusive<Duration>) -> Self {
         self.0.invalid_session_delay = range;
         self

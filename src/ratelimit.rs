@@ -1,5 +1,5 @@
 //! The gateway send limiter: never more than `limit` payloads in any `window` on one
-//! connection, with room kept for heartbeats (PROTOCOL.md §5.1). Pure logic; the writer
+//! connection, with room kept for heartbeats (Discord: Gateway → Rate Limiting). Pure logic; the writer
 //! thread asks it before every send.
 
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! Exponential backoff with jitter and a cap (PROTOCOL.md §4.7, last line).
+//! Exponential backoff with jitter and a cap (Discord: Gateway → Disconnections, last line).
 
 use std::time::Duration;
 

@@ -86,7 +86,7 @@ pub(crate) enum Wait {
     Immediately,
     /// Exponential backoff by attempt number.
     Backoff,
-    /// The random 1–5 s wait after op 9 (PROTOCOL.md §4.6).
+    /// The random 1–5 s wait after op 9 (Discord: Gateway Events → Invalid Session).
     InvalidSession,
 }
 

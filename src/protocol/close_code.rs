@@ -1,4 +1,4 @@
-//! Close codes and what each means for the client (PROTOCOL.md §3).
+//! Close codes and what each means for the client (Discord: Opcodes and Status Codes → Gateway Close Event Codes).
 
 /// What a close code tells the client to do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Commands a client sends after the session is up (PROTOCOL.md §9.4–9.8).
+//! Commands a client sends after the session is up (Discord: Gateway Events → Request Guild Members).
 //!
 //! Each type is a plain struct with public fields and a constructor for the common case;
 //! send it with [`ShardHandle::send`](crate::ShardHandle::send).
@@ -29,7 +29,7 @@ pub enum Status {
     Offline,
 }
 
-/// An activity type (PROTOCOL.md §9.7).
+/// An activity type (Discord: Gateway Events → Send Events).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ActivityType(pub u8);
@@ -164,7 +164,7 @@ impl Command for UpdateVoiceState {
     const OP: OpCode = OpCode::VOICE_STATE_UPDATE;
 }
 
-/// op 8 Request Guild Members (PROTOCOL.md §9.4). Answered by `GUILD_MEMBERS_CHUNK`s.
+/// op 8 Request Guild Members (Discord: Gateway Events → Request Guild Members). Answered by `GUILD_MEMBERS_CHUNK`s.
 ///
 /// ```
 /// use syncord::protocol::RequestGuildMembers;

@@ -1,4 +1,4 @@
-//! Gateway intents (PROTOCOL.md §8).
+//! Gateway intents (Discord: Gateway → Gateway Intents).
 
 use bitflags::bitflags;
 

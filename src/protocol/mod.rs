@@ -1,5 +1,5 @@
 //! Wire types only, no I/O: opcodes, close codes, intents, the payload envelope and the
-//! payloads a client sends (PROTOCOL.md).
+//! payloads a client sends (Discord's Gateway documentation).
 
 mod close_code;
 mod commands;
@@ -22,7 +22,7 @@ pub use payload::{
 };
 pub use skim::{skim, skim_data, skim_head, DispatchHead, Head, Skim};
 
-/// The largest payload a client may send, in bytes (PROTOCOL.md §5.1).
+/// The largest payload a client may send, in bytes (Discord: Gateway → Rate Limiting).
 pub const MAX_SEND_SIZE: usize = 4096;
 
 /// The gateway API version this crate speaks.

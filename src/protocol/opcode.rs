@@ -1,4 +1,4 @@
-//! Gateway opcodes (PROTOCOL.md §2).
+//! Gateway opcodes (Discord: Opcodes and Status Codes → Gateway Opcodes).
 
 use std::fmt;
 
@@ -57,7 +57,7 @@ impl OpCode {
         })
     }
 
-    /// Whether a client may send this opcode (PROTOCOL.md §2, direction column).
+    /// Whether a client may send this opcode (Discord: Opcodes and Status Codes → Gateway Opcodes, direction column).
     pub fn is_client_sendable(self) -> bool {
         matches!(self.0, 1 | 2 | 3 | 4 | 6 | 8 | 31 | 43)
     }

@@ -1,5 +1,5 @@
 //! The payload envelope and the session payloads: Hello, Identify, Resume, Heartbeat, Ready
-//! (PROTOCOL.md §2, §4, §9).
+//! (Discord: Opcodes and Status Codes → Gateway Opcodes, §4, §9).
 
 use super::commands::UpdatePresence;
 use super::{Intents, OpCode};
@@ -100,7 +100,7 @@ impl Default for IdentifyProperties {
     }
 }
 
-/// op 2 Identify `d` (PROTOCOL.md §9.1). `Debug` hides the token.
+/// op 2 Identify `d` (Discord: Gateway Events → Identify). `Debug` hides the token.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identify {
     /// The bot token.
@@ -139,7 +139,7 @@ impl Identify {
     }
 }
 
-/// op 6 Resume `d` (PROTOCOL.md §9.2). `Debug` hides the token.
+/// op 6 Resume `d` (Discord: Gateway Events → Resume). `Debug` hides the token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
     /// The bot token.

@@ -83,7 +83,7 @@ impl<H: FnMut(Event)> Runner<H> {
         self.shared.events.lock().take();
         let leftovers = link.stop_and_join(close_frame(&ended));
         if !matches!(ended, Ended::Shutdown { .. }) {
-            // Nothing read before the disconnect is lost (DESIGN.md §2).
+            // Nothing read before the disconnect is lost.
             for message in leftovers {
                 match message {
                     FromReader::Dispatch(dispatch) => {

@@ -1,5 +1,5 @@
 //! Gathering the `GUILD_MEMBERS_CHUNK`s that answer one Request Guild Members
-//! (PROTOCOL.md §9.4). The reader thread routes chunks by nonce, so a caller may wait for
+//! (Discord: Gateway Events → Request Guild Members). The reader thread routes chunks by nonce, so a caller may wait for
 //! them from any thread, even from inside the event handler.
 
 use crate::{Error, Result};

@@ -1,5 +1,5 @@
 //! The reader thread: reads frames, inflates, parses envelopes, answers control opcodes and
-//! queues dispatches for the caller (DESIGN.md §1). It never runs user code.
+//! queues dispatches for the caller. It never runs user code.
 
 use super::connection::{BeatSignal, FromReader, Link};
 use super::event::{Dispatch, Event};

@@ -4,7 +4,7 @@
 //! socket is non-blocking after the handshake: the reader waits for readability with
 //! `poll(2)` *without* holding the lock, then reads messages until `WouldBlock`, releasing
 //! the lock fairly between messages so a waiting writer (a heartbeat) gets in at once.
-//! Shutting the TCP socket down wakes a reader parked in `poll`. (DESIGN.md §1.)
+//! Shutting the TCP socket down wakes a reader parked in `poll` (crate docs, "Threads").
 
 use super::adapter::{
     DialError, DialRequest, Message as WsMessage, Text, TransportError, WebSocketAdapter,

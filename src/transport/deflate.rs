@@ -4,7 +4,7 @@
 use flate2::{Compress, Compression, FlushCompress};
 
 /// zlib-stream: one deflate stream per connection, a sync flush (`00 00 ff ff`) after each
-/// message (PROTOCOL.md §7.2).
+/// message (Discord: Gateway → Transport Compression).
 pub(crate) struct ZlibStreamEncoder {
     compress: Compress,
     out: Vec<u8>,
@@ -38,7 +38,7 @@ impl ZlibStreamEncoder {
 }
 
 /// zstd-stream: one compression context per connection, `ZSTD_e_flush` after each message,
-/// the frame never ended (PROTOCOL.md §7.3).
+/// the frame never ended (Discord: Gateway → Transport Compression).
 #[cfg(feature = "zstd")]
 pub(crate) struct ZstdStreamEncoder {
     encoder: zstd::stream::raw::Encoder<'static>,
@@ -84,7 +84,7 @@ impl ZstdStreamEncoder {
     }
 }
 
-/// Payload compression: one standalone zlib stream (PROTOCOL.md §7.4).
+/// Payload compression: one standalone zlib stream (Discord: Gateway → Payload Compression).
 pub(crate) fn payload_zlib(message: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());

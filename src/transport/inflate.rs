@@ -1,6 +1,6 @@
 //! Transport decompression: zlib-stream and zstd-stream (one context per connection, never
 //! reset), and payload compression (one standalone zlib stream per binary frame)
-//! (PROTOCOL.md §7). The output limit is enforced while inflating, so a decompression bomb
+//! (Discord: Gateway → Encoding and Compression). The output limit is enforced while inflating, so a decompression bomb
 //! stops at the limit instead of allocating it. Buffers are reused across messages.
 
 use flate2::{Decompress, FlushDecompress, Status};

@@ -97,7 +97,7 @@ impl WsUrl {
         })
     }
 
-    /// The full URL to open, with the gateway's query string (PROTOCOL.md §1.3).
+    /// The full URL to open, with the gateway's query string (Discord: Gateway → Connecting).
     pub fn with_query(&self, compress: Option<&str>) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
         let mut url = format!(
