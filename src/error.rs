@@ -10,14 +10,14 @@ use std::time::Duration;
 #[non_exhaustive]
 pub enum Error {
     /// The token was rejected (close 4004, or HTTP 401 from discovery). Fatal: check the
-    /// token (`DISCORD_TOKEN`), or reset it in the Developer Portal (Bot → Reset Token).
-    #[error("authentication failed: the token is invalid ({source_of_truth}); check DISCORD_TOKEN or reset the token in the Developer Portal under Bot → Reset Token")]
+    /// token the shard was given, or reset it in the Developer Portal (Bot → Reset Token).
+    #[error("authentication failed: the token is invalid ({source_of_truth}); check the token given to the shard, or reset it in the Developer Portal under Bot → Reset Token")]
     AuthenticationFailed {
         /// Where the rejection came from, e.g. "gateway close 4004" or "HTTP 401".
         source_of_truth: &'static str,
     },
     /// The gateway closed with 4010: the `shard` in the config is invalid. Fatal.
-    #[error("invalid shard (close 4010): shard {shard:?} is not valid; the id must be below the count and the count must match what Discord assigned (GET /gateway/bot)")]
+    #[error("invalid shard (close 4010): {}; the id must be below the count, and the count must be one Discord accepts (GET /gateway/bot gives the recommended `shards`)", describe_shard(*.shard))]
     InvalidShard {
         /// The `[id, count]` that was sent.
         shard: Option<[u64; 2]>,
@@ -29,7 +29,7 @@ pub enum Error {
     #[error("invalid API version (close 4012): the gateway refused v=10")]
     InvalidApiVersion,
     /// The gateway closed with 4013: the intents contain undefined bits. Fatal.
-    #[error("invalid intents (close 4013): {bits} contains bits Discord does not define")]
+    #[error("invalid intents (close 4013): {bits} contains bits Discord does not define; build the intents from the named `Intents` flags (e.g. `Intents::non_privileged()`) instead of a raw number")]
     InvalidIntents {
         /// The intents bitfield that was sent.
         bits: u64,
@@ -41,8 +41,10 @@ pub enum Error {
         requested: Vec<&'static str>,
     },
     /// A URL in the config, from discovery or from READY is unusable or insecure.
-    #[error("invalid gateway URL {url:?}: {why}")]
+    #[error("invalid {what} {url:?}: {why}")]
     InvalidUrl {
+        /// Which URL: "gateway URL", "API base", …
+        what: &'static str,
         /// The URL.
         url: String,
         /// What is wrong with it.
@@ -110,6 +112,14 @@ pub enum Error {
     Thread(String),
 }
 
+/// `shard 3 of 2`, or that none was set.
+fn describe_shard(shard: Option<[u64; 2]>) -> String {
+    match shard {
+        Some([id, count]) => format!("shard {id} of {count} was sent"),
+        None => "no shard was set (the gateway then expects one shard)".to_owned(),
+    }
+}
+
 impl Error {
     /// Whether retrying cannot help: the token, config or application must change first.
     pub fn is_fatal(&self) -> bool {
@@ -138,6 +148,26 @@ mod tests {
     fn errors_are_send_sync_static() {
         fn assert_bounds<T: Send + Sync + 'static>() {}
         assert_bounds::<Error>();
+    }
+
+    #[test]
+    fn errors_name_the_setting_and_what_to_do() {
+        let api = crate::transport::check_api_base("http://example.com/api/v10").unwrap_err();
+        assert!(api.to_string().starts_with("invalid API base"), "{api}");
+        let gateway = crate::transport::WsUrl::parse("ftp://gateway").unwrap_err();
+        assert!(
+            gateway.to_string().starts_with("invalid gateway URL"),
+            "{gateway}"
+        );
+        let auth = Error::AuthenticationFailed {
+            source_of_truth: "gateway close 4004",
+        };
+        // The library cannot know where the token came from.
+        assert!(!auth.to_string().contains("DISCORD_TOKEN"), "{auth}");
+        let intents = Error::InvalidIntents { bits: 1 << 40 };
+        assert!(intents.to_string().contains("Intents::"), "{intents}");
+        let shard = Error::InvalidShard { shard: None };
+        assert!(shard.to_string().contains("no shard was set"), "{shard}");
     }
 
     #[test]

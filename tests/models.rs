@@ -3,7 +3,6 @@
 //! Payloads are shaped like Discord's documentation examples; text carries escapes (`\n`,
 //! `\"`, an emoji as `\ud83d\ude00`), which a `&str` model cannot hold.
 
-use syncord::EventReceiver;
 use std::borrow::Cow;
 use std::time::Duration;
 use syncord::model::{
@@ -16,6 +15,7 @@ use syncord::model::{
 };
 use syncord::protocol::RequestGuildMembers;
 use syncord::sim::{SimConfig, Simulator};
+use syncord::EventReceiver;
 use syncord::{Dispatch, Event, Intents, Shard, ShardThread};
 
 /// Every wait's limit: generous, the machine is a loaded 2-core box.

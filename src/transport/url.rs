@@ -59,6 +59,7 @@ impl WsUrl {
     pub fn parse(url: &str) -> Result<WsUrl> {
         WsUrl::parse_with(
             url,
+            "gateway URL",
             ("wss", "ws"),
             "the scheme must be wss:// (or ws:// for loopback)",
         )
@@ -66,10 +67,12 @@ impl WsUrl {
 
     fn parse_with(
         url: &str,
+        what: &'static str,
         (tls, plain): (&str, &str),
         bad_scheme: &'static str,
     ) -> Result<WsUrl> {
         let invalid = |why| Error::InvalidUrl {
+            what,
             url: url.to_owned(),
             why,
         };
@@ -120,6 +123,7 @@ impl WsUrl {
 pub(crate) fn check_api_base(base: &str) -> Result<WsUrl> {
     WsUrl::parse_with(
         base,
+        "API base",
         ("https", "http"),
         "the scheme must be https:// (or http:// for loopback)",
     )
