@@ -248,10 +248,18 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
         ))));
     };
     match status {
-        200..=299 => Step::Done(
-            serde_json::from_str(&body)
-                .map_err(|e| Error::Discovery(format!("unexpected /gateway/bot body: {e}"))),
-        ),
+        // Something answered, but not Discord's API: retrying cannot fix the setting.
+        200..=299 => Step::Done(serde_json::from_str(&body).map_err(|e| {
+            Error::Config(format!(
+                "api_base: GET /gateway/bot answered with something that is not Discord's answer ({e}); \
+                 check that api_base is Discord's REST base ending in /api/v10"
+            ))
+        })),
+        404 | 405 => Step::Done(Err(Error::Config(format!(
+            "api_base: GET /gateway/bot answered HTTP {status}; check that api_base is Discord's \
+             REST base ending in /api/v10 (the default is {})",
+            crate::DEFAULT_API_BASE
+        )))),
         429 if attempts.limited < RATE_LIMIT_RETRIES => {
             attempts.limited += 1;
             let wait = rate_limit_wait(&body, retry_after.as_deref());
@@ -570,14 +578,17 @@ mod wire_tests {
     }
 
     #[test]
-    fn another_status_ends_discovery_without_a_retry() {
+    fn a_404_is_a_configuration_error_naming_api_base_without_a_retry() {
         // A base whose `/gateway/bot` does not exist: the simulator answers 404.
         let sim = sim(SimConfig::default());
         let run = discover(&format!("{}/nowhere", sim.api_base()), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Config(message)) = run.result else {
             panic!("{:?}", run.result);
         };
-        assert!(message.contains("HTTP 404"), "{message}");
+        assert!(
+            message.contains("HTTP 404") && message.contains("api_base"),
+            "{message}"
+        );
         assert!(run.waits.is_empty());
     }
 }

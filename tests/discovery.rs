@@ -166,3 +166,27 @@ fn shutdown_during_a_hanging_connect_waits_at_most_for_the_request_timeout() {
     );
     drop(fillers);
 }
+
+#[test]
+fn an_api_base_without_the_api_path_ends_run_with_a_config_error_naming_it() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    // A path without /api/v10: the server answers 404, which no retry can fix.
+    let config = syncord::Config::builder(sim.token(), syncord::Intents::GUILDS)
+        .api_base(format!("{}/nowhere", sim.api_base()))
+        .build();
+    let shard = syncord::Shard::with_config(config);
+    let handle = shard.handle();
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || done_tx.send(shard.run(|_| {})));
+    let result = done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("run ends instead of retrying forever");
+    let Err(syncord::Error::Config(message)) = result else {
+        panic!("{result:?}");
+    };
+    assert!(
+        message.contains("api_base") && message.contains("404"),
+        "{message}"
+    );
+    assert_eq!(handle.state(), syncord::ShardState::FatallyClosed);
+}

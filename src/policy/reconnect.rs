@@ -9,6 +9,10 @@ use crate::Error;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
+/// After this many discovery rounds in a row fail (each with its own retries), `run` ends
+/// with the error: something is wrong that waiting will not fix soon.
+pub(crate) const MAX_DISCOVERY_FAILURES: u32 = 3;
+
 /// After this many resume attempts in a row fail, a new session is identified instead.
 pub(crate) const MAX_FAILED_RESUMES: u32 = 3;
 
@@ -76,9 +80,21 @@ pub(crate) struct ReconnectPolicy {
     /// same place, the replay would fail forever, so that dispatch is skipped.
     too_large_after: Option<u64>,
     streak: FailureStreak,
+    discovery_failures: u32,
 }
 
 impl ReconnectPolicy {
+    /// A discovery round failed: true when it is time to give up.
+    pub fn discovery_failed(&mut self) -> bool {
+        self.discovery_failures += 1;
+        self.discovery_failures >= MAX_DISCOVERY_FAILURES
+    }
+
+    /// Discovery answered: the count starts over.
+    pub fn discovery_succeeded(&mut self) {
+        self.discovery_failures = 0;
+    }
+
     /// The number of the connection attempt being made (0 for the first).
     pub fn attempt(&self) -> u32 {
         self.attempt
@@ -487,6 +503,17 @@ mod tests {
             plan.next,
             Next::Stop(Error::DisallowedIntents { .. })
         ));
+    }
+
+    #[test]
+    fn discovery_gives_up_after_three_failed_rounds_in_a_row() {
+        let mut policy = ReconnectPolicy::default();
+        assert!(!policy.discovery_failed());
+        assert!(!policy.discovery_failed());
+        policy.discovery_succeeded();
+        assert!(!policy.discovery_failed());
+        assert!(!policy.discovery_failed());
+        assert!(policy.discovery_failed());
     }
 
     #[test]

@@ -36,6 +36,8 @@ use std::thread::{JoinHandle, ThreadId};
 pub enum ShardState {
     /// Created, `run` not called yet.
     Idle,
+    /// Asking the REST API where the gateway is (`GET /gateway/bot`).
+    Discovering,
     /// Dialing or handshaking.
     Connecting,
     /// Connected, identifying a new session.

@@ -246,6 +246,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     Some(Ok(tls)) => Some(tls),
                     None => None,
                 };
+                self.shared.set_state(ShardState::Discovering);
                 let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: tls.as_ref(),
@@ -261,12 +262,24 @@ impl<H: FnMut(Event)> Runner<H> {
                 self.shared.dialing.lock().take();
                 match found {
                     Ok(bot) => {
+                        self.policy.discovery_succeeded();
                         self.gateway_url = Some(bot.url.clone());
                         bot.url
                     }
                     Err(Error::Stopped) => return Err(NoUrl::Stop(Ok(()))),
-                    // Discovery failures are transient: back off and try again.
-                    Err(Error::Discovery(e)) => return Err(NoUrl::Retry(Ended::Dial(e))),
+                    // Transient failures (after discovery's own retries) are retried a few
+                    // times with backoff, each one reported; then `run` ends with the error.
+                    Err(Error::Discovery(e)) => {
+                        let give_up = self.policy.discovery_failed();
+                        let message = format!("gateway discovery failed: {e}");
+                        if give_up {
+                            return Err(NoUrl::Stop(Err(Error::Discovery(e))));
+                        }
+                        self.handler.emit(Event::Error {
+                            message: message.clone(),
+                        });
+                        return Err(NoUrl::Retry(Ended::Dial(message)));
+                    }
                     // A bad token or URL will not fix itself: end `run` with it.
                     Err(e) => return Err(NoUrl::Stop(Err(e))),
                 }
