@@ -8,7 +8,7 @@ use crate::policy::Ended;
 use crate::session::SessionCell;
 use crate::transport::WebSocketConnection;
 use std::sync::atomic::{AtomicBool, AtomicU64};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A user command waiting for the writer: the payload's JSON text.
 pub(crate) struct Command {
@@ -39,12 +39,10 @@ pub(crate) enum BeatSignal {
     Hello(Duration),
     /// op 1: the server asks for a beat now.
     ServerAsked,
-    /// op 11 arrived at this instant.
-    Ack(Instant),
 }
 
-/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1 or
-/// op 11) are dropped rather than queued without bound.
+/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1) are
+/// dropped rather than queued without bound.
 pub(crate) const BEAT_SIGNALS: usize = 64;
 
 /// What the writer sends ahead of user commands.
@@ -61,6 +59,8 @@ pub(crate) struct Link {
     pub generation: u64,
     /// The session's one published copy: heartbeats carry its last delivered `s`.
     pub session: SessionCell,
+    /// Heartbeat round trips: the heartbeat thread records beats, the reader ACKs.
+    pub latency: std::sync::Arc<parking_lot::Mutex<super::latency::Latency>>,
     /// Frames received, for the zombie check.
     pub received: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).

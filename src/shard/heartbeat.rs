@@ -2,29 +2,31 @@
 //! interval × jitter, then every interval on an absolute schedule; a beat due with nothing
 //! received since the previous one means a zombie connection. The schedule ([`Beats`]) is
 //! pure logic; [`beat_loop`] sleeps until it is due, asks the writer (the only thread that
-//! writes) to send, and measures each beat's round trip from the ACKs the reader reports.
+//! writes) to send, and records when each beat was asked for; the reader records the ACKs,
+//! and [`Latency`] pairs them into round trips.
 
 use super::connection::{BeatSignal, Link, Priority, Report};
 use super::latency::Latency;
 use crate::policy::Ended;
-use crossbeam_channel::{at, never, select_biased, Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// What the heartbeat thread waits on.
 pub(super) struct BeatInputs {
-    /// Hello's interval, op 1 requests and ACK times, from the reader.
+    /// Hello's interval and op 1 requests, from the reader. Disconnected when the reader
+    /// stops, which ends this thread too.
     pub signals: Receiver<BeatSignal>,
     /// Heartbeats go to the writer here, ahead of everything else.
     pub priority: Sender<Priority>,
-    /// Disconnected when the connection stops.
-    pub stop: Receiver<()>,
 }
 
 /// Keeps one connection's beat: starts the schedule at Hello, asks for a beat when one is
-/// due or the server asks (op 1, answered at once, schedule unchanged), reports a zombie,
-/// and records round trips in `latency`. Wakes only for a due beat or a reader signal.
+/// due or the server asks (op 1, answered at once, schedule unchanged), and reports a
+/// zombie. Waits on one channel with the next beat as its deadline, so an idle connection
+/// wakes this thread once per beat and nothing else; the reader records ACKs in `latency`
+/// itself, so they wake nobody.
 pub(super) fn beat_loop(
     link: &Link,
     inputs: BeatInputs,
@@ -37,26 +39,25 @@ pub(super) fn beat_loop(
         inputs.priority.send(Priority::Heartbeat).is_ok()
     };
     loop {
-        let timer = beats.as_ref().map_or_else(never, |b| at(b.due()));
-        select_biased! {
-            recv(inputs.stop) -> _ => return,
-            recv(inputs.signals) -> signal => match signal {
-                Ok(BeatSignal::Hello(interval)) => {
-                    // Only the first Hello of a connection starts the schedule.
-                    if beats.is_none() {
-                        beats = Some(Beats::start(Instant::now(), interval, fastrand::f64()));
-                    }
+        let signal = match beats.as_ref() {
+            Some(schedule) => inputs.signals.recv_deadline(schedule.due()),
+            None => inputs.signals.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match signal {
+            Ok(BeatSignal::Hello(interval)) => {
+                // Only the first Hello of a connection starts the schedule.
+                if beats.is_none() {
+                    beats = Some(Beats::start(Instant::now(), interval, fastrand::f64()));
                 }
-                Ok(BeatSignal::ServerAsked) => {
-                    if !request_beat() {
-                        return;
-                    }
+            }
+            Ok(BeatSignal::ServerAsked) => {
+                if !request_beat() {
+                    return;
                 }
-                Ok(BeatSignal::Ack(at)) => latency.lock().acked(at),
-                // The reader stopped: the connection is over.
-                Err(_) => return,
-            },
-            recv(timer) -> _ => {
+            }
+            // The reader stopped: the connection is over.
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
                 let now = Instant::now();
                 let Some(schedule) = beats.as_mut().filter(|b| b.due() <= now) else {
                     continue;

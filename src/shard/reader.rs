@@ -155,7 +155,7 @@ pub(super) fn read_loop(
                 FromReader::Dispatch(dispatch)
             }
             OpCode::HEARTBEAT_ACK => {
-                let _ = beats.try_send(BeatSignal::Ack(Instant::now()));
+                link.latency.lock().acked(Instant::now());
                 continue;
             }
             OpCode::HEARTBEAT => {

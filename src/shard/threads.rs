@@ -60,6 +60,7 @@ impl LinkThreads {
             conn,
             generation,
             session: opts.session,
+            latency: opts.latency.clone(),
             received: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
         });
@@ -102,7 +103,6 @@ impl LinkThreads {
             let inputs = BeatInputs {
                 signals: beat_rx,
                 priority: priority.clone(),
-                stop: stop_rx.clone(),
             };
             spawn(
                 format!("syncord-hb-{id}"),
