@@ -41,7 +41,10 @@ pub(super) fn beat_loop(
     loop {
         let signal = match beats.as_ref() {
             Some(schedule) => inputs.signals.recv_deadline(schedule.due()),
-            None => inputs.signals.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            None => inputs
+                .signals
+                .recv()
+                .map_err(|_| RecvTimeoutError::Disconnected),
         };
         match signal {
             Ok(BeatSignal::Hello(interval)) => {

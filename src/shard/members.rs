@@ -113,6 +113,15 @@ pub struct MembersRequest {
     pub(crate) _registration: Registration,
 }
 
+impl std::fmt::Debug for MembersRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MembersRequest")
+            .field("nonce", &self.nonce)
+            .field("chunks_waiting", &self.chunks.len())
+            .finish()
+    }
+}
+
 impl MembersRequest {
     /// The nonce every chunk of the answer carries.
     pub fn nonce(&self) -> &str {

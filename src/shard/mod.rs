@@ -509,6 +509,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn debug_output_of_the_public_types_hides_the_token() {
+        let shard = Shard::new("Secret.Token.Value", Intents::GUILDS);
+        let handle = shard.handle();
+        for text in [format!("{shard:?}"), format!("{handle:?}")] {
+            assert!(!text.contains("Secret.Token.Value"), "{text}");
+            assert!(text.contains("Idle"), "{text}");
+        }
+    }
+
+    #[test]
     fn handle_is_send_sync_clone() {
         fn assert_bounds<T: Send + Sync + Clone + 'static>() {}
         assert_bounds::<ShardHandle>();

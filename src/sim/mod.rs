@@ -77,6 +77,16 @@ pub struct Simulator {
     timer: Option<std::thread::JoinHandle<()>>,
 }
 
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token it accepts is a secret like any other: not printed.
+        f.debug_struct("Simulator")
+            .field("gateway_url", &self.gateway_url())
+            .field("connections", &self.connections())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Simulator {
     /// Starts a simulator on an ephemeral port of 127.0.0.1.
     pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
@@ -393,5 +403,18 @@ impl Drop for Simulator {
             let _ = timer.join();
         }
         server::join_all(&self.inner);
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_where_it_listens_but_not_the_token() {
+        let sim = Simulator::start(SimConfig::default().token("Sim.Secret.Token")).unwrap();
+        let text = format!("{sim:?}");
+        assert!(text.contains(&sim.gateway_url()), "{text}");
+        assert!(!text.contains("Sim.Secret.Token"), "{text}");
     }
 }
