@@ -26,23 +26,15 @@ const WINDOW: usize = 500;
 /// Resumable close codes (PROTOCOL.md §3).
 const RESUMABLE_CLOSES: [u16; 6] = [4000, 4001, 4002, 4005, 4008, 1001];
 
-/// xorshift64: tiny, seedable, good enough for a schedule.
-struct XorShift(u64);
+/// A seeded schedule: fastrand's generator, so a seed replays the same faults.
+struct Schedule(fastrand::Rng);
 
-impl XorShift {
-    fn new(seed: u64) -> XorShift {
-        XorShift(seed.max(1))
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
+impl Schedule {
+    fn new(seed: u64) -> Schedule {
+        Schedule(fastrand::Rng::with_seed(seed))
     }
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.u64(..n)
     }
 }
 
@@ -205,7 +197,7 @@ fn chaos_every_sequence_number_exactly_once_and_in_order() {
             }
         });
 
-        let mut rng = XorShift::new(seed);
+        let mut rng = Schedule::new(seed);
         let mut next_at = 100 + rng.below(400);
         while next_at < total {
             let pushed = pusher.wait_pushed(next_at, TIMEOUT);

@@ -109,25 +109,21 @@ impl Args {
 
 // ------------------------------------------------------------------ payloads
 
-/// xorshift64*: deterministic, so every run and every mode replays the same stream.
-pub struct Rng(u64);
+/// fastrand's generator with a fixed seed, so every run and every mode replays the same
+/// stream.
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
+        Rng(fastrand::Rng::with_seed(seed))
     }
 
     pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        self.0.u64(..)
     }
 
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.u64(..n)
     }
 
     fn hex(&mut self, len: usize) -> String {
