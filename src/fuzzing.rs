@@ -117,9 +117,15 @@ pub fn payload(data: &[u8]) {
     }
 }
 
-/// The discovery answer: the HTTP response parser, then `GET /gateway/bot`'s body.
+/// The discovery answer: ureq's HTTP response parser, then discovery's reading of the
+/// answer (body cap, status, `Retry-After`, `GET /gateway/bot`'s body).
 pub fn discovery(data: &[u8]) {
-    if let Ok(response) = crate::transport::http::parse_response(data) {
-        let _ = serde_json::from_str::<crate::GatewayBot>(&response.body);
+    use crate::rest::{answer, decide, Attempts};
+    if let Ok(response) = String::from_utf8_lossy(data).parse::<ureq::Response>() {
+        let _ = decide(
+            answer(response),
+            &mut Attempts::default(),
+            &crate::Token::new("fuzz"),
+        );
     }
 }

@@ -7,7 +7,7 @@ use super::policy::{decide, Action, Ended, Facts, FailureStreak, Wait};
 use super::writer::WriterOptions;
 use super::{Session, ShardState, Shared};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
-use crate::transport::{DialRequest, RequestOptions, WsUrl};
+use crate::transport::{DialRequest, WsUrl};
 use crate::{Compression, Config, Error, Result};
 use crossbeam_channel::{at, never, select, Receiver};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -304,12 +304,11 @@ impl<H: FnMut(Event)> Runner<H> {
             None => {
                 let shared = self.shared.clone();
                 let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
-                let register = self.abort_registration();
                 let stopping = || self.shared.stop_requested().is_some();
-                let opts = RequestOptions {
+                let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: self.config.tls.as_ref(),
-                    on_connected: &register,
+                    on_connected: std::sync::Arc::new(self.abort_registration()),
                     aborted: &stopping,
                 };
                 let found = crate::rest::gateway_bot(
@@ -336,7 +335,7 @@ impl<H: FnMut(Event)> Runner<H> {
     }
 
     /// A callback that lets `shutdown` abort a dial or request on this socket.
-    fn abort_registration(&self) -> impl Fn(&std::net::TcpStream) {
+    fn abort_registration(&self) -> impl Fn(&std::net::TcpStream) + Send + Sync + 'static {
         let shared = self.shared.clone();
         move |tcp: &std::net::TcpStream| {
             let mut slot = shared.dialing.lock();

@@ -16,6 +16,8 @@ pub struct SimConfig {
     pub(crate) rate_limit: (usize, Duration),
     pub(crate) replay_buffer: usize,
     pub(crate) gateway_bot_429s: u32,
+    pub(crate) gateway_bot_5xx: u32,
+    pub(crate) gateway_bot_body_size: usize,
     pub(crate) members: u32,
     pub(crate) member_chunk_size: u32,
     pub(crate) zlib_frame_size: usize,
@@ -41,6 +43,8 @@ impl Default for SimConfig {
             rate_limit: (120, Duration::from_secs(60)),
             replay_buffer: 100_000,
             gateway_bot_429s: 0,
+            gateway_bot_5xx: 0,
+            gateway_bot_body_size: 0,
             members: 0,
             member_chunk_size: 1000,
             zlib_frame_size: 4096,
@@ -122,6 +126,23 @@ impl SimConfig {
     #[must_use]
     pub fn gateway_bot_rate_limited(mut self, count: u32) -> SimConfig {
         self.gateway_bot_429s = count;
+        self
+    }
+
+    /// Answer the next `count` `GET /gateway/bot` requests (after the rate-limited ones)
+    /// with HTTP 502, as Discord's edge does when the API is down. Defaults to 0.
+    #[must_use]
+    pub fn gateway_bot_server_errors(mut self, count: u32) -> SimConfig {
+        self.gateway_bot_5xx = count;
+        self
+    }
+
+    /// Pad the successful `GET /gateway/bot` body with trailing spaces (still valid JSON)
+    /// to at least `bytes` bytes, to test how clients treat a huge answer. Defaults to 0
+    /// (no padding).
+    #[must_use]
+    pub fn gateway_bot_body_size(mut self, bytes: usize) -> SimConfig {
+        self.gateway_bot_body_size = bytes;
         self
     }
 

@@ -67,6 +67,7 @@ pub(crate) fn respond(stream: &mut impl Write, status: u16, body: &str) -> io::R
         401 => "Unauthorized",
         404 => "Not Found",
         429 => "Too Many Requests",
+        502 => "Bad Gateway",
         _ => "Error",
     };
     let mut response = format!(

@@ -439,22 +439,27 @@ fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
                 401,
                 r#"{"message":"401: Unauthorized","code":0}"#.to_owned(),
             )
-        } else if inner.http_requests.fetch_add(1, Ordering::AcqRel) < config.gateway_bot_429s {
-            (
-                429,
-                r#"{"message":"You are being rate limited.","retry_after":0.05,"global":false}"#
-                    .to_owned(),
-            )
         } else {
-            (
-                200,
-                format!(
+            let n = inner.http_requests.fetch_add(1, Ordering::AcqRel);
+            if n < config.gateway_bot_429s {
+                (
+                    429,
+                    r#"{"message":"You are being rate limited.","retry_after":0.05,"global":false}"#
+                        .to_owned(),
+                )
+            } else if n - config.gateway_bot_429s < config.gateway_bot_5xx {
+                (502, r#"{"message":"502: Bad Gateway","code":0}"#.to_owned())
+            } else {
+                let mut body = format!(
                     r#"{{"url":"{}","shards":{},"session_start_limit":{{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":{}}}}}"#,
                     inner.gateway_url(),
                     config.shards,
                     config.max_concurrency
-                ),
-            )
+                );
+                let padding = config.gateway_bot_body_size.saturating_sub(body.len());
+                body.extend(std::iter::repeat_n(' ', padding));
+                (200, body)
+            }
         }
     } else {
         (404, r#"{"message":"404: Not Found","code":0}"#.to_owned())

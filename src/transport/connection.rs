@@ -38,7 +38,7 @@ pub(crate) struct Connection {
     tcp: TcpStream,
 }
 
-pub(super) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
+fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
     let host = url.host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = (host, url.port)
         .to_socket_addrs()
@@ -52,7 +52,7 @@ pub(super) fn resolve(url: &WsUrl) -> Result<Vec<SocketAddr>, DialError> {
 
 /// Connects to the first address that answers within `timeout`, checking `aborted` every
 /// 50 ms so that a shutdown never waits for a slow connect.
-pub(super) fn connect_tcp(
+fn connect_tcp(
     addrs: &[SocketAddr],
     timeout: Duration,
     aborted: &dyn Fn() -> bool,

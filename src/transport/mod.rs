@@ -4,13 +4,12 @@
 //! [`WebSocketAdapter`]: [`TungsteniteAdapter`] by default
 //! ([`ConfigBuilder::websocket_adapter`](crate::ConfigBuilder::websocket_adapter) sets
 //! another). [`memory`] is a scripted in-memory double for tests. Everything else here
-//! (decompression, URL checks, the discovery HTTP GET) is internal.
+//! (decompression, URL checks) is internal.
 
 mod adapter;
 mod connection;
 #[cfg(any(test, feature = "sim"))]
 pub(crate) mod deflate;
-pub(crate) mod http;
 mod inflate;
 pub mod memory;
 mod read_ahead;
@@ -23,7 +22,6 @@ pub use adapter::{
 };
 pub use connection::TungsteniteAdapter;
 pub(crate) use connection::{Connection, Stream};
-pub(crate) use http::{get, RequestOptions, Response};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use read_ahead::ReadAhead;
 pub(crate) use url::{check_api_base, WsUrl};

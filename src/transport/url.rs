@@ -64,15 +64,6 @@ impl WsUrl {
         )
     }
 
-    /// Parses and checks a REST URL: `https://` anywhere, `http://` only to loopback.
-    pub fn parse_rest(url: &str) -> Result<WsUrl> {
-        WsUrl::parse_with(
-            url,
-            ("https", "http"),
-            "the scheme must be https:// (or http:// for loopback)",
-        )
-    }
-
     fn parse_with(
         url: &str,
         (tls, plain): (&str, &str),
@@ -106,11 +97,6 @@ impl WsUrl {
         })
     }
 
-    /// The host without IPv6 brackets, for DNS and TLS server names.
-    pub fn bare_host(&self) -> &str {
-        self.host.trim_start_matches('[').trim_end_matches(']')
-    }
-
     /// The full URL to open, with the gateway's query string (PROTOCOL.md §1.3).
     pub fn with_query(&self, compress: Option<&str>) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };
@@ -131,7 +117,12 @@ impl WsUrl {
 
 /// Checks a REST base URL: `https://` anywhere, `http://` only to loopback.
 pub(crate) fn check_api_base(base: &str) -> Result<()> {
-    WsUrl::parse_rest(base).map(|_| ())
+    WsUrl::parse_with(
+        base,
+        ("https", "http"),
+        "the scheme must be https:// (or http:// for loopback)",
+    )
+    .map(|_| ())
 }
 
 #[cfg(test)]
