@@ -116,7 +116,11 @@ impl LocalQueue {
 
     /// Session starts left, when a limit is set.
     pub fn remaining_starts(&self) -> Option<u64> {
-        self.state.lock().budget.as_ref().map(StartBudget::remaining)
+        self.state
+            .lock()
+            .budget
+            .as_ref()
+            .map(StartBudget::remaining)
     }
 
     fn report(&self, shard_id: u64, event: Event) {
@@ -193,9 +197,10 @@ impl IdentifyQueue for LocalQueue {
                         if let Some(w) = state.waiting.get_mut(&bucket) {
                             w.remove(&shard_id);
                         }
-                        let low = state.budget.as_mut().and_then(|b| {
-                            b.spend().then(|| (b.remaining(), b.total()))
-                        });
+                        let low = state
+                            .budget
+                            .as_mut()
+                            .and_then(|b| b.spend().then(|| (b.remaining(), b.total())));
                         drop(state);
                         if let Some((remaining, total)) = low {
                             log::warn!(
@@ -275,7 +280,11 @@ mod tests {
         let mut windows = vec![BTreeSet::new(); 2];
         for (id, at) in granted {
             let window = ((at - first).as_millis() / 100) as usize;
-            assert!(windows[window].insert(id % 4), "bucket {} twice in window {window}", id % 4);
+            assert!(
+                windows[window].insert(id % 4),
+                "bucket {} twice in window {window}",
+                id % 4
+            );
         }
         assert!(windows.iter().all(|w| w.len() == 4), "{windows:?}");
     }

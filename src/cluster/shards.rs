@@ -661,7 +661,11 @@ impl ClusterHandle {
 
     fn each<T>(&self, f: impl Fn(&ShardHandle) -> T) -> Vec<(u64, T)> {
         let lineup = self.shared.lineup.read();
-        lineup.ids.clone().zip(lineup.handles.iter().map(f)).collect()
+        lineup
+            .ids
+            .clone()
+            .zip(lineup.handles.iter().map(f))
+            .collect()
     }
 
     /// Shuts every shard down (each closes with 1000). Returns at once, from any thread,

@@ -3,6 +3,7 @@
 
 use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
+use super::limits::Verdict;
 use super::record::RecordKind;
 use super::server::{Inner, SimSession};
 use super::ConnectionFault;
@@ -239,12 +240,27 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
             _ => return Err(CloseWith(4010, "Invalid shard.")),
         },
     };
-    let guilds: Vec<u64> = (0..u64::from(config.guilds))
+    // PROTOCOL.md §6: under large-bot sharding the count must be a multiple of the
+    // assigned number.
+    if shard[1] % config.shard_count_multiple != 0 {
+        return Err(CloseWith(4010, "Invalid shard."));
+    }
+    let guilds: Vec<u64> = (0..u64::from(inner.guilds.load(Ordering::Acquire)))
         .map(|i| (i + 1) << 22)
         .filter(|g| (g >> 22) % shard[1] == shard[0])
         .collect();
     if guilds.len() > config.max_guilds_per_shard as usize {
         return Err(CloseWith(4011, "Sharding required."));
+    }
+    // PROTOCOL.md §5.2: one Identify per bucket per window; no start past the limit.
+    let verdict = inner.limits.lock().judge(shard, conn.id, Instant::now());
+    match verdict {
+        Verdict::Accept => {}
+        Verdict::TooSoon => {
+            conn.send_text(r#"{"op":9,"d":false,"s":null,"t":null}"#);
+            return Ok(());
+        }
+        Verdict::Exhausted => return Err(CloseWith(4004, "Authentication failed.")),
     }
     let mut sessions = inner.sessions.lock();
     sessions.next_id += 1;
@@ -265,7 +281,7 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         shard[0],
         shard[1]
     );
-    let mut session = SimSession::new(conn);
+    let mut session = SimSession::new(conn, shard, sessions.next_id);
     inner.push_to(&mut session, "READY", &ready);
     for g in &guilds {
         let guild = format!(
