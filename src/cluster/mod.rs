@@ -17,11 +17,15 @@
 
 mod local;
 mod queue;
+#[cfg(feature = "redis")]
+mod redis;
 mod shards;
 
 pub use local::{LocalQueue, IDENTIFY_WINDOW};
 pub(crate) use queue::{EventFilter, QueueSlot};
 pub use queue::{IdentifyQueue, Reporter, StopSignal};
+#[cfg(feature = "redis")]
+pub use redis::RedisQueue;
 pub use shards::{
     shard_for_guild, Cluster, ClusterBuilder, ClusterEvent, ClusterHandle, ClusterThread,
     ShardCount,

@@ -242,7 +242,7 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
     };
     // PROTOCOL.md §6: under large-bot sharding the count must be a multiple of the
     // assigned number.
-    if shard[1] % config.shard_count_multiple != 0 {
+    if !shard[1].is_multiple_of(config.shard_count_multiple) {
         return Err(CloseWith(4010, "Invalid shard."));
     }
     let guilds: Vec<u64> = (0..u64::from(inner.guilds.load(Ordering::Acquire)))
