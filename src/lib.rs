@@ -145,6 +145,6 @@ pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
 pub use shard::{
     Backoff, Dispatch, Event, GuildMembers, Latency, MembersRequest, Session, Shard, ShardHandle,
-    ShardState, ShardThread,
+    ShardMetrics, ShardState, ShardThread,
 };
 pub use token::Token;

@@ -455,3 +455,64 @@ fn an_invalid_shard_count_names_a_valid_one() {
     assert!(error.to_string().contains("use 4 shards"), "{error}");
     assert_shard_threads_gone();
 }
+
+#[test]
+fn metrics_count_each_shard_and_their_sum() {
+    let _serial = one_at_a_time();
+    let sim = Simulator::start(
+        SimConfig::default()
+            .shards(2, 2)
+            .identify_window(Duration::from_millis(50))
+            .reject_early_identify(true)
+            .heartbeat_interval(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let cluster = Cluster::builder(client(&sim).build())
+        .identify_window(Duration::from_millis(50), None)
+        .build()
+        .unwrap();
+    let handle = cluster.handle();
+    let (thread, events) = cluster.spawn_receiver().unwrap();
+    let mut seen = Vec::new();
+    collect_until(&events, &mut seen, "2 READY", |seen| {
+        ready_shards(seen).len() == 2
+    });
+    for n in 0..10 {
+        sim.push_to_shard(1, "TEST_EVENT", &format!(r#"{{"n":{n}}}"#));
+    }
+    collect_until(&events, &mut seen, "10 events", |seen| {
+        seen.iter()
+            .filter(|e| matches!(&e.event, Event::Dispatch(d) if d.event_type() == "TEST_EVENT"))
+            .count()
+            == 10
+    });
+    // Shard 0's connection is closed with 4000: it resumes.
+    assert!(sim.close_shard(0, 4000));
+    collect_until(&events, &mut seen, "shard 0 RESUMED", |seen| {
+        seen.iter()
+            .any(|e| e.shard == 0 && matches!(e.event, Event::Resumed { .. }))
+    });
+    let metrics = handle.metrics();
+    assert_eq!(metrics.shard_count, 2);
+    let [(0, zero), (1, one)] = &metrics.shards[..] else {
+        panic!("{metrics:?}")
+    };
+    assert_eq!(one.events_received, 11, "READY and 10 pushed");
+    assert_eq!(zero.events_received, 2, "READY and RESUMED");
+    assert!(one.bytes_received > zero.bytes_received && zero.bytes_received > 0);
+    assert_eq!((zero.identifies, zero.resumes, zero.reconnects), (1, 1, 1));
+    assert_eq!(zero.last_close_code, Some(4000));
+    assert_eq!((one.identifies, one.resumes, one.reconnects), (1, 0, 0));
+    assert_eq!(one.last_close_code, None);
+    assert!(
+        zero.payloads_sent >= 2 && one.payloads_sent >= 1,
+        "Identify, Resume"
+    );
+    assert_eq!(metrics.total.events_received, 13);
+    assert_eq!(metrics.total.identifies, 2);
+    assert_eq!(
+        metrics.total.bytes_received,
+        zero.bytes_received + one.bytes_received
+    );
+    shut_down(thread);
+}

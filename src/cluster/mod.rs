@@ -27,6 +27,6 @@ pub use queue::{IdentifyQueue, Reporter, StopSignal};
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;
 pub use shards::{
-    shard_for_guild, Cluster, ClusterBuilder, ClusterEvent, ClusterHandle, ClusterThread,
-    ShardCount,
+    shard_for_guild, Cluster, ClusterBuilder, ClusterEvent, ClusterHandle, ClusterMetrics,
+    ClusterThread, ShardCount,
 };

@@ -4,7 +4,7 @@
 use super::local::LocalQueue;
 use super::queue::{IdentifyQueue, Reporter};
 use crate::protocol::Command as CommandPayload;
-use crate::{Config, Error, Event, Latency, Result, Shard, ShardHandle, ShardState};
+use crate::{Config, Error, Event, Latency, Result, Shard, ShardHandle, ShardMetrics, ShardState};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Mutex, RwLock};
 use std::ops::Range;
@@ -668,6 +668,21 @@ impl ClusterHandle {
             .collect()
     }
 
+    /// Every shard's counters, and their sum.
+    pub fn metrics(&self) -> ClusterMetrics {
+        let shards = self.each(ShardHandle::metrics);
+        let mut total = ShardMetrics::default();
+        for (_, metrics) in &shards {
+            total.add(metrics);
+        }
+        ClusterMetrics {
+            shard_count: self.shard_count(),
+            restarts: self.restarts(),
+            shards,
+            total,
+        }
+    }
+
     /// Shuts every shard down (each closes with 1000). Returns at once, from any thread,
     /// including inside the handler: [`Cluster::run`] returns once every shard thread is
     /// joined ([`ClusterThread::shutdown`] waits for that).
@@ -688,6 +703,21 @@ impl ClusterHandle {
             None => true,
         }
     }
+}
+
+/// A snapshot of a cluster's counters ([`ClusterHandle::metrics`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClusterMetrics {
+    /// The total shard count.
+    pub shard_count: u64,
+    /// Restarts with a new count (re-sharding).
+    pub restarts: u64,
+    /// Each shard's counters, by id (counted since the current generation of shards
+    /// started).
+    pub shards: Vec<(u64, ShardMetrics)>,
+    /// Their sum (queue depths added, the highest latency).
+    pub total: ShardMetrics,
 }
 
 /// `(guild_id >> 22) % count` (Discord: Gateway → Sharding → Sharding Formula).

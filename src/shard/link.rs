@@ -77,6 +77,8 @@ pub(crate) struct Link {
     pub received: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
+    /// The shard's counters.
+    pub metrics: Arc<super::metrics::Counters>,
 }
 
 /// The running threads of one connection, and the caller's ends of their channels.
@@ -103,6 +105,8 @@ pub(crate) struct LinkOptions {
     pub max_message_size: usize,
     /// Where the heartbeat thread publishes round trips (reset for each connection).
     pub latency: Arc<Mutex<Latency>>,
+    /// The shard's counters, kept across connections.
+    pub metrics: Arc<super::metrics::Counters>,
 }
 
 impl LinkThreads {
@@ -120,6 +124,7 @@ impl LinkThreads {
             seq: AtomicU64::new(opts.initial_seq),
             received: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
+            metrics: opts.metrics.clone(),
         });
         *opts.latency.lock() = Latency::default();
         let (events_tx, events) = bounded(opts.event_queue);
@@ -299,6 +304,7 @@ mod tests {
             payload_compression: false,
             max_message_size: 1 << 20,
             latency: latency.clone(),
+            metrics: Arc::default(),
         };
         let threads = LinkThreads::start(conn, 1, opts).expect("threads start");
         Running {

@@ -6,6 +6,7 @@ mod heartbeat;
 mod latency;
 mod link;
 pub(crate) mod members;
+mod metrics;
 mod policy;
 mod reader;
 mod runner;
@@ -16,6 +17,7 @@ pub use backoff::Backoff;
 pub use event::{Dispatch, Event};
 pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
+pub use metrics::ShardMetrics;
 pub use session::Session;
 
 use crate::config::WhileDisconnected;
@@ -85,6 +87,8 @@ pub(crate) struct Shared {
     command_timeout: std::time::Duration,
     /// Disconnected once `run` has returned.
     finished: Receiver<()>,
+    /// Counters across connections, for [`ShardHandle::metrics`].
+    metrics: Arc<metrics::Counters>,
 }
 
 impl Shared {
@@ -177,6 +181,7 @@ impl Shard {
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
             finished: finished_rx,
+            metrics: Arc::default(),
         });
         Shard {
             config,
@@ -195,8 +200,13 @@ impl Shard {
 
     /// Connects and delivers every event to `handler` on this thread, in order, reconnecting
     /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
-    pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
+    pub fn run<H: FnMut(Event)>(self, mut handler: H) -> Result<()> {
         *self.shared.runner.lock() = Some(std::thread::current().id());
+        let counters = self.shared.metrics.clone();
+        let handler = move |event: Event| {
+            counters.observe(&event);
+            handler(event);
+        };
         let shard_id = self.config.shard_id();
         let commands = self.commands.clone();
         let result =
@@ -413,6 +423,13 @@ impl ShardHandle {
     /// ```
     pub fn latency(&self) -> Latency {
         self.shared.latency.lock().clone()
+    }
+
+    /// The shard's counters (events and bytes received, payloads sent, reconnects, resumes,
+    /// sessions started, last close code) with its queue depth and latency now.
+    pub fn metrics(&self) -> ShardMetrics {
+        let latency = self.latency().recent();
+        self.shared.metrics.snapshot(self.queue_depth(), latency)
     }
 
     /// The current session (id, last delivered seq, resume URL), if one is established.

@@ -69,6 +69,7 @@ pub(super) fn read_loop(
             Err(e) => break read_error(e),
         };
         link.received.fetch_add(1, Ordering::Release);
+        link.metrics.received_message(&message);
         let text = match message {
             // Copied into a shared block so that tungstenite's buffer, about one small
             // allocation per message, is freed here: freed on the caller's thread, each
@@ -123,6 +124,7 @@ pub(super) fn read_loop(
                 // The common dispatch: routed from its first bytes, scanned by the caller.
                 link.seq.store(head.s, Ordering::Release);
                 let dispatch = Dispatch::unscanned(text.clone(), &head);
+                link.metrics.event();
                 if !outbox.push(FromReader::Dispatch(dispatch)) {
                     return;
                 }
@@ -155,6 +157,7 @@ pub(super) fn read_loop(
                 }
                 link.seq.store(seq, Ordering::Release);
                 let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
+                link.metrics.event();
                 FromReader::Dispatch(dispatch)
             }
             OpCode::HEARTBEAT_ACK => {

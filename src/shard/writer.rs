@@ -129,6 +129,7 @@ pub(super) fn write_loop(
                         limiter.record(now);
                         match link.conn.send(Message::text(command.json.clone())) {
                             Ok(()) => {
+                                link.metrics.sent();
                                 if let Some(done) = command.done {
                                     let _ = done.send(Ok(()));
                                 }
@@ -205,6 +206,7 @@ fn finish(pending: Option<Command>, opts: &WriterOptions) {
 
 /// Writes one priority payload (the limiter already counted it).
 fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
+    link.metrics.sent();
     match payload {
         Priority::Heartbeat => {
             let seq = link.seq.load(Ordering::Acquire);
