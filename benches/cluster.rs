@@ -7,11 +7,11 @@
 //!   the bench built with `--features redis`).
 //! - `idle`: 1,000 idle shards in one cluster (the simulator in another process, Discord's
 //!   41.25 s heartbeat): RSS, threads, CPU % of one core and voluntary context switches per
-//!   second over `--idle=SECONDS` (20).
+//!   second over `--idle-s=SECONDS` (20).
 //! - `busy`: 16 shards, each on its own replay of N dispatches (zstd-stream, pre-built):
 //!   total events/s, against one shard alone in the same run.
 //!
-//!     cargo bench --bench cluster --features redis -- [start] [idle] [busy] [EVENTS=100000] [--idle=20]
+//!     cargo bench --bench cluster --features redis -- [--start] [--idle] [--busy] [EVENTS=100000] [--idle-s=20]
 
 mod common;
 
@@ -25,7 +25,7 @@ use syncord::cluster::{Cluster, IdentifyQueue, LocalQueue, ShardCount};
 use syncord::sim::{SimConfig, Simulator};
 use syncord::{Config, Event, Intents};
 
-const USAGE: &str = "cluster [start] [idle] [busy] [EVENTS=100000] [--idle=20]";
+const USAGE: &str = "cluster [--start] [--idle] [--busy] [EVENTS=100000] [--idle-s=20]";
 const START_SHARDS: u64 = 64;
 const START_CONCURRENCY: u64 = 16;
 const WINDOW: Duration = Duration::from_secs(1);
@@ -42,22 +42,22 @@ fn main() {
 
 fn parent() {
     let args = common::Args::parse(USAGE);
-    let all = !["start", "idle", "busy"].iter().any(|w| args.flag(w));
+    let all = !["--start", "--idle", "--busy"].iter().any(|w| args.flag(w));
     let idle_s = args
         .words
         .iter()
-        .find_map(|w| w.strip_prefix("--idle="))
+        .find_map(|w| w.strip_prefix("--idle-s="))
         .and_then(|s| s.parse::<u64>().ok())
         .unwrap_or(20);
     eprintln!("machine: {}", common::machine());
-    if all || args.flag("start") {
+    if all || args.flag("--start") {
         start_one_process();
         start_on_redis();
     }
-    if all || args.flag("idle") {
+    if all || args.flag("--idle") {
         idle(1000, idle_s);
     }
-    if all || args.flag("busy") {
+    if all || args.flag("--busy") {
         busy(args.number(0, 100_000) as usize);
     }
 }

@@ -1,8 +1,9 @@
 //! Shard configuration: the easy path is [`Config::new`], the full path [`Config::builder`].
 
 use crate::cluster::{EventFilter, IdentifyQueue, QueueSlot};
+use crate::policy::Backoff;
 use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
-use crate::shard::{Backoff, Session};
+use crate::session::Session;
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
 use crate::Token;
 use std::ops::RangeInclusive;
@@ -94,6 +95,9 @@ pub struct Config {
     pub(crate) stop_on_handler_panic: bool,
     pub(crate) slow_handler_warning: Duration,
     pub(crate) tls: Option<native_tls::TlsConnector>,
+    /// The platform-trust connector used when `tls` is unset: built once per config (and its
+    /// clones), not per dial; building one costs about 100 ms of CPU with OpenSSL 3.
+    pub(crate) default_tls: std::sync::Arc<DefaultTls>,
     pub(crate) rate_limit: (u32, Duration),
     pub(crate) compression: Compression,
     pub(crate) payload_compression: bool,
@@ -146,6 +150,7 @@ impl Config {
             stop_on_handler_panic: false,
             slow_handler_warning: Duration::from_secs(2),
             tls: None,
+            default_tls: std::sync::Arc::default(),
             rate_limit: crate::GATEWAY_SEND_LIMIT,
             compression: Compression::default(),
             payload_compression: false,
@@ -170,9 +175,46 @@ impl Config {
         self.shard
     }
 
+    /// The TLS connector for `wss://` and `https://`: the configured one, else the default
+    /// one, built on first use and shared by every clone of this config.
+    pub(crate) fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
+        if let Some(tls) = &self.tls {
+            return Ok(tls.clone());
+        }
+        if let Some(tls) = self.default_tls.cell.get() {
+            return Ok(tls.clone());
+        }
+        let built =
+            native_tls::TlsConnector::new().map_err(|e| format!("TLS setup failed: {e}"))?;
+        self.default_tls
+            .builds
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Two threads racing here both build; the first one stored wins.
+        let _ = self.default_tls.cell.set(built.clone());
+        Ok(self.default_tls.cell.get().cloned().unwrap_or(built))
+    }
+
     /// The shard id used in thread names and logs (0 when unsharded).
     pub(crate) fn shard_id(&self) -> u64 {
         self.shard.map_or(0, |[id, _]| id)
+    }
+}
+
+/// The default TLS connector of a config, built once.
+#[derive(Default)]
+pub(crate) struct DefaultTls {
+    cell: std::sync::OnceLock<native_tls::TlsConnector>,
+    /// How many times one was built (once, unless two dials raced).
+    builds: std::sync::atomic::AtomicUsize,
+}
+
+impl std::fmt::Debug for DefaultTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.cell.get().is_some() {
+            "built"
+        } else {
+            "not built yet"
+        })
     }
 }
 
@@ -378,6 +420,20 @@ mod tests {
         let text = format!("{config:?}");
         assert!(!text.contains("super-secret"), "{text}");
         assert_eq!(config.shard_id(), 1);
+    }
+
+    #[test]
+    fn the_default_tls_connector_is_built_once_per_config_and_its_clones() {
+        let config = Config::builder("t", Intents::GUILDS).build();
+        let clone = config.clone();
+        for c in [&config, &clone, &config] {
+            c.tls_connector().expect("a TLS connector");
+        }
+        let builds = config
+            .default_tls
+            .builds
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(builds, 1);
     }
 
     #[test]

@@ -117,11 +117,19 @@ pub fn payload(data: &[u8]) {
     }
 }
 
-/// The discovery answer: ureq's HTTP response parser, then discovery's reading of the
-/// answer (body cap, status, `Retry-After`, `GET /gateway/bot`'s body).
+/// The discovery answer as a socket would bring it: the head guard, ureq's HTTP response
+/// parser, then discovery's reading of the answer (body cap, status, `Retry-After`,
+/// `GET /gateway/bot`'s body).
 pub fn discovery(data: &[u8]) {
     use crate::rest::{answer, decide, Attempts};
-    if let Ok(response) = String::from_utf8_lossy(data).parse::<ureq::Response>() {
+    use std::io::Read;
+    // ureq parses from a `&str`: the guard sees the same text.
+    let text = String::from_utf8_lossy(data);
+    let mut guarded = crate::transport::HeadGuard::new(text.as_bytes());
+    if guarded.read_to_end(&mut Vec::new()).is_err() {
+        return;
+    }
+    if let Ok(response) = text.parse::<ureq::Response>() {
         let _ = decide(
             answer(response),
             &mut Attempts::default(),

@@ -91,8 +91,7 @@
 //!
 //! | input | reaction |
 //! |---|---|
-//! | text that is not JSON, or JSON that is not an object (`[1,2,3]`) | skip |
-//! | an object without `op`, or `op`/`s` not a small non-negative integer | skip |
+//! | text that is not a JSON object (`[1,2,3]`), an object without `op`, or `op`/`s` not a small non-negative integer | skip |
 //! | an unknown opcode | skip |
 //! | a dispatch without `t` or without `s` | skip |
 //! | a dispatch well-formed up to `d` whose rest is not (unbalanced brackets, a repeated key, text after the object) | skip |
@@ -110,11 +109,16 @@
 //! # Security
 //!
 //! The token is a [`Token`] whose `Debug` prints `<redacted>`; it never appears in logs at
-//! any level, in errors or in panics (Identify and Resume frames are written without
-//! tungstenite's frame logging, and discovery uses a minimal HTTP client that logs no
-//! headers). TLS certificates are always verified; pass your own
-//! `native_tls::TlsConnector` with [`ConfigBuilder::tls_connector`] for a custom root CA.
-//! `ws://` and `http://` are accepted only for loopback hosts.
+//! any level, in errors or in panics. Identify and Resume frames are written without
+//! tungstenite's frame logging. Discovery (`GET /gateway/bot`) goes through ureq 2, which
+//! logs the request head at debug level with the `Authorization` value replaced by `***`
+//! and logs no request or response bytes at any level (ureq 3 hex-dumps request heads at
+//! trace level, so it is not used). Discovery follows no redirect, so the header goes
+//! nowhere but the configured REST base, and it refuses a response head that ureq 2 would
+//! panic on (a header line without a colon) before ureq parses it. TLS certificates are
+//! always verified, for discovery too; pass your own `native_tls::TlsConnector` with
+//! [`ConfigBuilder::tls_connector`] for a custom root CA. `ws://` and `http://` are
+//! accepted only for loopback hosts.
 //!
 //! # Testing with the simulator
 //!
@@ -129,9 +133,12 @@ mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod model;
+mod policy;
 pub mod protocol;
 mod ratelimit;
 mod rest;
+mod session;
 mod shard;
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -139,12 +146,17 @@ mod token;
 pub mod transport;
 
 pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+/// The channel type of [`Shard::spawn_receiver`] and member requests: crossbeam-channel 0.5's
+/// receiver, re-exported so that no version has to be guessed.
+pub use crossbeam_channel::Receiver;
 pub use error::{Error, Result};
+pub use policy::Backoff;
 pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;
 pub use rest::{GatewayBot, SessionStartLimit};
+pub use session::Session;
 pub use shard::{
-    Backoff, Dispatch, Event, GuildMembers, Latency, MembersRequest, Session, Shard, ShardHandle,
-    ShardMetrics, ShardState, ShardThread,
+    Dispatch, Event, EventReceiver, GuildMembers, Latency, MembersRequest, Shard, ShardHandle,
+    ShardMetrics, ShardState, ShardThread, RESUMABLE_SHUTDOWN_WAIT,
 };
 pub use token::Token;

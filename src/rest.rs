@@ -4,9 +4,11 @@
 //! Why ureq 2 and not 3: ureq 2 logs the request head at debug level with the
 //! `Authorization` value replaced by `***`, and logs no request or response bytes at any
 //! level; ureq 3's protocol layer hex-dumps every request head, token included, at trace
-//! level. One agent per discovery: no pooled connection outlives the call.
+//! level. One agent per discovery, keeping no connection: each request has its own socket,
+//! which goes through [`Hook`] (shutdown's handle on it, TLS, a guard against a header line
+//! ureq 2 would panic on).
 
-use crate::transport::check_api_base;
+use crate::transport::{check_api_base, Hook};
 use crate::{Error, Result, Token};
 use serde::Deserialize;
 use std::io::Read;
@@ -74,8 +76,9 @@ pub(crate) struct RequestOptions<'a> {
     pub timeout: Duration,
     /// The TLS connector to use; a default one (platform roots) when `None`.
     pub tls: Option<&'a native_tls::TlsConnector>,
-    /// Called with each HTTPS request's socket once connected, before the TLS handshake,
-    /// so that `shutdown` can abort the request by shutting the socket down.
+    /// Called with each request's socket once connected, before the TLS handshake and
+    /// before anything is sent, so that `shutdown` can abort the request by shutting the
+    /// socket down.
     pub on_connected: Arc<dyn Fn(&TcpStream) + Send + Sync>,
     /// True once shutdown was requested: a failed request then ends discovery at once.
     pub aborted: &'a dyn Fn() -> bool,
@@ -94,9 +97,17 @@ pub(crate) fn gateway_bot(
     sleep: &dyn Fn(Duration) -> bool,
 ) -> Result<GatewayBot> {
     // Before any request: `http://` only to loopback.
-    check_api_base(api_base)?;
-    let agent = agent(opts)?;
-    let url = format!("{api_base}/gateway/bot");
+    let base = check_api_base(api_base)?;
+    let agent = agent(opts, base.secure)?;
+    // Always `https://` to ureq, so that every socket goes through `Hook`, which runs TLS
+    // only if the base is `https://`; the port is explicit as `https://` would imply 443.
+    let url = format!(
+        "https://{}:{}{}/gateway/bot",
+        base.host,
+        base.port,
+        base.path.trim_end_matches('/')
+    );
+    let shown_url = format!("{api_base}/gateway/bot");
     let authorization = format!("Bot {}", token.expose());
     let mut attempts = Attempts::default();
     loop {
@@ -108,7 +119,9 @@ pub(crate) fn gateway_bot(
         {
             // ureq 2 turns 4xx and 5xx into `Error::Status`: the same answer to us.
             Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
-            Err(ureq::Error::Transport(e)) => Outcome::Failed(e.to_string()),
+            Err(ureq::Error::Transport(e)) => {
+                Outcome::Failed(e.to_string().replace(&url, &shown_url))
+            }
         };
         if (opts.aborted)() {
             return Err(Error::Stopped);
@@ -124,18 +137,24 @@ pub(crate) fn gateway_bot(
     }
 }
 
-/// One agent for one discovery: our TLS connector, timeouts, no redirects, our User-Agent.
-fn agent(opts: &RequestOptions<'_>) -> Result<ureq::Agent> {
-    // `AgentBuilder::new` builds a default native-tls connector with `unwrap()`; building
-    // one here first turns a platform TLS failure into an error instead of that panic.
-    let default = native_tls::TlsConnector::new()
-        .map_err(|e| Error::Discovery(format!("TLS setup failed: {e}")))?;
-    let tls = opts.tls.cloned().unwrap_or(default);
+/// One agent for one discovery: our connector (TLS if `secure`), timeouts, no pooled
+/// connections, no redirects, our User-Agent.
+fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Agent> {
+    let tls = match (secure, opts.tls) {
+        (false, _) => None,
+        (true, Some(tls)) => Some(tls.clone()),
+        (true, None) => Some(
+            native_tls::TlsConnector::new()
+                .map_err(|e| Error::Discovery(format!("TLS setup failed: {e}")))?,
+        ),
+    };
     Ok(ureq::AgentBuilder::new()
-        .tls_connector(Arc::new(RegisteringTls {
+        .tls_connector(Arc::new(Hook {
             tls,
             on_connected: opts.on_connected.clone(),
         }))
+        // `HeadGuard` checks one response per socket.
+        .max_idle_connections(0)
         // ureq's connect timeout is separate from (and not bounded by) the overall one.
         .timeout_connect(opts.timeout)
         .timeout(opts.timeout)
@@ -144,26 +163,6 @@ fn agent(opts: &RequestOptions<'_>) -> Result<ureq::Agent> {
         .redirects(0)
         .user_agent(&user_agent())
         .build())
-}
-
-/// The TLS connector ureq calls for `https://`: hands the connected socket to
-/// `on_connected`, then runs the native-tls handshake.
-struct RegisteringTls {
-    tls: native_tls::TlsConnector,
-    on_connected: Arc<dyn Fn(&TcpStream) + Send + Sync>,
-}
-
-impl ureq::TlsConnector for RegisteringTls {
-    fn connect(
-        &self,
-        dns_name: &str,
-        io: Box<dyn ureq::ReadWrite>,
-    ) -> std::result::Result<Box<dyn ureq::ReadWrite>, ureq::Error> {
-        if let Some(tcp) = io.socket() {
-            (self.on_connected)(tcp);
-        }
-        ureq::TlsConnector::connect(&self.tls, dns_name, io)
-    }
 }
 
 /// What one request came back with.
@@ -403,6 +402,32 @@ mod wire_tests {
         assert_eq!(bot.session_start_limit.map(|l| l.max_concurrency), Some(2));
         assert!(run.waits.is_empty());
         assert_eq!(statuses(&sim), [200]);
+        assert_eq!(run.registered, 1, "the plain socket was handed over too");
+    }
+
+    #[test]
+    fn a_header_line_without_a_colon_is_a_failed_request_not_a_panic() {
+        // ureq 2.12 itself would panic on this head (it looks `Content-Length` up).
+        let sim = sim(SimConfig::default().gateway_bot_raw_response(
+            "HTTP/1.1 200 OK\r\nContent-Length\r\nConnection: close\r\n\r\n{}",
+        ));
+        let run = discover(&sim.api_base(), sim.token(), None);
+        let Err(Error::Discovery(message)) = run.result else {
+            panic!("{:?}", run.result);
+        };
+        assert!(
+            message.contains("a header line without a colon"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&sim.api_base()),
+            "names the real URL: {message}"
+        );
+        assert_eq!(
+            run.waits.len(),
+            TRANSIENT_RETRIES as usize,
+            "retried as transient"
+        );
     }
 
     #[test]

@@ -1,13 +1,17 @@
 //! The bot token: a newtype so it can never be printed by accident.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::fmt;
 
 /// A Discord bot token.
 ///
 /// `Debug` and `Display` print `<redacted>`; the only way to the secret is [`Token::expose`].
 /// A leading `Bot ` prefix (as copied from HTTP examples) is stripped.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// It deliberately has no `Serialize`: `serde_json::to_string(&token)` would print the
+/// secret. A [`Session`](crate::Session) never carries it; store the token as your platform
+/// stores secrets.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Token(String);
 
@@ -35,6 +39,14 @@ impl Token {
             text.replace(&self.0, "<redacted>")
         }
     }
+}
+
+/// Writes the secret into the two payloads that must carry it (Identify and Resume).
+pub(crate) fn serialize_secret<S: serde::Serializer>(
+    token: &Token,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(token.expose())
 }
 
 impl fmt::Debug for Token {

@@ -278,3 +278,37 @@ fn an_oversize_command_errors_and_the_connection_stays_up() {
     assert_eq!(sim.received(3).len(), 1, "the oversize command never left");
     shard.shutdown().unwrap();
 }
+
+#[test]
+fn commands_queued_when_the_shard_stops_are_handed_back_not_dropped() {
+    let sim = Simulator::start(SimConfig::default()).unwrap();
+    // Never connected: the first dial is refused and the next one is 15 s or more away.
+    let (thread, mut events) = resilience::spawn_into_a_slow_backoff(&sim);
+    events.wait("Reconnecting", |e| matches!(e, Event::Reconnecting { .. }));
+    let handle = thread.handle().clone();
+    for n in 0..3 {
+        handle
+            .send_raw(
+                syncord::protocol::OpCode::PRESENCE_UPDATE,
+                &format!(r#"{{"since":null,"activities":[],"status":"online","afk":{n}}}"#),
+            )
+            .expect("queued while disconnected");
+    }
+    thread.shutdown().unwrap();
+    events.drain_until_closed(Duration::from_secs(5));
+    let unsent: Vec<&str> = events
+        .seen()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Unsent { payload } => Some(payload.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unsent.len(), 3, "{:?}", events.seen());
+    for (n, payload) in unsent.iter().enumerate() {
+        assert!(
+            payload.contains(&format!(r#""afk":{n}"#)),
+            "in order: {unsent:?}"
+        );
+    }
+}

@@ -5,7 +5,8 @@
 mod resilience;
 
 use resilience::{quick_backoff, spawn_forwarding, wait_event, TIMEOUT};
-use std::net::{TcpListener, TcpStream};
+use socket2::{Domain, Socket, Type};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use syncord::sim::{RecordKind, SimConfig, Simulator};
 use syncord::{Config, Event, Intents, ShardThread};
@@ -116,18 +117,52 @@ fn shutdown_interrupts_an_https_discovery_that_never_answers() {
 }
 
 #[test]
-fn shutdown_during_a_plain_http_discovery_waits_at_most_for_the_request_timeout() {
-    // Plain text (loopback only) hands ureq no socket to shut down: the request runs to
-    // its timeout, then discovery stops without retrying.
+fn shutdown_interrupts_a_plain_http_discovery_that_never_answers() {
     let (port, accepted) = silent_server();
-    let timeout = Duration::from_secs(1);
     let took = shutdown_mid_request(
         format!("http://127.0.0.1:{port}/api/v10"),
-        timeout,
+        Duration::from_secs(60),
         &accepted,
     );
     assert!(
-        took < timeout + Duration::from_secs(1),
+        took < Duration::from_secs(1),
         "run returned {took:?} after shutdown"
     );
+}
+
+#[test]
+fn shutdown_during_a_hanging_connect_waits_at_most_for_the_request_timeout() {
+    // ureq connects before it hands the socket over, so a connect that hangs (a listener
+    // whose accept queue is full drops SYNs) is bounded by the request timeout only.
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(s);
+        }
+    }
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+        "the accept queue is not full: cannot test a hanging connect"
+    );
+    let timeout = Duration::from_secs(1);
+    let config = Config::builder("token", Intents::GUILDS)
+        .api_base(format!("https://{addr}/api/v10"))
+        .handshake_timeout(timeout)
+        .build();
+    let (shard, events) = spawn_forwarding(config);
+    // Nothing to wait on while the SYN goes unanswered: no event comes before the
+    // connect ends, so this silence is the connect under way.
+    assert!(events.recv_timeout(Duration::from_millis(300)).is_err());
+    let took = timed_shutdown(shard);
+    assert!(
+        took < timeout + Duration::from_millis(500),
+        "run returned {took:?} after shutdown"
+    );
+    drop(fillers);
 }

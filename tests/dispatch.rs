@@ -149,7 +149,36 @@ fn spawn_receiver_delivers_in_order_and_dropping_it_stops_the_shard() {
     }
     assert_eq!(seqs, (1..=101).collect::<Vec<u64>>());
     drop(events);
-    // The next event finds the receiver gone and stops the shard.
-    sim.push("MESSAGE_CREATE", "{}");
+    // No event follows: the drop itself stops the shard.
     assert!(thread.join().is_ok());
+}
+
+#[test]
+fn dropping_the_receiver_stops_an_idle_shard_without_any_traffic() {
+    // A one-hour heartbeat: nothing at all arrives after READY.
+    let sim = syncord::sim::Simulator::start(
+        syncord::sim::SimConfig::default().heartbeat_interval(std::time::Duration::from_secs(3600)),
+    )
+    .unwrap();
+    let shard = syncord::Shard::with_config(sim.client_config(syncord::Intents::GUILDS).build());
+    let (thread, events) = shard.spawn_receiver().unwrap();
+    loop {
+        let event = events
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("READY arrives");
+        if matches!(event, syncord::Event::Ready(_)) {
+            break;
+        }
+    }
+    let handle = thread.handle().clone();
+    drop(events);
+    // `join` returning is the proof; a watchdog turns a hang into a failure.
+    let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+    std::thread::spawn(move || done_tx.send(thread.join().is_ok()));
+    assert_eq!(
+        done_rx.recv_timeout(std::time::Duration::from_secs(5)),
+        Ok(true),
+        "the shard is still {:?} after the receiver was dropped",
+        handle.state()
+    );
 }

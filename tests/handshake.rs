@@ -263,3 +263,25 @@ fn received_ready_sets_the_handle_session() {
     assert_eq!(at_ready.id, session_id);
     assert_eq!(at_ready.resume_url, sim.resume_url());
 }
+
+#[test]
+fn the_upgrade_carries_the_discordbot_user_agent_so_strict_servers_accept_it() {
+    // Like Spacebar: an upgrade without a User-Agent is closed with 4002.
+    let sim = Simulator::start(SimConfig::default().require_user_agent(true)).unwrap();
+    let (thread, events) = spawn_forwarding(gateway_config(&sim));
+    let first = resilience::wait_event(
+        &events,
+        Duration::from_secs(10),
+        "READY or a disconnect",
+        |e| matches!(e, Event::Ready(_) | Event::Disconnected { .. }),
+    );
+    thread.shutdown().unwrap();
+    assert!(matches!(first, Event::Ready(_)), "{first:?}");
+    let agents = sim.user_agents();
+    assert_eq!(agents.len(), 1, "{agents:?}");
+    let agent = agents[0].1.as_deref().unwrap_or_default();
+    assert!(
+        agent.starts_with("DiscordBot (") && agent.contains(env!("CARGO_PKG_VERSION")),
+        "{agent}"
+    );
+}

@@ -154,3 +154,25 @@ fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() 
     all.extend(events.dispatch_seqs());
     assert_consecutive_from_one(&all);
 }
+
+#[test]
+fn shutdown_resumable_is_bounded_while_the_handler_is_busy_and_its_session_is_right() {
+    let sim = resilience::sim();
+    let config = sim.client_config(Intents::GUILDS).build();
+    let (thread, mut events, handle, gate) = resilience::spawn_blocking_on_message_zero(config);
+    events.wait_dispatch("READY");
+    let seqs = resilience::push_messages(&sim, 0, 1);
+    events.wait("message 0", |e| resilience::message_number(e) == Some(0));
+    // The handler is blocked on message 0 for up to a minute.
+    let started = std::time::Instant::now();
+    let session = handle.shutdown_resumable().expect("a session");
+    let waited = started.elapsed();
+    assert!(
+        waited >= syncord::RESUMABLE_SHUTDOWN_WAIT && waited < syncord::RESUMABLE_SHUTDOWN_WAIT * 3,
+        "waited {waited:?}"
+    );
+    // Message 0 was handed to the handler: a resume starts after it.
+    assert_eq!(session.seq, seqs[0]);
+    gate.send(()).unwrap();
+    thread.join().unwrap();
+}

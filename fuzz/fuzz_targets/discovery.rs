@@ -1,4 +1,4 @@
-//! The `GET /gateway/bot` answer: the HTTP response parser, then the JSON body.
+//! The `GET /gateway/bot` answer: ureq's HTTP response parser, then discovery's reading of it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -242,9 +242,19 @@ fn check_ids(ids: &Range<u64>, count: u64) -> Result<()> {
 /// `GET /gateway/bot` with the config's REST base, token and TLS.
 fn discover(config: &Config, sleep: &dyn Fn(Duration) -> bool) -> Result<crate::GatewayBot> {
     let never = || false;
+    // The config's TLS connector (built once), shared with the shards' dials.
+    let tls = match config
+        .api_base
+        .starts_with("https://")
+        .then(|| config.tls_connector())
+    {
+        Some(Err(e)) => return Err(Error::Discovery(e)),
+        Some(Ok(tls)) => Some(tls),
+        None => None,
+    };
     let opts = crate::rest::RequestOptions {
         timeout: config.handshake_timeout,
-        tls: config.tls.as_ref(),
+        tls: tls.as_ref(),
         on_connected: Arc::new(|_: &std::net::TcpStream| {}),
         aborted: &never,
     };

@@ -104,6 +104,7 @@ impl Default for IdentifyProperties {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Identify {
     /// The bot token.
+    #[serde(serialize_with = "crate::token::serialize_secret")]
     pub token: Token,
     /// Connection properties.
     pub properties: IdentifyProperties,
@@ -142,6 +143,7 @@ impl Identify {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resume {
     /// The bot token.
+    #[serde(serialize_with = "crate::token::serialize_secret")]
     pub token: Token,
     /// From READY.
     pub session_id: String,

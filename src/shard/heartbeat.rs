@@ -4,9 +4,9 @@
 //! pure logic; [`beat_loop`] sleeps until it is due, asks the writer (the only thread that
 //! writes) to send, and measures each beat's round trip from the ACKs the reader reports.
 
+use super::connection::{BeatSignal, Link, Priority, Report};
 use super::latency::Latency;
-use super::link::{BeatSignal, Link, Priority, Report};
-use super::policy::Ended;
+use crate::policy::Ended;
 use crossbeam_channel::{at, never, select_biased, Receiver, Sender};
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;

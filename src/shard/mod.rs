@@ -1,34 +1,34 @@
 //! One gateway session: the caller's reconnect loop and the handle other threads use.
 
-mod backoff;
+mod connection;
+mod drive;
 mod event;
+mod handler;
 mod heartbeat;
 mod latency;
-mod link;
 pub(crate) mod members;
 mod metrics;
-mod policy;
 mod reader;
 mod runner;
-mod session;
+mod threads;
 mod writer;
 
-pub use backoff::Backoff;
 pub use event::{Dispatch, Event};
 pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
 pub use metrics::ShardMetrics;
-pub use session::Session;
 
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
+use crate::session::{Session, SessionCell, SessionTracker};
 use crate::transport::DialCancel;
 use crate::{Config, Error, Intents, Result, Token};
+use connection::Command;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
-use link::Command;
 use parking_lot::Mutex;
+use std::fmt;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 
@@ -57,6 +57,9 @@ pub enum ShardState {
     FatallyClosed,
 }
 
+/// The longest [`ShardHandle::shutdown_resumable`] waits for the shard to stop.
+pub const RESUMABLE_SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const RUNNING: u8 = 0;
 const SHUTDOWN: u8 = 1;
 const SHUTDOWN_RESUMABLE: u8 = 2;
@@ -72,16 +75,15 @@ pub(crate) struct Shared {
     /// Heartbeat round trips of the current connection, kept by its heartbeat thread.
     latency: Arc<Mutex<Latency>>,
     state: Mutex<ShardState>,
-    /// Session id and resume URL as of the last READY; `seq` is kept in `delivered_seq`.
-    session: Mutex<Option<Session>>,
-    delivered_seq: AtomicU64,
+    /// The session's one owner (changed only by the caller's loop).
+    session: SessionCell,
     runner: Mutex<Option<ThreadId>>,
     /// Commands a failed connection could not send, retried first on the next one.
     retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
     /// Open member requests, by nonce.
     chunks: Arc<members::ChunkRouter>,
     /// The current connection's event queue, for [`ShardHandle::queue_depth`].
-    events: Mutex<Option<Receiver<link::FromReader>>>,
+    events: Mutex<Option<Receiver<connection::FromReader>>>,
     commands: Sender<Command>,
     while_disconnected: WhileDisconnected,
     command_timeout: std::time::Duration,
@@ -118,9 +120,7 @@ impl Shared {
     }
 
     fn session_snapshot(&self) -> Option<Session> {
-        let mut session = self.session.lock().clone()?;
-        session.seq = self.delivered_seq.load(Ordering::Acquire);
-        Some(session)
+        self.session.lock().snapshot()
     }
 
     fn request_stop(&self, mode: u8) {
@@ -171,8 +171,7 @@ impl Shard {
             cancel: DialCancel::new(),
             latency: Arc::default(),
             state: Mutex::new(ShardState::Idle),
-            session: Mutex::new(config.session.clone()),
-            delivered_seq: AtomicU64::new(config.session.as_ref().map_or(0, |s| s.seq)),
+            session: Arc::new(Mutex::new(SessionTracker::new(config.session.clone()))),
             runner: Mutex::new(None),
             events: Mutex::new(None),
             retry: Arc::default(),
@@ -207,34 +206,8 @@ impl Shard {
             counters.observe(&event);
             handler(event);
         };
-        let shard_id = self.config.shard_id();
-        let commands = self.commands.clone();
         let result =
             runner::Runner::new(self.config, self.shared.clone(), self.commands, handler).run();
-        self.shared.set_state(match result {
-            Ok(()) => ShardState::Stopped,
-            Err(_) => ShardState::FatallyClosed,
-        });
-        // Commands still queued will never be sent: tell whoever waits, and say so.
-        let unsent: Vec<Command> = self
-            .shared
-            .retry
-            .lock()
-            .drain(..)
-            .chain(commands.try_iter())
-            .collect();
-        if !unsent.is_empty() {
-            log::warn!(
-                "shard {}: {} queued commands were not sent because the shard stopped",
-                shard_id,
-                unsent.len()
-            );
-        }
-        for command in unsent {
-            if let Some(done) = command.done {
-                let _ = done.send(Err(Error::Stopped));
-            }
-        }
         drop(self.finished);
         result
     }
@@ -255,29 +228,105 @@ impl Shard {
     /// Runs the shard on a new thread and hands events out through a channel instead of a
     /// closure, for programs that `select!` over several sources. The channel holds up to
     /// the config's `event_queue` events; when it is full the shard waits (back-pressure,
-    /// nothing dropped). Dropping the receiver shuts the shard down.
+    /// nothing dropped). Dropping the [`EventReceiver`] shuts the shard down at once, even
+    /// when no event is flowing.
+    ///
+    /// The receiver derefs to a [`crossbeam_channel::Receiver`] (re-exported as
+    /// [`syncord::Receiver`](crate::Receiver)), so it works in `select!` too:
     ///
     /// ```no_run
     /// use std::time::Duration;
     /// use syncord::{Event, Intents, Shard};
     /// let (shard, events) = Shard::new("token", Intents::GUILDS).spawn_receiver()?;
-    /// while let Ok(event) = events.recv_timeout(Duration::from_secs(60)) {
-    ///     if let Event::Dispatch(d) = event {
-    ///         println!("{}", d.event_type());
+    /// let ticks = crossbeam_channel::tick(Duration::from_secs(60));
+    /// loop {
+    ///     crossbeam_channel::select! {
+    ///         recv(events) -> event => match event {
+    ///             Ok(Event::Dispatch(d)) => println!("{}", d.event_type()),
+    ///             Ok(_) => {}
+    ///             Err(_) => break, // the shard stopped
+    ///         },
+    ///         recv(ticks) -> _ => println!("still here"),
     ///     }
     /// }
-    /// shard.shutdown()?;
+    /// shard.join()?;
     /// # Ok::<(), syncord::Error>(())
     /// ```
-    pub fn spawn_receiver(self) -> Result<(ShardThread, Receiver<Event>)> {
+    pub fn spawn_receiver(self) -> Result<(ShardThread, EventReceiver)> {
         let (tx, rx) = bounded(self.config.event_queue);
         let handle = self.handle();
+        let sender_handle = handle.clone();
         let thread = self.spawn(move |event| {
             if tx.send(event).is_err() {
-                handle.shutdown();
+                sender_handle.shutdown();
             }
         })?;
-        Ok((thread, rx))
+        Ok((
+            thread,
+            EventReceiver {
+                events: rx,
+                shard: handle,
+            },
+        ))
+    }
+}
+
+/// The events of a shard started with [`Shard::spawn_receiver`]: a
+/// [`crossbeam_channel::Receiver`] (it derefs to one) that shuts the shard down when dropped.
+pub struct EventReceiver {
+    events: Receiver<Event>,
+    shard: ShardHandle,
+}
+
+impl std::ops::Deref for EventReceiver {
+    type Target = Receiver<Event>;
+
+    fn deref(&self) -> &Receiver<Event> {
+        &self.events
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        // Nobody will take the events any more: an idle shard would otherwise only notice
+        // at its next dispatch, which may be never.
+        self.shard.shutdown();
+    }
+}
+
+impl fmt::Debug for EventReceiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventReceiver")
+            .field("queued", &self.events.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The config's Debug redacts the token.
+        f.debug_struct("Shard")
+            .field("config", &self.config)
+            .field("state", &*self.shared.state.lock())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ShardHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardHandle")
+            .field("state", &self.state())
+            .field("queue_depth", &self.queue_depth())
+            .finish()
+    }
+}
+
+impl fmt::Debug for ShardThread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShardThread")
+            .field("thread", &self.thread.thread().name())
+            .field("handle", &self.handle)
+            .finish()
     }
 }
 
@@ -353,7 +402,7 @@ impl ShardHandle {
         {
             return Err(Error::NotConnected);
         }
-        let command = Command { json, done: None };
+        let command = Command { json };
         match self
             .shared
             .commands
@@ -447,13 +496,24 @@ impl ShardHandle {
     /// Stops the shard keeping the session alive (closes with 4000) and returns it, to be
     /// resumed later with [`ConfigBuilder::session`](crate::ConfigBuilder::session).
     ///
-    /// Waits for `run` to return unless called from the handler. The session's `seq` is the
-    /// last one delivered to the handler, so nothing undelivered is skipped on resume.
+    /// Waits for `run` to return, at most [`RESUMABLE_SHUTDOWN_WAIT`] (5 s: a handler still
+    /// busy with an event can hold it up), and not at all when called from the handler. The
+    /// session is right either way: its `seq` is the last event handed to the handler, and
+    /// nothing is delivered after a stop is requested, so a resume skips nothing and repeats
+    /// nothing. `None` when there is no session to resume (never identified, or it was lost).
+    ///
+    /// ```no_run
+    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS).handle();
+    /// // Returns within 5 s whatever the shard is doing.
+    /// if let Some(session) = handle.shutdown_resumable() {
+    ///     std::fs::write("session.json", serde_json::to_string(&session).unwrap()).unwrap();
+    /// }
+    /// ```
     pub fn shutdown_resumable(&self) -> Option<Session> {
         self.shared.request_stop(SHUTDOWN_RESUMABLE);
         let on_runner = *self.shared.runner.lock() == Some(std::thread::current().id());
         if !on_runner {
-            let _ = self.shared.finished.recv();
+            let _ = self.shared.finished.recv_timeout(RESUMABLE_SHUTDOWN_WAIT);
         }
         self.shared.session_snapshot()
     }

@@ -1,10 +1,10 @@
 //! The reader thread: reads frames, inflates, parses envelopes, answers control opcodes and
 //! queues dispatches for the caller (DESIGN.md §1). It never runs user code.
 
+use super::connection::{BeatSignal, FromReader, Link};
 use super::event::{Dispatch, Event};
-use super::link::{BeatSignal, FromReader, Link};
 use super::members::ChunkRouter;
-use super::policy::Ended;
+use crate::policy::{reaction, BadInput, Ended, Reaction};
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
 use crate::transport::{inflate_payload, InflateError, Inflater, Message, TransportError};
 use crate::Compression;
@@ -23,8 +23,6 @@ pub(super) struct ReaderOutputs {
     pub hello: Sender<Duration>,
     /// Hello, op 1 and ACKs, for the heartbeat thread.
     pub beats: Sender<BeatSignal>,
-    /// READY or RESUMED arrived, for the writer.
-    pub ready: Sender<()>,
 }
 
 pub(super) fn read_loop(
@@ -37,7 +35,6 @@ pub(super) fn read_loop(
         events,
         hello,
         beats,
-        ready,
     } = outputs;
     let mut inflater = match decoding.inflater() {
         Ok(inflater) => inflater,
@@ -52,6 +49,21 @@ pub(super) fn read_loop(
         events,
         link,
     };
+    // Bad input gets the one reaction the policy's table gives it (crate docs, "Hostile
+    // input"): skipped with an error event, or the end of this connection.
+    macro_rules! bad {
+        ($input:expr, $what:expr) => {
+            match react($input, $what) {
+                Reacted::Skip(notice) => {
+                    if !outbox.push(notice) {
+                        return;
+                    }
+                    continue;
+                }
+                Reacted::End(ended) => break ended,
+            }
+        };
+    }
     let ended = loop {
         let message = match link.conn.try_read() {
             Ok(Some(message)) => message,
@@ -78,42 +90,40 @@ pub(super) fn read_loop(
             Message::Binary(bytes) => {
                 let inflated = match inflater.as_mut() {
                     Some(inflater) => match inflater.push(&bytes) {
-                        Ok(Some(payload)) => Ok(blocks.copy(payload)),
+                        Ok(Some(payload)) => blocks.copy(payload),
                         Ok(None) => continue,
-                        // The stream is broken: nothing after this can be trusted.
                         Err(e @ InflateError::TooLarge { .. }) => {
-                            break Ended::TooLarge(e.to_string())
+                            bad!(BadInput::TooLarge, e.to_string())
                         }
-                        Err(e) => break Ended::Protocol(e.to_string()),
+                        Err(e) => bad!(BadInput::CorruptStream, e.to_string()),
                     },
                     None if decoding.payload_compression => {
                         match inflate_payload(&bytes, decoding.limit) {
+                            Ok(payload) => Bytes::from(payload),
                             Err(e @ InflateError::TooLarge { .. }) => {
-                                break Ended::TooLarge(e.to_string())
+                                bad!(BadInput::TooLarge, e.to_string())
                             }
-                            other => other.map(Bytes::from).map_err(|e| e.to_string()),
+                            Err(e) => bad!(BadInput::BadBinary, e.to_string()),
                         }
                     }
-                    None => Err(format!(
-                        "a binary frame of {} bytes without compression",
-                        bytes.len()
-                    )),
+                    None => bad!(
+                        BadInput::BadBinary,
+                        format!(
+                            "a binary frame of {} bytes without compression",
+                            bytes.len()
+                        )
+                    ),
                 };
-                match inflated.map(utf8_bytes) {
-                    Ok(Ok(text)) => text,
-                    Ok(Err(_)) if inflater.is_some() => {
-                        break Ended::Protocol("an inflated message is not UTF-8".into())
-                    }
-                    failed => {
-                        let message = match failed {
-                            Err(e) => format!("skipped {e}"),
-                            _ => "skipped a binary payload that is not UTF-8".to_owned(),
-                        };
-                        if !outbox.push(FromReader::Notice(Event::Error { message })) {
-                            return;
-                        }
-                        continue;
-                    }
+                match utf8_bytes(inflated) {
+                    Ok(text) => text,
+                    Err(_) if inflater.is_some() => bad!(
+                        BadInput::CorruptStream,
+                        "an inflated message is not UTF-8".to_owned()
+                    ),
+                    Err(_) => bad!(
+                        BadInput::BadBinary,
+                        "a binary payload that is not UTF-8".to_owned()
+                    ),
                 }
             }
             // Adapters answer pings themselves.
@@ -122,7 +132,6 @@ pub(super) fn read_loop(
         let envelope = match top_level(&text) {
             Ok(Parsed::Unscanned(head)) => {
                 // The common dispatch: routed from its first bytes, scanned by the caller.
-                link.seq.store(head.s, Ordering::Release);
                 let dispatch = Dispatch::unscanned(text.clone(), &head);
                 link.metrics.event();
                 if !outbox.push(FromReader::Dispatch(dispatch)) {
@@ -131,31 +140,19 @@ pub(super) fn read_loop(
                 continue;
             }
             Ok(Parsed::Whole(envelope)) => envelope,
-            Err(e) => {
-                let message = format!("skipped a malformed payload: {e}");
-                if !outbox.push(FromReader::Notice(Event::Error { message })) {
-                    return;
-                }
-                continue;
-            }
+            Err(e) => bad!(BadInput::BadEnvelope, format!("a malformed payload: {e}")),
         };
         let outgoing = match envelope.opcode() {
             OpCode::DISPATCH => {
                 let (Some(seq), Some(name)) = (envelope.s, envelope.t.as_deref()) else {
-                    let message = "skipped a dispatch without `s` or `t`".to_owned();
-                    if !outbox.push(FromReader::Notice(Event::Error { message })) {
-                        return;
-                    }
-                    continue;
+                    bad!(
+                        BadInput::DispatchWithoutSeqOrName,
+                        "a dispatch without `s` or `t`".to_owned()
+                    )
                 };
-                match name {
-                    "READY" | "RESUMED" => {
-                        let _ = ready.try_send(());
-                    }
-                    "GUILD_MEMBERS_CHUNK" => chunks.route(envelope.data_json()),
-                    _ => {}
+                if name == "GUILD_MEMBERS_CHUNK" {
+                    chunks.route(envelope.data_json());
                 }
-                link.seq.store(seq, Ordering::Release);
                 let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
                 link.metrics.event();
                 FromReader::Dispatch(dispatch)
@@ -172,7 +169,8 @@ pub(super) fn read_loop(
             }
             OpCode::RECONNECT => break Ended::Reconnect,
             OpCode::INVALID_SESSION => {
-                let resumable = envelope.data_json().trim() == "true";
+                let resumable = envelope.data_json().trim() == "true"
+                    || reaction(BadInput::InvalidSessionNotTrue) != Reaction::IdentifyAnew;
                 break Ended::InvalidSession { resumable };
             }
             OpCode::HELLO => match serde_json::from_str::<Hello>(envelope.data_json()) {
@@ -182,12 +180,15 @@ pub(super) fn read_loop(
                     let _ = beats.try_send(BeatSignal::Hello(interval));
                     FromReader::Hello
                 }
-                _ => break Ended::Protocol("Hello without a valid heartbeat_interval".into()),
+                _ => bad!(
+                    BadInput::BadHello,
+                    "Hello without a valid heartbeat_interval".to_owned()
+                ),
             },
-            other => {
-                let message = format!("skipped a payload with unknown opcode {other}");
-                FromReader::Notice(Event::Error { message })
-            }
+            other => bad!(
+                BadInput::UnknownOpcode,
+                format!("a payload with unknown opcode {other}")
+            ),
         };
         if !outbox.push(outgoing) {
             return;
@@ -335,9 +336,10 @@ enum Parsed<'a> {
     Whole(TopLevel<'a>),
 }
 
-/// Dispatches whose `d` the reader itself needs.
+/// Dispatches whose `d` the reader itself needs: member chunks go to whoever waits for them
+/// (`ShardHandle::request_guild_members`), not through the event queue.
 fn reader_needs_data(name: &str) -> bool {
-    matches!(name, "READY" | "RESUMED" | "GUILD_MEMBERS_CHUNK")
+    name == "GUILD_MEMBERS_CHUNK"
 }
 
 /// Reads `op`, `s` and `t`, and for anything but an ordinary dispatch the span of `d`: the
@@ -398,12 +400,36 @@ impl Decoding {
 }
 
 fn read_error(e: TransportError) -> Ended {
+    let bad = |input, what| match react(input, what) {
+        Reacted::End(ended) => ended,
+        // The transport cannot skip a frame it failed to read.
+        Reacted::Skip(_) => Ended::Protocol("unreadable frame".into()),
+    };
     match e {
         TransportError::Closed { code, reason } => Ended::Closed { code, reason },
         TransportError::Eof => Ended::Eof,
-        TransportError::TooLarge(e) => Ended::TooLarge(e),
-        TransportError::Protocol(e) => Ended::Protocol(e),
+        TransportError::TooLarge(e) => bad(BadInput::TooLarge, e),
+        TransportError::Protocol(e) => bad(BadInput::TransportViolation, e),
         TransportError::Io(e) => Ended::Io(e.to_string()),
+    }
+}
+
+/// What the reader does about bad input.
+enum Reacted {
+    /// Tell the caller it was skipped, and read on.
+    Skip(FromReader),
+    /// The connection is over.
+    End(Ended),
+}
+
+/// The reader's side of [`reaction`]: `what` describes the input ("a malformed payload: …").
+fn react(input: BadInput, what: String) -> Reacted {
+    match reaction(input) {
+        Reaction::Resume if input == BadInput::TooLarge => Reacted::End(Ended::TooLarge(what)),
+        Reaction::Resume => Reacted::End(Ended::Protocol(what)),
+        _ => Reacted::Skip(FromReader::Notice(Event::Error {
+            message: format!("skipped {what}"),
+        })),
     }
 }
 

@@ -3,15 +3,14 @@
 //! faster than the send limiter allows (Discord: Gateway → Rate Limiting; the limiter keeps
 //! room for the beats of Hello's interval).
 
-use super::link::{Command, Link, Priority, Report};
-use super::policy::Ended;
+use super::connection::{Command, Link, Priority, Report};
+use crate::policy::Ended;
 use crate::protocol::heartbeat_json;
 use crate::ratelimit::SendLimiter;
 use crate::transport::{Message, TransportError};
 use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,12 +127,7 @@ pub(super) fn write_loop(
                     if slot <= now {
                         limiter.record(now);
                         match link.conn.send(Message::text(command.json.clone())) {
-                            Ok(()) => {
-                                link.metrics.sent();
-                                if let Some(done) = command.done {
-                                    let _ = done.send(Ok(()));
-                                }
-                            }
+                            Ok(()) => link.metrics.sent(),
                             Err(e) => {
                                 // Not known to have arrived: the next connection sends it again.
                                 fail(e);
@@ -209,7 +203,7 @@ fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
     link.metrics.sent();
     match payload {
         Priority::Heartbeat => {
-            let seq = link.seq.load(Ordering::Acquire);
+            let seq = link.session.lock().last_seq();
             let json = heartbeat_json((seq > 0).then_some(seq));
             link.conn.send(Message::text(json))
         }

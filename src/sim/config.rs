@@ -18,6 +18,7 @@ pub struct SimConfig {
     pub(crate) gateway_bot_429s: u32,
     pub(crate) gateway_bot_5xx: u32,
     pub(crate) gateway_bot_body_size: usize,
+    pub(crate) gateway_bot_raw: Option<Vec<u8>>,
     pub(crate) members: u32,
     pub(crate) member_chunk_size: u32,
     pub(crate) zlib_frame_size: usize,
@@ -49,6 +50,7 @@ impl Default for SimConfig {
             gateway_bot_429s: 0,
             gateway_bot_5xx: 0,
             gateway_bot_body_size: 0,
+            gateway_bot_raw: None,
             members: 0,
             member_chunk_size: 1000,
             zlib_frame_size: 4096,
@@ -154,6 +156,14 @@ impl SimConfig {
     #[must_use]
     pub fn gateway_bot_body_size(mut self, bytes: usize) -> SimConfig {
         self.gateway_bot_body_size = bytes;
+        self
+    }
+
+    /// Answer every `GET /gateway/bot` with exactly these bytes, then close: a malformed
+    /// or hostile HTTP response. Defaults to none (well-formed answers).
+    #[must_use]
+    pub fn gateway_bot_raw_response(mut self, bytes: impl Into<Vec<u8>>) -> SimConfig {
+        self.gateway_bot_raw = Some(bytes.into());
         self
     }
 

@@ -1,5 +1,6 @@
 //! What the simulator enforces across connections: identify buckets, the session start
-//! limit, and the recommended shard count (PROTOCOL.md §5.2, §6, §12).
+//! limit, and the recommended shard count (Discord: Gateway → Rate Limiting and Sharding,
+//! Session Start Limit, Sharding).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

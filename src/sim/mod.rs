@@ -1,6 +1,6 @@
 //! A faithful Discord gateway simulator (feature `sim`): a real websocket and HTTP server on
-//! 127.0.0.1 that behaves like the gateway described in PROTOCOL.md, for tests and examples
-//! that run without Discord.
+//! 127.0.0.1 that behaves like Discord's gateway as its developer documentation describes it
+//! (API v10), for tests and examples that run without Discord.
 //!
 //! ```
 //! use std::time::Duration;
@@ -26,12 +26,21 @@
 //!     .unwrap();
 //! pusher.join().unwrap();
 //! ```
+//!
+//! Besides Discord's close codes it keeps Discord's session rules: a connection
+//! that misses its heartbeat window is closed with 4009 ([`SimConfig::heartbeat_grace`]),
+//! a session outlives its connection for [`SimConfig::resume_window`], a client that stays
+//! after op 7 is closed ([`SimConfig::reconnect_close_delay`]), a connection is no longer
+//! authenticated after op 9, and every close gets the websocket closing handshake. What it
+//! sends is shaped like Discord's payloads; [`payload`] builds more of them for
+//! [`Simulator::push`].
 
 mod config;
 mod conn;
 mod gateway;
 mod http;
 mod limits;
+pub mod payload;
 mod record;
 mod server;
 mod timer;
@@ -218,7 +227,8 @@ impl Simulator {
     }
 
     /// Sends a guild's dispatch where Discord would: to the newest session of the shard that
-    /// owns `guild_id` (`(guild_id >> 22) % count`, PROTOCOL.md §6). Returns that shard's
+    /// owns `guild_id` (`(guild_id >> 22) % count`: Gateway → Sharding → Sharding Formula in
+    /// Discord's documentation). Returns that shard's
     /// id and the sequence number, or `None` if no session owns the guild.
     pub fn push_to_guild(
         &self,

@@ -54,7 +54,8 @@ pub enum RecordKind {
     Http {
         /// Request path.
         path: String,
-        /// The status answered.
+        /// The status answered (0 for a raw response,
+        /// [`SimConfig::gateway_bot_raw_response`](super::SimConfig::gateway_bot_raw_response)).
         status: u16,
         /// The `User-Agent` header.
         user_agent: String,

@@ -290,7 +290,12 @@ impl Connection {
     /// masked here (RFC 6455 §5.2) and written straight to the stream, after flushing
     /// whatever tungstenite had queued so the order on the wire is kept.
     pub fn send_secret(&self, text: &str) -> Result<(), tungstenite::Error> {
-        let frame = masked_text_frame(text.as_bytes(), fastrand::u32(..).to_be_bytes());
+        // RFC 6455 §5.3: the mask must be unpredictable, so it comes from the OS CSPRNG.
+        let mut mask = [0u8; 4];
+        getrandom::fill(&mut mask).map_err(|e| {
+            tungstenite::Error::Io(io::Error::other(format!("no random mask: {e}")))
+        })?;
+        let frame = masked_text_frame(text.as_bytes(), mask);
         let deadline = Instant::now() + WRITE_STALL_LIMIT;
         let stalled = || {
             tungstenite::Error::Io(io::Error::new(

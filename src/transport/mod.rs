@@ -4,7 +4,7 @@
 //! [`WebSocketAdapter`]: [`TungsteniteAdapter`] by default
 //! ([`ConfigBuilder::websocket_adapter`](crate::ConfigBuilder::websocket_adapter) sets
 //! another). [`memory`] is a scripted in-memory double for tests. Everything else here
-//! (decompression, URL checks) is internal.
+//! (decompression, URL checks, the hook discovery puts on ureq's connections) is internal.
 
 mod adapter;
 mod connection;
@@ -13,6 +13,7 @@ pub(crate) mod deflate;
 mod inflate;
 pub mod memory;
 mod read_ahead;
+mod ureq_hook;
 mod url;
 
 pub(crate) use adapter::AdapterSlot;
@@ -24,4 +25,5 @@ pub use connection::TungsteniteAdapter;
 pub(crate) use connection::{Connection, Stream};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use read_ahead::ReadAhead;
+pub(crate) use ureq_hook::{HeadGuard, Hook};
 pub(crate) use url::{check_api_base, WsUrl};

@@ -115,14 +115,14 @@ impl WsUrl {
     }
 }
 
-/// Checks a REST base URL: `https://` anywhere, `http://` only to loopback.
-pub(crate) fn check_api_base(base: &str) -> Result<()> {
+/// Checks a REST base URL: `https://` anywhere, `http://` only to loopback. The parts come
+/// back in a [`WsUrl`] (`secure` is true for `https://`).
+pub(crate) fn check_api_base(base: &str) -> Result<WsUrl> {
     WsUrl::parse_with(
         base,
         ("https", "http"),
         "the scheme must be https:// (or http:// for loopback)",
     )
-    .map(|_| ())
 }
 
 #[cfg(test)]

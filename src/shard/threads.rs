@@ -1,14 +1,13 @@
-//! One connection's three threads (reader, heartbeat, writer), the handle they share, and
-//! the messages between them and the caller's loop.
+//! Where one connection's three threads (reader, heartbeat, writer) are started, stopped
+//! and joined.
 //!
 //! Every connection gets fresh channels and a generation number; the caller's loop drops
 //! anything that carries an older generation, so a late report from a dead connection can
 //! never end a new one.
 
-use super::event::{Dispatch, Event};
+use super::connection::{Command, FromReader, Link, Priority, Report, BEAT_SIGNALS};
 use super::heartbeat::{beat_loop, BeatInputs};
 use super::latency::Latency;
-use super::policy::Ended;
 use super::reader::{read_loop, Decoding, ReaderOutputs};
 use super::writer::{write_loop, WriterInputs, WriterOptions};
 use crate::transport::WebSocketConnection;
@@ -18,68 +17,6 @@ use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-/// A user command waiting for the writer.
-pub(crate) struct Command {
-    pub json: String,
-    /// Told whether the payload was written, when the sender waits for that.
-    pub done: Option<Sender<crate::Result<()>>>,
-}
-
-/// What the reader tells the caller's loop, in the order it read it.
-pub(crate) enum FromReader {
-    /// Hello arrived: time to Identify or Resume.
-    Hello,
-    /// A dispatch.
-    Dispatch(Dispatch),
-    /// A lifecycle or error event to pass to the handler.
-    Notice(Event),
-    /// The connection ended; nothing follows.
-    Ended(Ended),
-}
-
-/// A report from the writer thread (a failed write or a zombie) that the connection is over.
-pub(crate) struct Report {
-    pub generation: u64,
-    pub ended: Ended,
-}
-
-/// What the reader tells the heartbeat thread.
-pub(crate) enum BeatSignal {
-    /// Hello's `heartbeat_interval`: the schedule starts.
-    Hello(Duration),
-    /// op 1: the server asks for a beat now.
-    ServerAsked,
-    /// op 11 arrived at this instant.
-    Ack(Instant),
-}
-
-/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1 or
-/// op 11) are dropped rather than queued without bound.
-const BEAT_SIGNALS: usize = 64;
-
-/// What the writer sends ahead of user commands.
-pub(crate) enum Priority {
-    /// A heartbeat carrying the latest sequence number.
-    Heartbeat,
-    /// Identify or Resume: carries the token, so it is written without frame logging.
-    Session(String),
-}
-
-/// The connection handle the three threads share.
-pub(crate) struct Link {
-    pub conn: Box<dyn WebSocketConnection>,
-    pub generation: u64,
-    /// Last sequence number received (0 = none yet).
-    pub seq: AtomicU64,
-    /// Frames received, for the zombie check.
-    pub received: AtomicU64,
-    /// Set while the reader waits for room in the event queue (handler back-pressure).
-    pub reader_blocked: AtomicBool,
-    /// The shard's counters.
-    pub metrics: Arc<super::metrics::Counters>,
-}
 
 /// The running threads of one connection, and the caller's ends of their channels.
 pub(crate) struct LinkThreads {
@@ -88,6 +25,8 @@ pub(crate) struct LinkThreads {
     pub events: Receiver<FromReader>,
     pub reports: Receiver<Report>,
     pub priority: Sender<Priority>,
+    /// Tells the writer that READY or RESUMED arrived: user commands may go.
+    ready: Sender<()>,
     stop: Option<Sender<()>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -96,7 +35,8 @@ pub(crate) struct LinkThreads {
 pub(crate) struct LinkOptions {
     pub shard_id: u64,
     pub event_queue: usize,
-    pub initial_seq: u64,
+    /// The session, for the heartbeats' `s`.
+    pub session: crate::session::SessionCell,
     pub commands: Receiver<Command>,
     pub writer: WriterOptions,
     pub chunks: Arc<super::members::ChunkRouter>,
@@ -121,7 +61,7 @@ impl LinkThreads {
         let link = Arc::new(Link {
             conn,
             generation,
-            seq: AtomicU64::new(opts.initial_seq),
+            session: opts.session,
             received: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
             metrics: opts.metrics.clone(),
@@ -154,7 +94,6 @@ impl LinkThreads {
                 events: events_tx,
                 hello: hello_tx,
                 beats: beat_tx,
-                ready: ready_tx,
             };
             // The reader first: `wake_reader` unparks the first thread.
             spawn(
@@ -194,6 +133,7 @@ impl LinkThreads {
             events,
             reports,
             priority,
+            ready: ready_tx,
             stop: Some(stop),
             threads,
         };
@@ -202,6 +142,11 @@ impl LinkThreads {
             return Err(e);
         }
         Ok(this)
+    }
+
+    /// READY or RESUMED was delivered: the writer may send user commands now.
+    pub fn session_active(&self) {
+        let _ = self.ready.try_send(());
     }
 
     /// Called after taking an event: wakes the reader if it is parked on a full queue and
@@ -259,9 +204,10 @@ impl Drop for LinkThreads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::Ended;
     use crate::transport::memory::{MemoryAdapter, MemoryPeer};
     use crate::transport::{DialCancel, DialRequest, WebSocketAdapter};
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
 
     const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -269,6 +215,7 @@ mod tests {
         threads: LinkThreads,
         peer: MemoryPeer,
         latency: Arc<Mutex<Latency>>,
+        session: crate::session::SessionCell,
         /// Keeps the user-command channel open.
         _commands: Sender<Command>,
     }
@@ -290,10 +237,11 @@ mod tests {
         let peer = peers.try_recv().expect("the peer end");
         let (commands_tx, commands) = bounded(8);
         let latency = Arc::new(Mutex::new(Latency::default()));
+        let session = crate::session::SessionCell::default();
         let opts = LinkOptions {
             shard_id: 7,
             event_queue: 16,
-            initial_seq: 0,
+            session: session.clone(),
             commands,
             writer: WriterOptions {
                 rate_limit: (120, Duration::from_secs(60)),
@@ -311,6 +259,7 @@ mod tests {
             threads,
             peer,
             latency,
+            session,
             _commands: commands_tx,
         }
     }
@@ -349,9 +298,15 @@ mod tests {
     }
 
     #[test]
-    fn beats_go_out_on_schedule_with_the_last_sequence_and_acks_measure_latency() {
+    fn beats_go_out_on_schedule_with_the_last_delivered_sequence_and_acks_measure_latency() {
         let run = start();
-        run.peer.send_text(r#"{"op":0,"s":5,"t":"X","d":{}}"#);
+        // The caller's loop has delivered up to s=5 (the reader may have read further).
+        {
+            let mut session = run.session.lock();
+            session.on_ready(Some("a".into()), None, None);
+            session.on_dispatch(5);
+        }
+        run.peer.send_text(r#"{"op":0,"s":6,"t":"X","d":{}}"#);
         hello(&run.peer, 20);
         for _ in 0..3 {
             let beat = run.peer.recv_text(TIMEOUT).expect("a heartbeat");

@@ -1,5 +1,16 @@
-//! The one policy table: how a connection ended → what the caller's loop does next
-//! (PROTOCOL.md §3, §4.7). Pure logic; the runner acts on it.
+//! How a connection ended, and what happens next: the close-code table ([`decide`]) and
+//! the state around it ([`ReconnectPolicy`]: attempts, failed resumes, the resume URL,
+//! repeated failures, the session). Pure logic, tested as tables; the runner only carries
+//! its plans out (Discord: Gateway → Disconnections and Resuming, Opcodes and Status
+//! Codes → Gateway Close Event Codes).
+
+mod backoff;
+mod hostile;
+mod reconnect;
+
+pub use backoff::Backoff;
+pub(crate) use hostile::{reaction, BadInput, Reaction};
+pub(crate) use reconnect::{close_frame, Attempt, Next, ReconnectPolicy, Settings};
 
 use crate::protocol::{CloseAction, CloseCode, Intents};
 use crate::Error;
@@ -158,60 +169,6 @@ fn fatal_error(code: u16, reason: &str, facts: &Facts) -> Error {
     }
 }
 
-/// After this many connections in a row end the same way before READY, the user is told.
-pub(crate) const REPEATED_FAILURES: u32 = 3;
-
-/// Counts connections in a row that ended the same way before READY or RESUMED, so that a
-/// loop of identical failures (a server that refuses every connection with the same code)
-/// is reported once instead of retried in silence.
-#[derive(Debug, Default)]
-pub(crate) struct FailureStreak {
-    last: Option<String>,
-    count: u32,
-}
-
-impl FailureStreak {
-    /// Records how a connection ended (`reached_ready`: it got READY or RESUMED). Returns
-    /// the warning to give, exactly once per streak, when the streak reaches
-    /// [`REPEATED_FAILURES`].
-    pub fn record(&mut self, ended: &Ended, reached_ready: bool) -> Option<String> {
-        if reached_ready || matches!(ended, Ended::Shutdown { .. }) {
-            *self = FailureStreak::default();
-            return None;
-        }
-        let key = ended.describe();
-        if self.last.as_deref() == Some(key.as_str()) {
-            self.count += 1;
-        } else {
-            self.last = Some(key);
-            self.count = 1;
-        }
-        (self.count == REPEATED_FAILURES).then(|| {
-            format!(
-                "{} connection attempts in a row ended the same way before READY: {}; {}. Still retrying with backoff",
-                self.count,
-                ended.describe(),
-                advice(ended)
-            )
-        })
-    }
-}
-
-/// What to check when every connection ends the same way.
-fn advice(ended: &Ended) -> &'static str {
-    match ended {
-        Ended::Closed {
-            code: Some(4002), ..
-        } => "the gateway could not decode what it was sent: if it is not Discord's gateway, check that it accepts this client (its User-Agent, encoding and compression)",
-        Ended::Closed { code: Some(4001), .. } => "the gateway does not know an opcode it was sent: check that the server speaks gateway v10",
-        Ended::Closed { .. } => "check the close code against Discord's table of gateway close codes",
-        Ended::Dial(_) => "check the gateway URL, the network, proxies and TLS certificates",
-        Ended::Timeout(_) => "check that the URL is a Discord gateway (v10) and that the server is not overloaded",
-        Ended::Protocol(_) | Ended::TooLarge(_) => "check the compression setting and max_message_size",
-        _ => "check the network and the gateway URL",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,53 +279,6 @@ mod tests {
             let text = format!("{ended:?}");
             assert_eq!(outcome(ended), want, "{text}");
         }
-    }
-
-    #[test]
-    fn a_streak_of_identical_failures_warns_once_at_the_threshold() {
-        let spacebar = closed(4002);
-        let mut streak = FailureStreak::default();
-        // (how the attempt ended, reached READY, warns)
-        let table = [
-            (spacebar.clone(), false, false),
-            (spacebar.clone(), false, false),
-            (spacebar.clone(), false, true),
-            (spacebar.clone(), false, false),
-            (spacebar.clone(), false, false),
-            // A different failure starts a new streak.
-            (Ended::Dial("refused".into()), false, false),
-            (Ended::Dial("refused".into()), false, false),
-            (Ended::Dial("refused".into()), false, true),
-            // A connection that reached READY ends the streak.
-            (Ended::Dial("refused".into()), true, false),
-            (Ended::Dial("refused".into()), false, false),
-            (Ended::Dial("refused".into()), false, false),
-            // A shutdown also resets it.
-            (Ended::Shutdown { resumable: true }, false, false),
-            (Ended::Dial("refused".into()), false, false),
-            (Ended::Dial("refused".into()), false, false),
-            (Ended::Dial("refused".into()), false, true),
-        ];
-        for (row, (ended, ready, warns)) in table.into_iter().enumerate() {
-            let warning = streak.record(&ended, ready);
-            assert_eq!(
-                warning.is_some(),
-                warns,
-                "row {row}: {ended:?} -> {warning:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn the_streak_warning_names_the_reason_and_what_to_check() {
-        let mut streak = FailureStreak::default();
-        let warning = (0..REPEATED_FAILURES)
-            .filter_map(|_| streak.record(&closed(4002), false))
-            .last()
-            .expect("a warning");
-        assert!(warning.contains("4002"), "{warning}");
-        assert!(warning.contains("User-Agent"), "{warning}");
-        assert!(warning.contains("retrying"), "{warning}");
     }
 
     #[test]
