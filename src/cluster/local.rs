@@ -13,6 +13,9 @@ pub const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
 /// How often a waiter behind a lower shard id of its bucket looks again.
 const YIELD: Duration = Duration::from_millis(2);
 
+/// How many of the latest turns [`LocalQueue::granted`] keeps.
+const GRANTS_KEPT: usize = 4096;
+
 /// Spaces the Identify payloads of every shard in this process: shard `id` is in bucket
 /// `id % max_concurrency`, each bucket lets one shard identify per window, and within a
 /// bucket the lowest waiting shard id goes first (so buckets start in order: shards
@@ -51,8 +54,8 @@ struct State {
     /// Shards waiting, per bucket.
     waiting: HashMap<u64, BTreeSet<u64>>,
     budget: Option<StartBudget>,
-    /// Every grant: (shard id, when).
-    granted: Vec<(u64, Instant)>,
+    /// The latest grants: (shard id, when).
+    granted: std::collections::VecDeque<(u64, Instant)>,
 }
 
 impl LocalQueue {
@@ -109,9 +112,9 @@ impl LocalQueue {
         self.window
     }
 
-    /// Every turn given so far: `(shard id, when)`, in order.
+    /// The turns given so far (the latest 4,096): `(shard id, when)`, in order.
     pub fn granted(&self) -> Vec<(u64, Instant)> {
-        self.state.lock().granted.clone()
+        self.state.lock().granted.iter().copied().collect()
     }
 
     /// Session starts left, when a limit is set.
@@ -193,7 +196,10 @@ impl IdentifyQueue for LocalQueue {
                     }
                     Some(Budget::Go) | None => {
                         state.free_at.insert(bucket, now + self.hold);
-                        state.granted.push((shard_id, now));
+                        if state.granted.len() == GRANTS_KEPT {
+                            state.granted.pop_front();
+                        }
+                        state.granted.push_back((shard_id, now));
                         if let Some(w) = state.waiting.get_mut(&bucket) {
                             w.remove(&shard_id);
                         }
