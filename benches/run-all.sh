@@ -18,5 +18,7 @@ mkdir -p target
   cargo bench --bench latency
   cargo bench --bench resume -- 200 none zlib zstd
   cargo bench --bench footprint
+  # Many shards (issue 13); its Redis part needs redis-server on PATH.
+  cargo bench --features redis --bench cluster
   benches/peers.sh
 } 2>&1 | tee target/bench-report.txt

@@ -25,6 +25,19 @@ pub enum Error {
     /// The gateway closed with 4011: the bot is in too many guilds for one shard. Fatal.
     #[error("sharding required (close 4011): this bot is in too many guilds for one session; run several shards (shard count from GET /gateway/bot)")]
     ShardingRequired,
+    /// A [`Cluster`](crate::cluster::Cluster) cannot go on with its shard count: the gateway
+    /// closed a shard with 4011 (sharding required) while the count was fixed (or this
+    /// process runs only part of the shards), or with 4010 (invalid shard: the count is not
+    /// one Discord accepts for this bot). Fatal: restart with the count it names.
+    #[error("{}", shard_count_message(*close_code, *count, *recommended))]
+    ShardCount {
+        /// 4010 or 4011.
+        close_code: u16,
+        /// The shard count the cluster ran with.
+        count: u64,
+        /// Discord's recommended count (`shards` of `GET /gateway/bot`), when it could be read.
+        recommended: Option<u64>,
+    },
     /// The gateway closed with 4012. Fatal; a bug in syncord if it ever happens.
     #[error("invalid API version (close 4012): the gateway refused v=10")]
     InvalidApiVersion,
@@ -134,6 +147,21 @@ impl Error {
                 | Error::InvalidCommand(_)
                 | Error::TimedOut(_)
         )
+    }
+}
+
+fn shard_count_message(close_code: u16, count: u64, recommended: Option<u64>) -> String {
+    let advice = match recommended {
+        Some(n) => format!("use {n} shards (the `shards` GET /gateway/bot recommends now)"),
+        None => "use the shard count GET /gateway/bot recommends (`shards`)".to_owned(),
+    };
+    match close_code {
+        4011 => format!(
+            "sharding required (close 4011): {count} shards are too few for this bot's guilds; {advice}, or let the cluster pick the count (ShardCount::Auto)"
+        ),
+        _ => format!(
+            "invalid shard count (close {close_code}): Discord does not accept {count} shards for this bot; {advice} (bots under large-bot sharding need a multiple of the number Discord assigned them)"
+        ),
     }
 }
 

@@ -75,6 +75,19 @@
 //! bounded queue ([`WhileDisconnected`]). [`ShardHandle::request_guild_members`] gathers
 //! every `GUILD_MEMBERS_CHUNK` of one request.
 //!
+//! # Sharding
+//!
+//! A bot in more than 2,500 guilds needs several shards. [`cluster::Cluster`] runs shards
+//! `from..to` of a count (given, or `shards` from one `GET /gateway/bot`), each on its own
+//! thread, and hands every shard's events to one closure (`run(|shard, event| ..)`) or one
+//! receiver, each shard's in its order. Identify payloads wait in an
+//! [`cluster::IdentifyQueue`]: one per bucket (`shard_id % max_concurrency`) per 5 s,
+//! within the session start limit; in this process by default ([`cluster::LocalQueue`]),
+//! or shared by several processes on Redis (`cluster::RedisQueue`, cargo feature `redis`).
+//! Close 4011 under an automatic count restarts the cluster with Discord's new count.
+//! [`cluster::ClusterHandle`] sends to a shard or to a guild's shard and reports states,
+//! latencies and [`ShardMetrics`].
+//!
 //! # Compression
 //!
 //! [`Compression::ZstdStream`] (cargo feature `zstd`, the default), [`Compression::ZlibStream`]
@@ -157,6 +170,6 @@ pub use rest::{GatewayBot, SessionStartLimit};
 pub use session::Session;
 pub use shard::{
     Dispatch, Event, EventReceiver, GuildMembers, Latency, MembersRequest, Shard, ShardHandle,
-    ShardState, ShardThread, RESUMABLE_SHUTDOWN_WAIT,
+    ShardMetrics, ShardState, ShardThread, RESUMABLE_SHUTDOWN_WAIT,
 };
 pub use token::Token;

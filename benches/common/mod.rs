@@ -601,6 +601,40 @@ impl BenchServer {
     }
 }
 
+impl BenchServer {
+    /// Like [`BenchServer::start`], for `connections` connections at once (each gets the
+    /// whole stream, with contexts of its own: a prebuilt stream starts fresh on each).
+    /// [`BenchServer::join`] waits for all of them to end.
+    pub fn start_many(stream: Arc<Prebuilt>, connections: usize) -> BenchServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("local addr").port();
+        let (tx, from_client) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("bench-server".into())
+            .spawn(move || {
+                let mut served = Vec::new();
+                for _ in 0..connections {
+                    let Ok((tcp, _)) = listener.accept() else {
+                        break;
+                    };
+                    let (stream, tx) = (stream.clone(), tx.clone());
+                    served.push(std::thread::spawn(move || {
+                        serve_connection(tcp, stream, Pace::Flood, tx)
+                    }));
+                }
+                for thread in served {
+                    let _ = thread.join();
+                }
+            })
+            .expect("spawn server");
+        BenchServer {
+            port,
+            from_client,
+            thread: Some(thread),
+        }
+    }
+}
+
 fn serve(
     listener: TcpListener,
     stream: Arc<Prebuilt>,
@@ -610,6 +644,15 @@ fn serve(
     let Ok((tcp, _)) = listener.accept() else {
         return;
     };
+    serve_connection(tcp, stream, pace, tx);
+}
+
+fn serve_connection(
+    tcp: TcpStream,
+    stream: Arc<Prebuilt>,
+    pace: Pace,
+    tx: mpsc::Sender<(u64, String)>,
+) {
     let _ = tcp.set_nodelay(true);
     let mut raw = tcp.try_clone().expect("clone socket");
     let Ok(mut ws) = tungstenite::accept(tcp) else {

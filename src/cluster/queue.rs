@@ -1,8 +1,10 @@
 //! The identify queue: who may send Identify when (Discord: Gateway → Rate Limiting and
 //! Sharding → Max Concurrency).
 
+use crate::Event;
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Spaces Identify payloads. A shard calls [`IdentifyQueue::wait_turn`] before every
 /// connection that will identify a new session (never before a Resume) and dials only once
@@ -14,6 +16,112 @@ pub trait IdentifyQueue: Send + Sync + 'static {
     /// Blocks until shard `shard_id` of `shard_count` may identify; `false` if the shard
     /// began stopping first (it will not identify).
     fn wait_turn(&self, shard_id: u64, shard_count: u64, stop: &StopSignal<'_>) -> bool;
+
+    /// Where to report what a waiting shard should hear about (the session start limit
+    /// running out). A [`Cluster`](crate::cluster::Cluster) calls this once before its
+    /// shards start, and delivers what is reported as that shard's events. The default
+    /// ignores it: a queue that has nothing to report need not implement it.
+    fn set_reporter(&self, reporter: Reporter) {
+        let _ = reporter;
+    }
+}
+
+/// Delivers an [`Event`] to the handler of shard `shard_id`: given to an [`IdentifyQueue`]
+/// by [`IdentifyQueue::set_reporter`].
+#[derive(Clone)]
+pub struct Reporter(Arc<dyn Fn(u64, Event) + Send + Sync>);
+
+impl Reporter {
+    /// A reporter that calls `deliver(shard_id, event)`.
+    pub fn new(deliver: impl Fn(u64, Event) + Send + Sync + 'static) -> Reporter {
+        Reporter(Arc::new(deliver))
+    }
+
+    /// Reports `event` to shard `shard_id`'s handler. Called from that shard's own thread
+    /// (inside [`IdentifyQueue::wait_turn`]), so it keeps the shard's event order.
+    pub fn report(&self, shard_id: u64, event: Event) {
+        (self.0)(shard_id, event);
+    }
+}
+
+impl fmt::Debug for Reporter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Reporter")
+    }
+}
+
+/// The session start budget (`session_start_limit` of `GET /gateway/bot`; Discord:
+/// Gateway → Session Start Limit): how many Identify payloads may still be sent before the
+/// limit resets. Exceeding it gets the token reset, so a queue never lets the last start
+/// go without a warning and never goes past zero.
+#[derive(Clone, Debug)]
+pub(crate) struct StartBudget {
+    total: u64,
+    remaining: u64,
+    /// When `remaining` refills to `total`.
+    resets_at: Instant,
+    /// Discord's period between resets (24 h), for the refills after the first.
+    period: Duration,
+}
+
+/// What the budget allows now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Budget {
+    /// A start may be spent.
+    Go,
+    /// None left: wait until then.
+    WaitUntil(Instant),
+}
+
+/// Below this share of `total`, every start is logged at `warn`.
+pub(crate) const LOW_SHARE: f64 = 0.10;
+
+impl StartBudget {
+    /// From a discovery answer received at `now`.
+    pub fn new(limit: &crate::SessionStartLimit, now: Instant) -> StartBudget {
+        StartBudget {
+            total: limit.total.max(1),
+            remaining: limit.remaining,
+            resets_at: now + Duration::from_millis(limit.reset_after),
+            period: Duration::from_secs(24 * 60 * 60),
+        }
+    }
+
+    /// Whether a start may be spent at `now` (refilling first if the reset has passed).
+    pub fn check(&mut self, now: Instant) -> Budget {
+        if now >= self.resets_at {
+            self.remaining = self.total;
+            while self.resets_at <= now {
+                self.resets_at += self.period;
+            }
+        }
+        if self.remaining > 0 {
+            Budget::Go
+        } else {
+            Budget::WaitUntil(self.resets_at)
+        }
+    }
+
+    /// Spends one start; returns whether fewer than 10 % are left afterwards.
+    pub fn spend(&mut self) -> bool {
+        self.remaining = self.remaining.saturating_sub(1);
+        self.is_low()
+    }
+
+    /// Whether fewer than 10 % of the starts are left.
+    pub fn is_low(&self) -> bool {
+        (self.remaining as f64) < self.total as f64 * LOW_SHARE
+    }
+
+    /// Starts left.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Starts per period.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
 }
 
 /// Tells an [`IdentifyQueue`] whether the waiting shard is stopping, and waits in a way
@@ -65,5 +173,39 @@ pub(crate) struct EventFilter(pub std::sync::Arc<dyn Fn(&str) -> bool + Send + S
 impl fmt::Debug for EventFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EventFilter")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SessionStartLimit;
+
+    fn limit(total: u64, remaining: u64, reset_after: u64) -> SessionStartLimit {
+        serde_json::from_str(&format!(
+            r#"{{"total":{total},"remaining":{remaining},"reset_after":{reset_after},"max_concurrency":1}}"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn an_exhausted_budget_waits_for_the_reset_then_refills() {
+        let now = Instant::now();
+        let mut budget = StartBudget::new(&limit(10, 1, 500), now);
+        assert_eq!(budget.check(now), Budget::Go);
+        assert!(budget.spend(), "0 of 10 left is below 10 %");
+        let reset = now + Duration::from_millis(500);
+        assert_eq!(budget.check(now), Budget::WaitUntil(reset));
+        assert_eq!(budget.check(reset), Budget::Go);
+        assert_eq!(budget.remaining(), 10);
+        assert!(!budget.spend());
+    }
+
+    #[test]
+    fn the_low_warning_starts_below_ten_percent() {
+        let now = Instant::now();
+        let mut budget = StartBudget::new(&limit(100, 11, 1000), now);
+        assert!(!budget.spend(), "10 of 100 left is not below 10 %");
+        assert!(budget.spend(), "9 of 100 left is");
     }
 }

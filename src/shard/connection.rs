@@ -65,4 +65,6 @@ pub(crate) struct Link {
     pub received: AtomicU64,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
+    /// The shard's counters.
+    pub metrics: std::sync::Arc<super::metrics::Counters>,
 }

@@ -72,6 +72,7 @@ impl<H: FnMut(Event)> Runner<H> {
             payload_compression: self.config.payload_compression,
             max_message_size: self.config.max_message_size,
             latency: self.shared.latency.clone(),
+            metrics: self.shared.metrics.clone(),
         };
         let mut link = match LinkThreads::start(conn, self.generation, opts) {
             Ok(link) => link,

@@ -243,6 +243,19 @@ pub enum Event {
         /// The one that came.
         received: u64,
     },
+    /// The bot's session starts are running out (`session_start_limit` of
+    /// `GET /gateway/bot`; Discord resets the token of a bot that exceeds it: Gateway →
+    /// Session Start Limit). Sent by the identify queue when fewer than 10 % remain, and when
+    /// none remain, in which case this shard waits `wait` (until the limit resets) before it
+    /// identifies.
+    SessionStartLimit {
+        /// Session starts left before the reset.
+        remaining: u64,
+        /// Session starts allowed per reset period.
+        total: u64,
+        /// How long this shard waits before identifying (zero when it goes on at once).
+        wait: Duration,
+    },
     /// Something went wrong that syncord handled (a handler panic, a malformed payload…).
     /// The shard carries on.
     Error {
@@ -266,6 +279,7 @@ impl Event {
             Event::SessionLost { .. } => "session_lost",
             Event::Unsent { .. } => "unsent",
             Event::SequenceGap { .. } => "sequence_gap",
+            Event::SessionStartLimit { .. } => "session_start_limit",
             Event::Error { .. } => "error",
         }
     }

@@ -7,6 +7,7 @@ mod handler;
 mod heartbeat;
 mod latency;
 pub(crate) mod members;
+mod metrics;
 mod reader;
 mod runner;
 mod threads;
@@ -15,6 +16,7 @@ mod writer;
 pub use event::{Dispatch, Event};
 pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
+pub use metrics::ShardMetrics;
 
 use crate::config::WhileDisconnected;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
@@ -89,6 +91,8 @@ pub(crate) struct Shared {
     command_timeout: std::time::Duration,
     /// Disconnected once `run` has returned.
     finished: Receiver<()>,
+    /// Counters across connections, for [`ShardHandle::metrics`].
+    metrics: Arc<metrics::Counters>,
 }
 
 impl Shared {
@@ -178,6 +182,7 @@ impl Shard {
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
             finished: finished_rx,
+            metrics: Arc::default(),
         });
         Shard {
             config,
@@ -196,8 +201,13 @@ impl Shard {
 
     /// Connects and delivers every event to `handler` on this thread, in order, reconnecting
     /// as needed, until [`ShardHandle::shutdown`] (returns `Ok`) or a fatal error.
-    pub fn run<H: FnMut(Event)>(self, handler: H) -> Result<()> {
+    pub fn run<H: FnMut(Event)>(self, mut handler: H) -> Result<()> {
         *self.shared.runner.lock() = Some(std::thread::current().id());
+        let counters = self.shared.metrics.clone();
+        let handler = move |event: Event| {
+            counters.observe(&event);
+            handler(event);
+        };
         let result =
             runner::Runner::new(self.config, self.shared.clone(), self.commands, handler).run();
         drop(self.finished);
@@ -464,6 +474,13 @@ impl ShardHandle {
     /// ```
     pub fn latency(&self) -> Latency {
         self.shared.latency.lock().clone()
+    }
+
+    /// The shard's counters (events and bytes received, payloads sent, reconnects, resumes,
+    /// sessions started, last close code) with its queue depth and latency now.
+    pub fn metrics(&self) -> ShardMetrics {
+        let latency = self.latency().recent();
+        self.shared.metrics.snapshot(self.queue_depth(), latency)
     }
 
     /// The current session (id, last delivered seq, resume URL), if one is established.

@@ -81,6 +81,7 @@ pub(super) fn read_loop(
             Err(e) => break read_error(e),
         };
         link.received.fetch_add(1, Ordering::Release);
+        link.metrics.received_message(&message);
         let text = match message {
             // Copied into a shared block so that tungstenite's buffer, about one small
             // allocation per message, is freed here: freed on the caller's thread, each
@@ -132,6 +133,7 @@ pub(super) fn read_loop(
             Ok(Parsed::Unscanned(head)) => {
                 // The common dispatch: routed from its first bytes, scanned by the caller.
                 let dispatch = Dispatch::unscanned(text.clone(), &head);
+                link.metrics.event();
                 if !outbox.push(FromReader::Dispatch(dispatch)) {
                     return;
                 }
@@ -152,6 +154,7 @@ pub(super) fn read_loop(
                     chunks.route(envelope.data_json());
                 }
                 let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
+                link.metrics.event();
                 FromReader::Dispatch(dispatch)
             }
             OpCode::HEARTBEAT_ACK => {

@@ -45,6 +45,8 @@ pub(crate) struct LinkOptions {
     pub max_message_size: usize,
     /// Where the heartbeat thread publishes round trips (reset for each connection).
     pub latency: Arc<Mutex<Latency>>,
+    /// The shard's counters, kept across connections.
+    pub metrics: Arc<super::metrics::Counters>,
 }
 
 impl LinkThreads {
@@ -63,6 +65,7 @@ impl LinkThreads {
             latency: opts.latency.clone(),
             received: AtomicU64::new(0),
             reader_blocked: AtomicBool::new(false),
+            metrics: opts.metrics.clone(),
         });
         *opts.latency.lock() = Latency::default();
         let (events_tx, events) = bounded(opts.event_queue);
@@ -249,6 +252,7 @@ mod tests {
             payload_compression: false,
             max_message_size: 1 << 20,
             latency: latency.clone(),
+            metrics: Arc::default(),
         };
         let threads = LinkThreads::start(conn, 1, opts).expect("threads start");
         Running {

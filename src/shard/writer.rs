@@ -127,7 +127,7 @@ pub(super) fn write_loop(
                     if slot <= now {
                         limiter.record(now);
                         match link.conn.send(Message::text(command.json.clone())) {
-                            Ok(()) => {}
+                            Ok(()) => link.metrics.sent(),
                             Err(e) => {
                                 // Not known to have arrived: the next connection sends it again.
                                 fail(e);
@@ -200,6 +200,7 @@ fn finish(pending: Option<Command>, opts: &WriterOptions) {
 
 /// Writes one priority payload (the limiter already counted it).
 fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
+    link.metrics.sent();
     match payload {
         Priority::Heartbeat => {
             let seq = link.session.lock().last_seq();

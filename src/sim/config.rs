@@ -29,6 +29,10 @@ pub struct SimConfig {
     pub(crate) reconnect_close_delay: Duration,
     pub(crate) end_session_on_close: bool,
     pub(crate) require_user_agent: bool,
+    pub(crate) identify_window: Duration,
+    pub(crate) reject_early_identify: bool,
+    pub(crate) session_start_limit: (u64, u64, Duration),
+    pub(crate) shard_count_multiple: u64,
 }
 
 impl Default for SimConfig {
@@ -57,6 +61,10 @@ impl Default for SimConfig {
             reconnect_close_delay: Duration::from_secs(5),
             end_session_on_close: false,
             require_user_agent: false,
+            identify_window: Duration::from_secs(5),
+            reject_early_identify: false,
+            session_start_limit: (1000, 1000, Duration::from_secs(24 * 60 * 60)),
+            shard_count_multiple: 1,
         }
     }
 }
@@ -93,7 +101,10 @@ impl SimConfig {
         self
     }
 
-    /// `shards` and `max_concurrency` answered by `GET /gateway/bot`. Defaults to 1 and 1.
+    /// `shards` and `max_concurrency` answered by `GET /gateway/bot` (the count is raised
+    /// if the [guilds](SimConfig::guilds) need more shards of
+    /// [`max_guilds_per_shard`](SimConfig::max_guilds_per_shard)); `max_concurrency` also
+    /// sets the identify buckets. Defaults to 1 and 1.
     #[must_use]
     pub fn shards(mut self, shards: u64, max_concurrency: u64) -> SimConfig {
         self.shards = shards.max(1);
@@ -240,6 +251,50 @@ impl SimConfig {
     #[must_use]
     pub fn require_user_agent(mut self, required: bool) -> SimConfig {
         self.require_user_agent = required;
+        self
+    }
+
+    /// The identify window: an Identify in a bucket (`shard_id % max_concurrency`, see
+    /// [`SimConfig::shards`]) whose previous Identify came less than this before is a
+    /// violation, recorded ([`Simulator::identify_violations`](super::Simulator::identify_violations))
+    /// and, with [`SimConfig::reject_early_identify`], answered with op 9 `false` as Discord
+    /// does (Gateway → Rate Limiting and Sharding → Max Concurrency). Defaults to 5 s.
+    #[must_use]
+    pub fn identify_window(mut self, window: Duration) -> SimConfig {
+        self.identify_window = window;
+        self
+    }
+
+    /// Answer an Identify that comes too soon in its bucket with op 9 `false` (the
+    /// connection stays open), as Discord does. Off, it is only recorded, so single-shard
+    /// tests that identify again quickly stay fast. Defaults to false.
+    #[must_use]
+    pub fn reject_early_identify(mut self, reject: bool) -> SimConfig {
+        self.reject_early_identify = reject;
+        self
+    }
+
+    /// `session_start_limit` of `GET /gateway/bot`: `total` starts per period, `remaining`
+    /// now, refilled to `total` every `reset_after`. Each accepted Identify spends one; an
+    /// Identify with none left is closed with 4004, which models Discord resetting the
+    /// token (Gateway → Session Start Limit). Defaults to 1000, 1000, 24 h.
+    #[must_use]
+    pub fn session_start_limit(
+        mut self,
+        total: u64,
+        remaining: u64,
+        reset_after: Duration,
+    ) -> SimConfig {
+        self.session_start_limit = (total.max(1), remaining, reset_after);
+        self
+    }
+
+    /// Large-bot sharding: a shard count that is not a multiple of `multiple` is closed with
+    /// 4010, and the recommended count is rounded up to one (Gateway → Sharding → Sharding
+    /// for Large Bots). Defaults to 1 (any count).
+    #[must_use]
+    pub fn shard_count_multiple(mut self, multiple: u64) -> SimConfig {
+        self.shard_count_multiple = multiple.max(1);
         self
     }
 }

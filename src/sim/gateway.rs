@@ -4,6 +4,7 @@
 
 use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
+use super::limits::Verdict;
 use super::payload::{self, member_json};
 use super::record::RecordKind;
 use super::server::{Inner, SimSession};
@@ -243,12 +244,28 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
             _ => return Err(CloseWith(4010, "Invalid shard.")),
         },
     };
-    let guilds: Vec<u64> = (0..u64::from(config.guilds))
+    // Large-bot sharding: the count must be a multiple of the number Discord assigned
+    // (Gateway → Sharding → Sharding for Large Bots).
+    if !shard[1].is_multiple_of(config.shard_count_multiple) {
+        return Err(CloseWith(4010, "Invalid shard."));
+    }
+    let guilds: Vec<u64> = (0..u64::from(inner.guilds.load(Ordering::Acquire)))
         .map(|i| (i + 1) << 22)
         .filter(|g| (g >> 22) % shard[1] == shard[0])
         .collect();
     if guilds.len() > config.max_guilds_per_shard as usize {
         return Err(CloseWith(4011, "Sharding required."));
+    }
+    // One Identify per bucket per 5 s, none past the session start limit (Discord:
+    // Gateway → Rate Limiting and Sharding → Max Concurrency, Session Start Limit).
+    let verdict = inner.limits.lock().judge(shard, conn.id, Instant::now());
+    match verdict {
+        Verdict::Accept => {}
+        Verdict::TooSoon => {
+            conn.send_text(r#"{"op":9,"d":false,"s":null,"t":null}"#);
+            return Ok(());
+        }
+        Verdict::Exhausted => return Err(CloseWith(4004, "Authentication failed.")),
     }
     let large_threshold = d
         .get("large_threshold")
@@ -269,7 +286,7 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         guilds: &guilds,
         application_flags: application_flags(config.allowed_privileged),
     });
-    let mut session = SimSession::new(conn);
+    let mut session = SimSession::new(conn, shard, sessions.next_id);
     inner.push_to(&mut session, "READY", &ready);
     let with_presences = intents.contains(Intents::GUILD_PRESENCES);
     for g in &guilds {

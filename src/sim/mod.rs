@@ -39,12 +39,14 @@ mod config;
 mod conn;
 mod gateway;
 mod http;
+mod limits;
 pub mod payload;
 mod record;
 mod server;
 mod timer;
 
 pub use config::SimConfig;
+pub use limits::{AcceptedIdentify, IdentifyViolation};
 pub use record::{Record, RecordKind};
 
 use crate::{ConfigBuilder, Intents};
@@ -223,6 +225,129 @@ impl Simulator {
     /// Discord does. Returns `None` if there is no session.
     pub fn push(&self, event_type: &str, data_json: &str) -> Option<u64> {
         self.inner.push(event_type, data_json)
+    }
+
+    /// Sends a dispatch to the newest session of shard `shard_id` (whatever its count) and
+    /// returns its sequence number; `None` if that shard has no session. Buffered for a
+    /// resume if the session has no live connection, like [`Simulator::push`].
+    pub fn push_to_shard(&self, shard_id: u64, event_type: &str, data_json: &str) -> Option<u64> {
+        self.inner
+            .push_where(|[id, _]| id == shard_id, event_type, data_json)
+            .map(|(_, seq)| seq)
+    }
+
+    /// Sends a guild's dispatch where Discord would: to the newest session of the shard that
+    /// owns `guild_id` (`(guild_id >> 22) % count`: Gateway → Sharding → Sharding Formula in
+    /// Discord's documentation). Returns that shard's
+    /// id and the sequence number, or `None` if no session owns the guild.
+    pub fn push_to_guild(
+        &self,
+        guild_id: u64,
+        event_type: &str,
+        data_json: &str,
+    ) -> Option<(u64, u64)> {
+        self.inner.push_where(
+            |[id, count]| (guild_id >> 22) % count.max(1) == id,
+            event_type,
+            data_json,
+        )
+    }
+
+    /// Waits until at least `count` sessions have a live connection (READY or RESUMED
+    /// sent); false after `timeout`.
+    pub fn wait_for_live_sessions(&self, count: usize, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut sessions = self.inner.sessions.lock();
+        while sessions.live_count() < count {
+            if self
+                .inner
+                .sessions_changed
+                .wait_until(&mut sessions, deadline)
+                .timed_out()
+            {
+                return sessions.live_count() >= count;
+            }
+        }
+        true
+    }
+
+    /// The `shard` of every session with a live connection, sorted.
+    pub fn live_shards(&self) -> Vec<[u64; 2]> {
+        let sessions = self.inner.sessions.lock();
+        let mut shards: Vec<[u64; 2]> = sessions
+            .map
+            .values()
+            .filter(|s| s.conn().is_some())
+            .map(|s| s.shard)
+            .collect();
+        shards.sort_unstable();
+        shards
+    }
+
+    /// Sends op 9 on the live connection of shard `shard_id`'s newest session (see
+    /// [`Simulator::invalidate_session`]); false if it has none.
+    pub fn invalidate_shard(&self, shard_id: u64, resumable: bool) -> bool {
+        let conn = {
+            let sessions = self.inner.sessions.lock();
+            sessions
+                .newest_where(|[id, _]| id == shard_id)
+                .and_then(|id| sessions.map.get(&id)?.conn().cloned())
+        };
+        conn.is_some_and(|conn| self.inner.invalidate(&conn, resumable))
+    }
+
+    /// Closes the live connection of shard `shard_id`'s newest session with `code` (see
+    /// [`Simulator::close`]); false if it has none.
+    pub fn close_shard(&self, shard_id: u64, code: u16) -> bool {
+        let conn = {
+            let sessions = self.inner.sessions.lock();
+            sessions
+                .newest_where(|[id, _]| id == shard_id)
+                .and_then(|id| sessions.map.get(&id)?.conn().cloned())
+        };
+        conn.is_some_and(|conn| {
+            self.inner
+                .close_conn(&conn, code, "closed by the simulator")
+        })
+    }
+
+    /// Every Identify that came in a bucket used less than the identify window before
+    /// ([`SimConfig::identify_window`]), in order.
+    pub fn identify_violations(&self) -> Vec<IdentifyViolation> {
+        self.inner.limits.lock().violations.clone()
+    }
+
+    /// Every Identify that started a session, in order.
+    pub fn accepted_identifies(&self) -> Vec<AcceptedIdentify> {
+        self.inner.limits.lock().accepted.clone()
+    }
+
+    /// Session starts left before the limit resets ([`SimConfig::session_start_limit`]).
+    pub fn session_starts_remaining(&self) -> u64 {
+        self.inner.limits.lock().limit(Instant::now()).1
+    }
+
+    /// The bot is now in `count` guilds: later Identifies see them (a shard over
+    /// [`SimConfig::max_guilds_per_shard`] gets 4011), and `GET /gateway/bot` recommends
+    /// enough shards for them.
+    pub fn set_guilds(&self, count: u32) {
+        self.inner.guilds.store(count, Ordering::Release);
+    }
+
+    /// The shard count `GET /gateway/bot` recommends from now on (raised if the guilds
+    /// need more).
+    pub fn set_shards(&self, count: u64) {
+        self.inner.shards.store(count.max(1), Ordering::Release);
+    }
+
+    /// `GET /gateway/bot` requests answered so far (any status).
+    pub fn gateway_bot_requests(&self) -> usize {
+        self.inner
+            .records
+            .lock()
+            .iter()
+            .filter(|r| matches!(&r.kind, RecordKind::Http { path, .. } if path.ends_with("/gateway/bot")))
+            .count()
     }
 
     /// Sends op 7 Reconnect on the current connection. If the client has not closed it

@@ -23,6 +23,10 @@ use tungstenite::WebSocket;
 
 /// One session as the simulator keeps it: sequence, replay buffer and live connection.
 pub(crate) struct SimSession {
+    /// The `shard` of the Identify that started it.
+    pub shard: [u64; 2],
+    /// Starts numbered in order, so "the newest session of a shard" is well defined.
+    pub number: u64,
     pub seq: u64,
     pub buffer: VecDeque<(u64, String)>,
     conn: Option<Arc<SimConn>>,
@@ -32,8 +36,10 @@ pub(crate) struct SimSession {
 
 impl SimSession {
     /// A new session, live on `conn`.
-    pub fn new(conn: &Arc<SimConn>) -> SimSession {
+    pub fn new(conn: &Arc<SimConn>, shard: [u64; 2], number: u64) -> SimSession {
         SimSession {
+            shard,
+            number,
             seq: 0,
             buffer: VecDeque::new(),
             conn: Some(conn.clone()),
@@ -82,6 +88,20 @@ impl Sessions {
         let id = self.current.as_ref()?;
         self.map.get(id)?.conn.as_ref()?;
         Some(id.clone())
+    }
+
+    /// The newest session matching `wanted` (by its `shard`).
+    pub fn newest_where(&self, wanted: impl Fn([u64; 2]) -> bool) -> Option<String> {
+        self.map
+            .iter()
+            .filter(|(_, s)| wanted(s.shard))
+            .max_by_key(|(_, s)| s.number)
+            .map(|(id, _)| id.clone())
+    }
+
+    /// How many sessions have a live connection.
+    pub fn live_count(&self) -> usize {
+        self.map.values().filter(|s| s.conn.is_some()).count()
     }
 
     /// Detaches connection `id` from whatever session streams to it.
@@ -142,12 +162,18 @@ pub(crate) struct Inner {
     /// The `User-Agent` of each websocket upgrade, by connection.
     pub user_agents: Mutex<Vec<(u64, Option<String>)>>,
     pub timer: Arc<Timer>,
+    /// Identify buckets, session starts, accepted identifies and violations.
+    pub limits: Mutex<super::limits::IdentifyBook>,
+    /// Guilds the bot is in now ([`super::Simulator::set_guilds`]).
+    pub guilds: AtomicU32,
+    /// The configured shard count now ([`super::Simulator::set_shards`]).
+    pub shards: AtomicU64,
 }
 
 impl Inner {
     pub fn new(config: SimConfig, port: u16, tls: Option<SimTls>) -> Inner {
         Inner {
-            config,
+            config: config.clone(),
             port,
             tls,
             stopping: AtomicBool::new(false),
@@ -165,6 +191,9 @@ impl Inner {
             all_member_requests: Mutex::new(HashMap::new()),
             user_agents: Mutex::new(Vec::new()),
             timer: Arc::new(Timer::default()),
+            limits: Mutex::new(super::limits::IdentifyBook::new(&config, Instant::now())),
+            guilds: AtomicU32::new(config.guilds),
+            shards: AtomicU64::new(config.shards),
         }
     }
 
@@ -274,6 +303,30 @@ impl Inner {
         let id = sessions.current.clone()?;
         let session = sessions.map.get_mut(&id)?;
         Some(self.push_to(session, event_type, data_json))
+    }
+
+    /// Pushes to the newest session whose `shard` matches `wanted`.
+    pub fn push_where(
+        &self,
+        wanted: impl Fn([u64; 2]) -> bool,
+        event_type: &str,
+        data_json: &str,
+    ) -> Option<(u64, u64)> {
+        let mut sessions = self.sessions.lock();
+        let id = sessions.newest_where(wanted)?;
+        let session = sessions.map.get_mut(&id)?;
+        let shard = session.shard[0];
+        Some((shard, self.push_to(session, event_type, data_json)))
+    }
+
+    /// The recommended shard count now (`shards` of `GET /gateway/bot`).
+    pub fn recommended_shards(&self) -> u64 {
+        super::limits::recommended_shards(
+            self.shards.load(Ordering::Acquire),
+            self.guilds.load(Ordering::Acquire),
+            self.config.max_guilds_per_shard,
+            self.config.shard_count_multiple,
+        )
     }
 
     /// Numbers, buffers and (if connected) sends one dispatch. Called with the sessions lock
@@ -472,10 +525,12 @@ fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
             } else if n - config.gateway_bot_429s < config.gateway_bot_5xx {
                 (502, r#"{"message":"502: Bad Gateway","code":0}"#.to_owned())
             } else {
+                let (total, remaining, reset_after) = inner.limits.lock().limit(Instant::now());
                 let mut body = format!(
-                    r#"{{"url":"{}","shards":{},"session_start_limit":{{"total":1000,"remaining":999,"reset_after":14400000,"max_concurrency":{}}}}}"#,
+                    r#"{{"url":"{}","shards":{},"session_start_limit":{{"total":{total},"remaining":{remaining},"reset_after":{},"max_concurrency":{}}}}}"#,
                     inner.gateway_url(),
-                    config.shards,
+                    inner.recommended_shards(),
+                    reset_after.as_millis(),
                     config.max_concurrency
                 );
                 let padding = config.gateway_bot_body_size.saturating_sub(body.len());

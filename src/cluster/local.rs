@@ -1,0 +1,332 @@
+//! The in-process identify queue: the default for a [`Cluster`](super::Cluster).
+
+use super::queue::{Budget, IdentifyQueue, Reporter, StartBudget, StopSignal};
+use crate::{Event, SessionStartLimit};
+use parking_lot::Mutex;
+use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+/// Discord's identify window: one Identify per bucket per 5 s (Gateway → Rate Limiting and
+/// Sharding → Max Concurrency).
+pub const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
+
+/// How often a waiter behind a lower shard id of its bucket looks again.
+const YIELD: Duration = Duration::from_millis(2);
+
+/// How many of the latest turns [`LocalQueue::granted`] keeps.
+const GRANTS_KEPT: usize = 4096;
+
+/// Spaces the Identify payloads of every shard in this process: shard `id` is in bucket
+/// `id % max_concurrency`, each bucket lets one shard identify per window, and within a
+/// bucket the lowest waiting shard id goes first (so buckets start in order: shards
+/// `0..max_concurrency` first, then the next block). With a session start limit it never
+/// spends the last start: at zero it waits for the reset, and says so.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use syncord::cluster::LocalQueue;
+/// use syncord::{Config, Intents};
+///
+/// let queue = Arc::new(LocalQueue::new(16).window(Duration::from_secs(5)));
+/// let config = Config::builder("token", Intents::GUILDS)
+///     .shard(3, 32)
+///     .identify_queue(queue)
+///     .build();
+/// # let _ = config;
+/// ```
+///
+/// For shards spread over several processes, use one queue they share instead (the
+/// `redis` feature's `RedisQueue`).
+#[derive(Debug)]
+pub struct LocalQueue {
+    max_concurrency: u64,
+    hold: Duration,
+    window: Duration,
+    state: Mutex<State>,
+    reporter: Mutex<Option<Reporter>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// When each bucket may identify again.
+    free_at: HashMap<u64, Instant>,
+    /// Shards waiting, per bucket.
+    waiting: HashMap<u64, BTreeSet<u64>>,
+    budget: Option<StartBudget>,
+    /// The latest grants: (shard id, when).
+    granted: std::collections::VecDeque<(u64, Instant)>,
+}
+
+impl LocalQueue {
+    /// A queue for `max_concurrency` buckets (`max_concurrency` of `GET /gateway/bot`; 1
+    /// for most bots), with Discord's 5 s window and no session start limit.
+    pub fn new(max_concurrency: u64) -> LocalQueue {
+        LocalQueue {
+            max_concurrency: max_concurrency.max(1),
+            window: IDENTIFY_WINDOW,
+            hold: IDENTIFY_WINDOW + default_slack(IDENTIFY_WINDOW),
+            state: Mutex::default(),
+            reporter: Mutex::new(None),
+        }
+    }
+
+    /// A queue from `session_start_limit` of `GET /gateway/bot`: its `max_concurrency`, and
+    /// its budget of session starts.
+    pub fn from_limit(limit: &SessionStartLimit) -> LocalQueue {
+        LocalQueue::new(limit.max_concurrency).session_start_limit(limit)
+    }
+
+    /// The time a bucket stays used after a grant. The queue holds each bucket for the
+    /// window plus a slack of a fifth of it (the time between the grant and the Identify,
+    /// spent dialing, varies from one shard to the next). Only change it against a test
+    /// server. Defaults to 5 s (plus 1 s slack).
+    #[must_use]
+    pub fn window(self, window: Duration) -> LocalQueue {
+        self.window_and_slack(window, default_slack(window))
+    }
+
+    /// The window and the slack added to it, explicitly.
+    #[must_use]
+    pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> LocalQueue {
+        self.window = window;
+        self.hold = window.saturating_add(slack);
+        self
+    }
+
+    /// Counts session starts against `limit` (its `remaining` now, refilled after
+    /// `reset_after` ms). Defaults to no limit.
+    #[must_use]
+    pub fn session_start_limit(self, limit: &SessionStartLimit) -> LocalQueue {
+        self.state.lock().budget = Some(StartBudget::new(limit, Instant::now()));
+        self
+    }
+
+    /// The number of buckets.
+    pub fn max_concurrency(&self) -> u64 {
+        self.max_concurrency
+    }
+
+    /// The identify window (without its slack).
+    pub fn identify_window(&self) -> Duration {
+        self.window
+    }
+
+    /// The turns given so far (the latest 4,096): `(shard id, when)`, in order.
+    pub fn granted(&self) -> Vec<(u64, Instant)> {
+        self.state.lock().granted.iter().copied().collect()
+    }
+
+    /// Session starts left, when a limit is set.
+    pub fn remaining_starts(&self) -> Option<u64> {
+        self.state
+            .lock()
+            .budget
+            .as_ref()
+            .map(StartBudget::remaining)
+    }
+
+    fn report(&self, shard_id: u64, event: Event) {
+        let reporter = self.reporter.lock().clone();
+        if let Some(reporter) = reporter {
+            reporter.report(shard_id, event);
+        }
+    }
+}
+
+/// A fifth of the window.
+pub(crate) fn default_slack(window: Duration) -> Duration {
+    window / 5
+}
+
+impl IdentifyQueue for LocalQueue {
+    fn wait_turn(&self, shard_id: u64, _shard_count: u64, stop: &StopSignal<'_>) -> bool {
+        let bucket = shard_id % self.max_concurrency;
+        self.state
+            .lock()
+            .waiting
+            .entry(bucket)
+            .or_default()
+            .insert(shard_id);
+        let mut told_exhausted = false;
+        let granted = loop {
+            if stop.is_stopping() {
+                break false;
+            }
+            let now = Instant::now();
+            let mut state = self.state.lock();
+            let first = state
+                .waiting
+                .get(&bucket)
+                .and_then(|w| w.first())
+                .is_none_or(|&first| first == shard_id);
+            let free_at = state.free_at.get(&bucket).copied().unwrap_or(now);
+            let wait = if free_at > now {
+                free_at - now
+            } else if !first {
+                // A lower shard id of this bucket takes this turn.
+                YIELD
+            } else {
+                match state.budget.as_mut().map(|b| b.check(now)) {
+                    Some(Budget::WaitUntil(until)) => {
+                        let wait = until - now;
+                        let (remaining, total) = state
+                            .budget
+                            .as_ref()
+                            .map_or((0, 0), |b| (b.remaining(), b.total()));
+                        drop(state);
+                        if !told_exhausted {
+                            told_exhausted = true;
+                            log::warn!(
+                                "shard {shard_id}: no session starts left ({remaining} of {total}); waiting {wait:.1?} for the limit to reset before identifying"
+                            );
+                            self.report(
+                                shard_id,
+                                Event::SessionStartLimit {
+                                    remaining,
+                                    total,
+                                    wait,
+                                },
+                            );
+                        }
+                        if !stop.sleep(wait) {
+                            break false;
+                        }
+                        continue;
+                    }
+                    Some(Budget::Go) | None => {
+                        state.free_at.insert(bucket, now + self.hold);
+                        if state.granted.len() == GRANTS_KEPT {
+                            state.granted.pop_front();
+                        }
+                        state.granted.push_back((shard_id, now));
+                        if let Some(w) = state.waiting.get_mut(&bucket) {
+                            w.remove(&shard_id);
+                        }
+                        let low = state
+                            .budget
+                            .as_mut()
+                            .and_then(|b| b.spend().then(|| (b.remaining(), b.total())));
+                        drop(state);
+                        if let Some((remaining, total)) = low {
+                            log::warn!(
+                                "shard {shard_id}: identifying with only {remaining} of {total} session starts left until the limit resets"
+                            );
+                            self.report(
+                                shard_id,
+                                Event::SessionStartLimit {
+                                    remaining,
+                                    total,
+                                    wait: Duration::ZERO,
+                                },
+                            );
+                        }
+                        return true;
+                    }
+                }
+            };
+            drop(state);
+            if !stop.sleep(wait) {
+                break false;
+            }
+        };
+        if let Some(w) = self.state.lock().waiting.get_mut(&bucket) {
+            w.remove(&shard_id);
+        }
+        granted
+    }
+
+    fn set_reporter(&self, reporter: Reporter) {
+        *self.reporter.lock() = Some(reporter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn never_stopping(d: Duration) -> bool {
+        std::thread::sleep(d);
+        true
+    }
+
+    #[test]
+    fn one_bucket_spaces_identifies_by_the_window() {
+        let queue = LocalQueue::new(1).window_and_slack(Duration::from_millis(30), Duration::ZERO);
+        let stop = StopSignal::new(&never_stopping);
+        for id in 0..3 {
+            assert!(queue.wait_turn(id, 3, &stop));
+        }
+        let granted = queue.granted();
+        for pair in granted.windows(2) {
+            assert!(pair[1].1 - pair[0].1 >= Duration::from_millis(30));
+        }
+    }
+
+    #[test]
+    fn buckets_go_together_and_in_order() {
+        let queue = Arc::new(
+            LocalQueue::new(4).window_and_slack(Duration::from_millis(100), Duration::ZERO),
+        );
+        let threads: Vec<_> = (0..8)
+            .map(|id| {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    let stop = StopSignal::new(&never_stopping);
+                    queue.wait_turn(id, 8, &stop)
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert!(thread.join().unwrap());
+        }
+        let granted = queue.granted();
+        let first = granted[0].1;
+        let mut windows = vec![BTreeSet::new(); 2];
+        for (id, at) in granted {
+            let window = ((at - first).as_millis() / 100) as usize;
+            assert!(
+                windows[window].insert(id % 4),
+                "bucket {} twice in window {window}",
+                id % 4
+            );
+        }
+        assert!(windows.iter().all(|w| w.len() == 4), "{windows:?}");
+    }
+
+    #[test]
+    fn the_lowest_waiting_shard_of_a_bucket_goes_first() {
+        let queue = Arc::new(
+            LocalQueue::new(4).window_and_slack(Duration::from_millis(150), Duration::ZERO),
+        );
+        let stop = StopSignal::new(&never_stopping);
+        assert!(queue.wait_turn(8, 12, &stop));
+        let threads: Vec<_> = [4, 0]
+            .into_iter()
+            .map(|id| {
+                let queue = queue.clone();
+                std::thread::spawn(move || {
+                    let stop = StopSignal::new(&never_stopping);
+                    queue.wait_turn(id, 12, &stop)
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert!(thread.join().unwrap());
+        }
+        let order: Vec<u64> = queue.granted().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(order, [8, 0, 4]);
+    }
+
+    #[test]
+    fn a_stopping_shard_gives_up_its_wait() {
+        let queue = LocalQueue::new(1).window(Duration::from_secs(60));
+        let stop = StopSignal::new(&never_stopping);
+        assert!(queue.wait_turn(0, 2, &stop));
+        let stopped = |_: Duration| false;
+        let stop = StopSignal::new(&stopped);
+        assert!(!queue.wait_turn(1, 2, &stop));
+        assert!(queue.state.lock().waiting[&0].is_empty());
+    }
+}
