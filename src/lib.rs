@@ -129,6 +129,7 @@ mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod model;
 mod policy;
 pub mod protocol;
 mod ratelimit;

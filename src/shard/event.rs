@@ -109,15 +109,27 @@ impl Dispatch {
         }
     }
 
-    /// Deserializes `d` into `T` (borrowing from the payload where `T` allows).
+    /// Deserializes `d` into `T` (borrowing from the payload where `T` allows). Any serde
+    /// type works: the typed models of [`model`](crate::model), your own, another crate's.
+    ///
+    /// Borrow text as `Cow<'a, str>` with `#[serde(borrow)]`, not `&'a str`: a `&str`
+    /// cannot hold text that JSON escapes (a newline, a quote, an emoji sent as
+    /// `\ud83d\ude00`), so it fails on such messages; a `Cow` borrows when it can and
+    /// copies when it must. Handle the error: it says which field did not fit.
     ///
     /// ```
     /// # fn handle(dispatch: &syncord::Dispatch) {
+    /// use std::borrow::Cow;
+    ///
     /// #[derive(serde::Deserialize)]
-    /// struct Message<'a> { content: &'a str }
+    /// struct Message<'a> {
+    ///     #[serde(borrow)]
+    ///     content: Cow<'a, str>,
+    /// }
     /// if dispatch.event_type() == "MESSAGE_CREATE" {
-    ///     if let Ok(message) = dispatch.data::<Message>() {
-    ///         println!("{}", message.content);
+    ///     match dispatch.data::<Message>() {
+    ///         Ok(message) => println!("{}", message.content),
+    ///         Err(error) => eprintln!("MESSAGE_CREATE #{}: {error}", dispatch.seq()),
     ///     }
     /// }
     /// # }
