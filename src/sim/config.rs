@@ -21,6 +21,11 @@ pub struct SimConfig {
     pub(crate) zlib_frame_size: usize,
     pub(crate) tls: bool,
     pub(crate) resume_gateway_url: Option<String>,
+    pub(crate) heartbeat_grace: Duration,
+    pub(crate) resume_window: Duration,
+    pub(crate) reconnect_close_delay: Duration,
+    pub(crate) end_session_on_close: bool,
+    pub(crate) require_user_agent: bool,
 }
 
 impl Default for SimConfig {
@@ -41,6 +46,11 @@ impl Default for SimConfig {
             zlib_frame_size: 4096,
             tls: false,
             resume_gateway_url: None,
+            heartbeat_grace: Duration::from_secs(5),
+            resume_window: Duration::from_secs(120),
+            reconnect_close_delay: Duration::from_secs(5),
+            end_session_on_close: false,
+            require_user_agent: false,
         }
     }
 }
@@ -146,6 +156,59 @@ impl SimConfig {
     pub fn members(mut self, count: u32, chunk_size: u32) -> SimConfig {
         self.members = count;
         self.member_chunk_size = chunk_size.clamp(1, 1000);
+        self
+    }
+
+    /// How late a heartbeat may be: a connection with no heartbeat for
+    /// `heartbeat_interval + grace` (counted from Hello, then from each heartbeat) is closed
+    /// with 4009 and its session kept for the [resume window](SimConfig::resume_window).
+    /// Discord disconnects clients that miss their heartbeat window but documents neither
+    /// the slack nor the code ("Heartbeating" in the Gateway page of Discord's developer
+    /// documentation); the interval already includes latency slack. `Duration::MAX` turns the
+    /// check off. Defaults to 5 s.
+    #[must_use]
+    pub fn heartbeat_grace(mut self, grace: Duration) -> SimConfig {
+        self.heartbeat_grace = grace;
+        self
+    }
+
+    /// How long a session outlives its connection: a Resume after that gets op 9 `false`.
+    /// Discord keeps a session whose connection dropped "for a few minutes" ("Disconnecting"
+    /// in the Gateway page of Discord's developer documentation). Defaults to 120 s.
+    #[must_use]
+    pub fn resume_window(mut self, window: Duration) -> SimConfig {
+        self.resume_window = window;
+        self
+    }
+
+    /// After op 7 Reconnect, the simulator closes the socket itself (code 4000) if the client
+    /// has not after this delay: Discord does so "a few seconds" later ("Reconnect" in the
+    /// Gateway page of Discord's developer documentation). Defaults to 5 s.
+    #[must_use]
+    pub fn reconnect_close_delay(mut self, delay: Duration) -> SimConfig {
+        self.reconnect_close_delay = delay;
+        self
+    }
+
+    /// When the simulator closes a connection with a code after which a client must start a
+    /// new session (4003, 4007, 4009, and the fatal 4004, 4010–4014), also destroy the
+    /// session, so a client that wrongly resumes after them gets op 9 `false` in its tests.
+    /// Applies to [`Simulator::close`](super::Simulator::close) and to the simulator's own
+    /// closes (a missed heartbeat, a bad Resume `seq`). Off, the session stays resumable,
+    /// as some libraries resume after 4009. Defaults to false.
+    #[must_use]
+    pub fn end_session_on_close(mut self, enabled: bool) -> SimConfig {
+        self.end_session_on_close = enabled;
+        self
+    }
+
+    /// Close every websocket whose upgrade request had no `User-Agent` header with 4002
+    /// ("User-Agent header is required") right after the upgrade, as stock Spacebar servers
+    /// do. [`Simulator::user_agents`](super::Simulator::user_agents) shows what each
+    /// connection sent either way. Defaults to false.
+    #[must_use]
+    pub fn require_user_agent(mut self, required: bool) -> SimConfig {
+        self.require_user_agent = required;
         self
     }
 }

@@ -1,53 +1,82 @@
 //! The gateway protocol as the simulator plays it: Hello, payload checks, Identify, Resume,
 //! Request Guild Members (PROTOCOL.md §12).
 
+use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
 use super::record::RecordKind;
-use super::server::{Inner, SimConn, SimEncoder, SimSession};
+use super::server::{Inner, SimSession};
 use super::ConnectionFault;
 use crate::protocol::{Intents, MAX_SEND_SIZE};
 use serde_json::Value;
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 /// Why the simulator is closing a connection.
-struct CloseWith(u16, &'static str);
+pub(super) struct CloseWith(pub u16, pub &'static str);
 
 pub(super) fn serve_gateway(
     inner: &Arc<Inner>,
     conn: &Arc<SimConn>,
     head: &RequestHead,
     fault: Option<ConnectionFault>,
+    known_compression: bool,
 ) {
     let close = |CloseWith(code, reason): CloseWith| {
-        inner.record(conn.id, RecordKind::ClosedByServer { code });
-        conn.conn.close(code, reason);
+        inner.close_conn(conn, code, reason);
+        finish_server_close(inner, conn);
     };
+    // What stock Spacebar does (issue 10): the upgrade succeeds, then the socket is closed.
+    if inner.config.require_user_agent && head.header("User-Agent").is_none() {
+        return close(CloseWith(4002, "User-Agent header is required"));
+    }
+    if !known_compression {
+        return close(CloseWith(4002, "Unsupported compression"));
+    }
     if !matches!(query_param(&head.query, "v"), Some("9" | "10")) {
         return close(CloseWith(4012, "Invalid API version"));
     }
     if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
         return close(CloseWith(4002, "Unsupported encoding"));
     }
+    // PROTOCOL.md §12: no heartbeat within interval + grace closes with 4009. The clock
+    // starts at Hello (without Hello the client cannot know when to beat).
+    let heartbeat_timeout = inner
+        .config
+        .heartbeat_interval
+        .checked_add(inner.config.heartbeat_grace);
+    let expect_heartbeat = || {
+        let due = heartbeat_timeout.and_then(|t| Instant::now().checked_add(t));
+        conn.arm(|d| d.heartbeat = due);
+    };
     match fault {
         Some(ConnectionFault::NoHello) => {}
         Some(ConnectionFault::DelayHello(delay)) => {
             std::thread::sleep(delay);
             hello(inner, conn);
+            expect_heartbeat();
         }
-        _ => hello(inner, conn),
+        _ => {
+            hello(inner, conn);
+            expect_heartbeat();
+        }
     }
     loop {
-        let message = match conn.conn.read() {
-            Ok(message) => message,
-            Err(_) => {
-                inner.record(conn.id, RecordKind::Disconnected);
+        let Ok(message) = conn.conn.read() else {
+            inner.record(conn.id, RecordKind::Disconnected);
+            return;
+        };
+        if conn.closing() {
+            // The simulator sent its close frame from another thread (a test, the timer):
+            // what the client sent before its echo is not acted on.
+            if let Message::Close(frame) = message {
+                let code = frame.map(|f| u16::from(f.code));
+                inner.record(conn.id, RecordKind::CloseEchoed { code });
                 return;
             }
-        };
+            return finish_server_close(inner, conn);
+        }
         let text = match message {
             Message::Text(text) => text.to_string(),
             Message::Binary(bytes) => {
@@ -64,17 +93,42 @@ pub(super) fn serve_gateway(
                 let code = frame.map(|f| u16::from(f.code));
                 inner.record(conn.id, RecordKind::ClosedByClient { code });
                 if matches!(code, Some(1000 | 1001)) {
-                    // PROTOCOL.md §3: a client 1000/1001 ends the session.
-                    if let Some(id) = conn.session.lock().take() {
+                    // PROTOCOL.md §3: a close the client starts with 1000/1001 ends the
+                    // session.
+                    let id = conn.session.lock().take();
+                    if let Some(id) = id {
                         inner.sessions.lock().map.remove(&id);
                     }
                 }
+                // RFC 6455 §5.5.1: answer the close frame before shutting TCP down.
+                conn.finish_close();
                 return;
             }
             _ => continue,
         };
-        if let Err(reason) = handle_payload(inner, conn, &text) {
-            return close(reason);
+        match handle_payload(inner, conn, &text) {
+            Ok(Handled::Heartbeat) => expect_heartbeat(),
+            Ok(Handled::Other) => {}
+            Err(reason) => return close(reason),
+        }
+    }
+}
+
+/// After the simulator's close frame: reads until the client's echo, ignoring anything it
+/// sent before it; the timer shuts TCP down if the echo does not come in time.
+fn finish_server_close(inner: &Inner, conn: &SimConn) {
+    loop {
+        match conn.conn.read() {
+            Ok(Message::Close(frame)) => {
+                let code = frame.map(|f| u16::from(f.code));
+                inner.record(conn.id, RecordKind::CloseEchoed { code });
+                return;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                inner.record(conn.id, RecordKind::Disconnected);
+                return;
+            }
         }
     }
 }
@@ -86,7 +140,17 @@ fn hello(inner: &Inner, conn: &SimConn) {
     ));
 }
 
-fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result<(), CloseWith> {
+/// What a payload the simulator accepted was.
+enum Handled {
+    Heartbeat,
+    Other,
+}
+
+fn handle_payload(
+    inner: &Arc<Inner>,
+    conn: &Arc<SimConn>,
+    text: &str,
+) -> Result<Handled, CloseWith> {
     let value: Option<Value> = serde_json::from_str(text).ok();
     let op = value
         .as_ref()
@@ -133,7 +197,7 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
                 }
                 conn.send_text(r#"{"op":11,"d":null,"s":null,"t":null}"#);
             }
-            Ok(())
+            return Ok(Handled::Heartbeat);
         }
         2 if authed.is_some() => Err(CloseWith(4005, "Already authenticated")),
         2 => identify(inner, conn, &d),
@@ -144,6 +208,7 @@ fn handle_payload(inner: &Arc<Inner>, conn: &Arc<SimConn>, text: &str) -> Result
         3 | 4 | 31 | 43 => Ok(()),
         _ => Err(CloseWith(4001, "Unknown opcode")),
     }
+    .map(|()| Handled::Other)
 }
 
 fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
@@ -200,11 +265,7 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         shard[0],
         shard[1]
     );
-    let mut session = SimSession {
-        seq: 0,
-        buffer: VecDeque::new(),
-        conn: Some(conn.clone()),
-    };
+    let mut session = SimSession::new(conn);
     inner.push_to(&mut session, "READY", &ready);
     for g in &guilds {
         let guild = format!(
@@ -240,17 +301,29 @@ fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Clos
         return Err(CloseWith(4004, "Authentication failed."));
     }
     let mut sessions = inner.sessions.lock();
+    // PROTOCOL.md §12: a session without a connection for longer than the resume window
+    // has expired.
+    if sessions
+        .map
+        .get(session_id)
+        .is_some_and(|s| s.expired(inner.config.resume_window, Instant::now()))
+    {
+        sessions.map.remove(session_id);
+    }
     let Some(session) = sessions.map.get_mut(session_id) else {
         drop(sessions);
         conn.send_text(r#"{"op":9,"d":false,"s":null,"t":null}"#);
         return Ok(());
     };
     let oldest = session.buffer.front().map_or(session.seq + 1, |(s, _)| *s);
-    if seq > session.seq || seq + 1 < oldest {
+    if seq > session.seq || seq.saturating_add(1) < oldest {
+        if inner.config.end_session_on_close {
+            sessions.map.remove(session_id);
+        }
         return Err(CloseWith(4007, "Invalid seq."));
     }
     // A resume takes the session over from any older connection.
-    session.conn = Some(conn.clone());
+    session.attach(conn);
     for (s, json) in &session.buffer {
         if *s > seq && !conn.send_text(json) {
             break;

@@ -28,16 +28,19 @@
 //! ```
 
 mod config;
+mod conn;
 mod gateway;
 mod http;
 mod record;
 mod server;
+mod timer;
 
 pub use config::SimConfig;
 pub use record::{Record, RecordKind};
 
 use crate::{ConfigBuilder, Intents};
-use server::{Inner, SimConn};
+use conn::SimConn;
+use server::Inner;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -49,7 +52,8 @@ use std::time::{Duration, Instant};
 pub enum ConnectionFault {
     /// Drop the TCP connection before the websocket handshake (a refused connection).
     Refuse,
-    /// Only on the resume URL (`/resume`): drop before the handshake.
+    /// Only on the resume URL (path `/resume`, or `/resume/`): drop before the handshake.
+    /// Connections to other paths skip it and take the next fault in the queue.
     RefuseResume,
     /// Complete the handshake, then never send Hello.
     NoHello,
@@ -61,6 +65,7 @@ pub enum ConnectionFault {
 pub struct Simulator {
     inner: Arc<Inner>,
     acceptor: Option<std::thread::JoinHandle<()>>,
+    timer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Simulator {
@@ -80,9 +85,24 @@ impl Simulator {
                 .name("syncord-sim-accept".into())
                 .spawn(move || server::accept_loop(&inner, listener))?
         };
+        let timer = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("syncord-sim-timer".into())
+                .spawn(move || timer::run(&inner))
+        };
+        let timer = match timer {
+            Ok(timer) => timer,
+            Err(e) => {
+                inner.stop();
+                let _ = acceptor.join();
+                return Err(e);
+            }
+        };
         Ok(Simulator {
             inner,
             acceptor: Some(acceptor),
+            timer: Some(timer),
         })
     }
 
@@ -186,18 +206,33 @@ impl Simulator {
         self.inner.push(event_type, data_json)
     }
 
-    /// Sends op 7 Reconnect on the current connection.
+    /// Sends op 7 Reconnect on the current connection. If the client has not closed it
+    /// after [`SimConfig::reconnect_close_delay`], the simulator closes it with 4000.
     pub fn reconnect(&self) -> bool {
-        self.on_current(|conn| conn.send_text(r#"{"op":7,"d":null,"s":null,"t":null}"#))
+        let delay = self.inner.config.reconnect_close_delay;
+        self.on_current(|conn| {
+            let sent = conn.send_text(r#"{"op":7,"d":null,"s":null,"t":null}"#);
+            if sent {
+                conn.arm(|d| d.reconnect = Instant::now().checked_add(delay));
+            }
+            sent
+        })
     }
 
-    /// Sends op 9 Invalid Session. With `resumable: false` the session is destroyed first.
+    /// Sends op 9 Invalid Session on the current connection. With `resumable: false` the
+    /// session is destroyed first. Either way the connection is no longer authenticated
+    /// (an Identify, or a Resume after `true`, is accepted on it) and receives no more
+    /// dispatches: pushes are kept for a Resume.
     pub fn invalidate_session(&self, resumable: bool) -> bool {
-        if !resumable {
-            self.inner.destroy_current_session();
+        match self.inner.current_conn() {
+            Some(conn) => self.inner.invalidate(&conn, resumable),
+            None => {
+                if !resumable {
+                    self.inner.destroy_current_session();
+                }
+                false
+            }
         }
-        let json = format!(r#"{{"op":9,"d":{resumable},"s":null,"t":null}}"#);
-        self.on_current(|conn| conn.send_text(&json))
     }
 
     /// Sends op 1, asking the client for an immediate heartbeat.
@@ -205,14 +240,12 @@ impl Simulator {
         self.on_current(|conn| conn.send_text(r#"{"op":1,"d":null,"s":null,"t":null}"#))
     }
 
-    /// Closes the current connection with `code` (the session is kept).
+    /// Closes the current connection with `code`, completing the closing handshake: the
+    /// client's echo is recorded as [`RecordKind::CloseEchoed`] and does not end the session
+    /// whatever its code. The session is kept, unless [`SimConfig::end_session_on_close`] is
+    /// on and `code` is one after which Discord would not resume. Returns at once.
     pub fn close(&self, code: u16) -> bool {
-        self.on_current(|conn| {
-            self.inner
-                .record(conn.id, RecordKind::ClosedByServer { code });
-            conn.conn.close(code, "closed by the simulator");
-            true
-        })
+        self.on_current(|conn| self.inner.close_conn(conn, code, "closed by the simulator"))
     }
 
     /// Drops the current TCP connection without a close frame.
@@ -318,6 +351,13 @@ impl Simulator {
         }
     }
 
+    /// The `User-Agent` header of every websocket upgrade so far, as `(connection, value)`
+    /// in accept order (`None` when the request had none); the connection numbers are
+    /// those of [`Record::connection`].
+    pub fn user_agents(&self) -> Vec<(u64, Option<String>)> {
+        self.inner.user_agents.lock().clone()
+    }
+
     /// Number of connections accepted so far (websocket and HTTP).
     pub fn connections(&self) -> u64 {
         self.inner.next_conn.load(Ordering::Acquire) - 1
@@ -339,6 +379,9 @@ impl Drop for Simulator {
         self.inner.stop();
         if let Some(acceptor) = self.acceptor.take() {
             let _ = acceptor.join();
+        }
+        if let Some(timer) = self.timer.take() {
+            let _ = timer.join();
         }
         server::join_all(&self.inner);
     }

@@ -32,9 +32,15 @@ pub enum RecordKind {
         /// The text as received.
         json: String,
     },
-    /// The client sent a close frame.
+    /// The client started the closing handshake with a close frame.
     ClosedByClient {
         /// Its code, if any.
+        code: Option<u16>,
+    },
+    /// The client answered the simulator's close frame with its own (RFC 6455 §5.5.1).
+    /// Unlike [`RecordKind::ClosedByClient`] this never ends the session, whatever the code.
+    CloseEchoed {
+        /// The code of the client's answer, if any.
         code: Option<u16>,
     },
     /// The simulator closed the connection with `code`.

@@ -1,11 +1,13 @@
 //! The simulator's server side: accepting, the per-connection protocol, sessions and replay.
 
+use super::conn::{SimConn, SimEncoder};
 use super::http::{accept_upgrade, query_param, read_head, respond, RequestHead};
 use super::record::{Record, RecordKind};
+use super::timer::Timer;
 use super::{ConnectionFault, SimConfig};
+use crate::transport::deflate::ZlibStreamEncoder;
 #[cfg(feature = "zstd")]
 use crate::transport::deflate::ZstdStreamEncoder;
-use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
 use crate::transport::{Connection, ReadAhead, Stream};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
@@ -16,13 +18,54 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
+use tungstenite::WebSocket;
 
 /// One session as the simulator keeps it: sequence, replay buffer and live connection.
 pub(crate) struct SimSession {
     pub seq: u64,
     pub buffer: VecDeque<(u64, String)>,
-    pub conn: Option<Arc<SimConn>>,
+    conn: Option<Arc<SimConn>>,
+    /// Since when the session has had no connection (its resume window runs from then).
+    detached_at: Option<Instant>,
+}
+
+impl SimSession {
+    /// A new session, live on `conn`.
+    pub fn new(conn: &Arc<SimConn>) -> SimSession {
+        SimSession {
+            seq: 0,
+            buffer: VecDeque::new(),
+            conn: Some(conn.clone()),
+            detached_at: None,
+        }
+    }
+
+    /// The connection dispatches stream to, if any.
+    pub fn conn(&self) -> Option<&Arc<SimConn>> {
+        self.conn.as_ref()
+    }
+
+    /// Makes `conn` the session's live connection (Resume).
+    pub fn attach(&mut self, conn: &Arc<SimConn>) {
+        self.conn = Some(conn.clone());
+        self.detached_at = None;
+    }
+
+    /// The session loses its connection; dispatches are buffered for a resume from now on.
+    pub fn detach(&mut self) {
+        if self.conn.take().is_some() || self.detached_at.is_none() {
+            self.detached_at = Some(Instant::now());
+        }
+    }
+
+    /// Whether the session has been without a connection for longer than `window`
+    /// (PROTOCOL.md §12: it can no longer be resumed).
+    pub fn expired(&self, window: Duration, now: Instant) -> bool {
+        self.conn.is_none()
+            && self
+                .detached_at
+                .is_some_and(|at| now.saturating_duration_since(at) >= window)
+    }
 }
 
 #[derive(Default)]
@@ -39,65 +82,14 @@ impl Sessions {
         self.map.get(id)?.conn.as_ref()?;
         Some(id.clone())
     }
-}
 
-/// How a connection compresses what it sends (PROTOCOL.md §7).
-pub(crate) enum SimEncoder {
-    Plain {
-        payload_compression: bool,
-    },
-    Zlib(ZlibStreamEncoder),
-    #[cfg(feature = "zstd")]
-    Zstd(ZstdStreamEncoder),
-}
-
-/// Payloads at least this large go out compressed under payload compression.
-const PAYLOAD_COMPRESSION_THRESHOLD: usize = 1024;
-
-/// One accepted websocket connection.
-pub(crate) struct SimConn {
-    pub id: u64,
-    pub conn: Connection,
-    /// Held while a payload is compressed and sent, so the stream stays in order.
-    pub encoder: Mutex<SimEncoder>,
-    zlib_frame_size: usize,
-    /// The session this connection is authenticated for.
-    pub session: Mutex<Option<String>>,
-    /// Receive times in the rate-limit window.
-    pub sends: Mutex<VecDeque<Instant>>,
-}
-
-impl SimConn {
-    /// Sends one gateway payload, compressed as this connection asked.
-    pub fn send_text(&self, json: &str) -> bool {
-        let mut encoder = self.encoder.lock();
-        match &mut *encoder {
-            SimEncoder::Plain {
-                payload_compression: true,
-            } if json.len() >= PAYLOAD_COMPRESSION_THRESHOLD => self
-                .conn
-                .send(Message::binary(payload_zlib(json.as_bytes())))
-                .is_ok(),
-            SimEncoder::Plain { .. } => self.conn.send(Message::text(json)).is_ok(),
-            SimEncoder::Zlib(zlib) => {
-                // Large messages span several frames, as Discord sends them.
-                let compressed = zlib.encode(json.as_bytes());
-                compressed
-                    .chunks(self.zlib_frame_size)
-                    .all(|part| self.conn.send(Message::binary(part.to_vec())).is_ok())
-            }
-            #[cfg(feature = "zstd")]
-            SimEncoder::Zstd(zstd) => {
-                let compressed = zstd.encode(json.as_bytes()).to_vec();
-                self.conn.send(Message::binary(compressed)).is_ok()
+    /// Detaches connection `id` from whatever session streams to it.
+    pub fn detach_conn(&mut self, id: u64) {
+        for session in self.map.values_mut() {
+            if session.conn.as_ref().is_some_and(|c| c.id == id) {
+                session.detach();
             }
         }
-    }
-
-    /// Sends bytes as they are, bypassing compression (hostile input).
-    pub fn send_raw_binary(&self, bytes: &[u8]) -> bool {
-        let _encoder = self.encoder.lock();
-        self.conn.send(Message::binary(bytes.to_vec())).is_ok()
     }
 }
 
@@ -146,6 +138,9 @@ pub(crate) struct Inner {
     http_requests: AtomicU32,
     /// When each guild last had an "all members" request (1 per guild per 30 s).
     pub all_member_requests: Mutex<HashMap<String, Instant>>,
+    /// The `User-Agent` of each websocket upgrade, by connection.
+    pub user_agents: Mutex<Vec<(u64, Option<String>)>>,
+    pub timer: Arc<Timer>,
 }
 
 impl Inner {
@@ -167,6 +162,8 @@ impl Inner {
             next_conn: AtomicU64::new(1),
             http_requests: AtomicU32::new(0),
             all_member_requests: Mutex::new(HashMap::new()),
+            user_agents: Mutex::new(Vec::new()),
+            timer: Arc::new(Timer::default()),
         }
     }
 
@@ -187,8 +184,18 @@ impl Inner {
         self.records_changed.notify_all();
     }
 
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// The websocket connections open now.
+    pub fn live_conns(&self) -> Vec<Arc<SimConn>> {
+        self.conns.lock().clone()
+    }
+
     pub fn stop(&self) {
         self.stopping.store(true, Ordering::Release);
+        self.timer.notify();
         // Wake the acceptor.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
         for conn in self.conns.lock().iter() {
@@ -209,6 +216,46 @@ impl Inner {
         }
         drop(sessions);
         self.conns.lock().last().cloned()
+    }
+
+    /// Starts the closing handshake on `conn` with `code`: recorded, and the session dropped
+    /// first when the config says Discord would not resume after `code`.
+    pub fn close_conn(&self, conn: &SimConn, code: u16, reason: &str) -> bool {
+        if conn.closing() {
+            return false;
+        }
+        if self.config.end_session_on_close && ends_session(code) {
+            let id = conn.session.lock().take();
+            if let Some(id) = id {
+                self.sessions.lock().map.remove(&id);
+            }
+        }
+        self.record(conn.id, RecordKind::ClosedByServer { code });
+        conn.start_close(code, reason)
+    }
+
+    /// Sends op 9 on `conn`. The connection is no longer authenticated afterwards and
+    /// streams nothing more (PROTOCOL.md §4.6): `false` destroys its session, `true` keeps
+    /// the session, buffering its dispatches for a Resume.
+    pub fn invalidate(&self, conn: &SimConn, resumable: bool) -> bool {
+        // Under the sessions lock, so no dispatch can slip out after op 9.
+        let mut sessions = self.sessions.lock();
+        let id = conn.session.lock().take();
+        if let Some(id) = id.or_else(|| sessions.current.clone()) {
+            if resumable {
+                if let Some(session) = sessions.map.get_mut(&id) {
+                    if session.conn().is_some_and(|c| c.id == conn.id) {
+                        session.detach();
+                    }
+                }
+            } else {
+                sessions.map.remove(&id);
+            }
+        }
+        let sent = conn.send_text(&format!(r#"{{"op":9,"d":{resumable},"s":null,"t":null}}"#));
+        drop(sessions);
+        self.sessions_changed.notify_all();
+        sent
     }
 
     pub fn destroy_current_session(&self) {
@@ -233,7 +280,7 @@ impl Inner {
         let json = format!(r#"{{"op":0,"s":{seq},"t":"{event_type}","d":{data_json}}}"#);
         if let Some(conn) = &session.conn {
             if !conn.send_text(&json) {
-                session.conn = None;
+                session.detach();
             }
         }
         session.buffer.push_back((seq, json));
@@ -294,17 +341,7 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
         serve_http(inner, &mut stream, &head);
         return;
     }
-    let fault = inner.faults.lock().pop_front();
-    let fault = match fault {
-        Some(ConnectionFault::RefuseResume) if head.path != "/resume" => {
-            inner
-                .faults
-                .lock()
-                .push_front(ConnectionFault::RefuseResume);
-            None
-        }
-        other => other,
-    };
+    let fault = take_fault(&mut inner.faults.lock(), is_resume_path(&head.path));
     if matches!(
         fault,
         Some(ConnectionFault::Refuse | ConnectionFault::RefuseResume)
@@ -334,17 +371,21 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
         Some(_) => None,
     };
     let known_compression = encoder.is_some();
-    let conn = Arc::new(SimConn {
+    let encoder = encoder.unwrap_or(SimEncoder::Plain {
+        payload_compression: false,
+    });
+    let conn = Arc::new(SimConn::new(
         id,
         conn,
-        encoder: Mutex::new(encoder.unwrap_or(SimEncoder::Plain {
-            payload_compression: false,
-        })),
-        zlib_frame_size: inner.config.zlib_frame_size,
-        session: Mutex::new(None),
-        sends: Mutex::new(VecDeque::new()),
-    });
+        encoder,
+        inner.config.zlib_frame_size,
+        inner.timer.clone(),
+    ));
     inner.conns.lock().push(conn.clone());
+    inner
+        .user_agents
+        .lock()
+        .push((id, head.header("User-Agent").map(str::to_owned)));
     inner.record(
         id,
         RecordKind::Connected {
@@ -352,22 +393,37 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
             query: head.query.clone(),
         },
     );
-    if !known_compression {
-        inner.record(id, RecordKind::ClosedByServer { code: 4002 });
-        conn.conn.close(4002, "Unsupported compression");
-    } else if !inner.stopping.load(Ordering::Acquire) {
-        super::gateway::serve_gateway(inner, &conn, &head, fault);
+    if !inner.stopping.load(Ordering::Acquire) {
+        super::gateway::serve_gateway(inner, &conn, &head, fault, known_compression);
     }
     conn.conn.shutdown();
     inner.conns.lock().retain(|c| c.id != id);
-    let mut sessions = inner.sessions.lock();
-    for session in sessions.map.values_mut() {
-        if session.conn.as_ref().is_some_and(|c| c.id == id) {
-            session.conn = None;
-        }
-    }
-    drop(sessions);
+    inner.sessions.lock().detach_conn(id);
     inner.sessions_changed.notify_all();
+}
+
+/// Whether a client must start a new session after the server closed with `code`
+/// (PROTOCOL.md §3: 4003, 4007, 4009 re-identify; 4004 and 4010–4014 are fatal).
+pub(crate) fn ends_session(code: u16) -> bool {
+    matches!(code, 4003 | 4004 | 4007 | 4009 | 4010..=4014)
+}
+
+/// Whether a websocket request goes to the resume URL (`/resume`, also written `/resume/`
+/// as some clients append the query to a path ending in a slash).
+fn is_resume_path(path: &str) -> bool {
+    path.trim_end_matches('/') == "/resume"
+}
+
+/// The first scripted fault that applies to this connection: `RefuseResume` only applies
+/// on the resume URL, and waits there without holding up the faults queued behind it.
+fn take_fault(
+    faults: &mut VecDeque<ConnectionFault>,
+    resume_path: bool,
+) -> Option<ConnectionFault> {
+    let index = faults
+        .iter()
+        .position(|f| resume_path || *f != ConnectionFault::RefuseResume)?;
+    faults.remove(index)
 }
 
 fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
@@ -412,4 +468,57 @@ fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
         },
     );
     let _ = respond(stream, status, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_codes_that_need_a_new_session_end_it() {
+        for code in [4003, 4004, 4007, 4009, 4010, 4014] {
+            assert!(ends_session(code), "{code}");
+        }
+        for code in [1000, 1001, 4000, 4001, 4002, 4005, 4008, 4015] {
+            assert!(!ends_session(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn resume_path_matches_with_or_without_a_trailing_slash() {
+        assert!(is_resume_path("/resume"));
+        assert!(is_resume_path("/resume/"));
+        assert!(!is_resume_path("/"));
+        assert!(!is_resume_path("/resumes"));
+        assert!(!is_resume_path("/api/resume"));
+    }
+
+    #[test]
+    fn refuse_resume_waits_for_a_resume_without_blocking_later_faults() {
+        let mut faults: VecDeque<_> = [ConnectionFault::RefuseResume, ConnectionFault::NoHello]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            take_fault(&mut faults, false),
+            Some(ConnectionFault::NoHello)
+        );
+        assert_eq!(take_fault(&mut faults, false), None);
+        assert_eq!(
+            take_fault(&mut faults, true),
+            Some(ConnectionFault::RefuseResume)
+        );
+        assert!(faults.is_empty());
+    }
+
+    #[test]
+    fn faults_apply_in_order_on_the_resume_url() {
+        let mut faults: VecDeque<_> = [ConnectionFault::Refuse, ConnectionFault::RefuseResume]
+            .into_iter()
+            .collect();
+        assert_eq!(take_fault(&mut faults, true), Some(ConnectionFault::Refuse));
+        assert_eq!(
+            take_fault(&mut faults, true),
+            Some(ConnectionFault::RefuseResume)
+        );
+    }
 }

@@ -1,0 +1,173 @@
+//! One accepted websocket connection as the simulator holds it: compression, the deadlines
+//! the simulator keeps for it, and the closing handshake (RFC 6455 §5.5.1, §7).
+
+use super::timer::Timer;
+#[cfg(feature = "zstd")]
+use crate::transport::deflate::ZstdStreamEncoder;
+use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
+use crate::transport::Connection;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+
+/// How a connection compresses what it sends (PROTOCOL.md §7).
+pub(crate) enum SimEncoder {
+    Plain {
+        payload_compression: bool,
+    },
+    Zlib(ZlibStreamEncoder),
+    #[cfg(feature = "zstd")]
+    Zstd(ZstdStreamEncoder),
+}
+
+/// Payloads at least this large go out compressed under payload compression.
+const PAYLOAD_COMPRESSION_THRESHOLD: usize = 1024;
+
+/// How long the simulator waits for the client to answer its close frame before it shuts
+/// the socket down anyway.
+pub(crate) const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// When the simulator acts on a connection by itself; the timer thread
+/// ([`super::timer`]) carries these out, so the connection's thread can block in `read`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Deadlines {
+    /// No heartbeat by then: close with 4009 (PROTOCOL.md §12).
+    pub heartbeat: Option<Instant>,
+    /// Op 7 was sent and the client is still here then: close with 4000 (§4.5).
+    pub reconnect: Option<Instant>,
+    /// A close handshake is under way: shut TCP down then if it has not finished.
+    pub closing: Option<Instant>,
+}
+
+impl Deadlines {
+    pub fn earliest(&self) -> Option<Instant> {
+        [self.heartbeat, self.reconnect, self.closing]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// One accepted websocket connection.
+pub(crate) struct SimConn {
+    pub id: u64,
+    pub conn: Connection,
+    /// Held while a payload is compressed and sent, so the stream stays in order.
+    pub encoder: Mutex<SimEncoder>,
+    pub zlib_frame_size: usize,
+    /// The session this connection is authenticated for (`None` before Identify/Resume and
+    /// again after op 9, PROTOCOL.md §4.6).
+    pub session: Mutex<Option<String>>,
+    /// Receive times in the rate-limit window.
+    pub sends: Mutex<VecDeque<Instant>>,
+    /// Whether the simulator has sent its close frame: an incoming close is then the echo.
+    closing: AtomicBool,
+    pub deadlines: Mutex<Deadlines>,
+    timer: Arc<Timer>,
+}
+
+impl SimConn {
+    pub fn new(
+        id: u64,
+        conn: Connection,
+        encoder: SimEncoder,
+        zlib_frame_size: usize,
+        timer: Arc<Timer>,
+    ) -> SimConn {
+        SimConn {
+            timer,
+            id,
+            conn,
+            encoder: Mutex::new(encoder),
+            zlib_frame_size,
+            session: Mutex::new(None),
+            sends: Mutex::new(VecDeque::new()),
+            closing: AtomicBool::new(false),
+            deadlines: Mutex::new(Deadlines::default()),
+        }
+    }
+
+    /// Changes the deadlines, waking the timer if one of them is now earlier than all before.
+    pub fn arm(&self, change: impl FnOnce(&mut Deadlines)) {
+        let mut deadlines = self.deadlines.lock();
+        let before = deadlines.earliest();
+        change(&mut deadlines);
+        let after = deadlines.earliest();
+        drop(deadlines);
+        if after.is_some_and(|a| before.is_none_or(|b| a < b)) {
+            self.timer.notify();
+        }
+    }
+
+    /// Sends one gateway payload, compressed as this connection asked.
+    pub fn send_text(&self, json: &str) -> bool {
+        let mut encoder = self.encoder.lock();
+        match &mut *encoder {
+            SimEncoder::Plain {
+                payload_compression: true,
+            } if json.len() >= PAYLOAD_COMPRESSION_THRESHOLD => self
+                .conn
+                .send(Message::binary(payload_zlib(json.as_bytes())))
+                .is_ok(),
+            SimEncoder::Plain { .. } => self.conn.send(Message::text(json)).is_ok(),
+            SimEncoder::Zlib(zlib) => {
+                // Large messages span several frames, as Discord sends them.
+                let compressed = zlib.encode(json.as_bytes());
+                compressed
+                    .chunks(self.zlib_frame_size)
+                    .all(|part| self.conn.send(Message::binary(part.to_vec())).is_ok())
+            }
+            #[cfg(feature = "zstd")]
+            SimEncoder::Zstd(zstd) => {
+                let compressed = zstd.encode(json.as_bytes()).to_vec();
+                self.conn.send(Message::binary(compressed)).is_ok()
+            }
+        }
+    }
+
+    /// Sends bytes as they are, bypassing compression (hostile input).
+    pub fn send_raw_binary(&self, bytes: &[u8]) -> bool {
+        let _encoder = self.encoder.lock();
+        self.conn.send(Message::binary(bytes.to_vec())).is_ok()
+    }
+
+    /// Sends the close frame (once) and leaves the socket open for the client's answer,
+    /// which the connection's thread reads (RFC 6455 §5.5.1: the client echoes it, then the
+    /// server closes TCP); the timer shuts TCP down if no answer comes in time. False if a
+    /// close was already under way.
+    pub fn start_close(&self, code: u16, reason: &str) -> bool {
+        // Set before the frame goes out, so its echo can never look like a close the client
+        // started.
+        if self.closing.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.arm(|d| d.closing = Some(Instant::now() + CLOSE_HANDSHAKE_TIMEOUT));
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        // Not in the middle of a compressed payload.
+        let _encoder = self.encoder.lock();
+        let _ = self.conn.send(Message::Close(Some(frame)));
+        true
+    }
+
+    /// Whether the simulator has sent its close frame on this connection.
+    pub fn closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
+    /// After the client's close frame: lets tungstenite send the queued reply (it does so
+    /// on the next read, then reports the connection closed), so the client sees the
+    /// closing handshake completed instead of a reset (RFC 6455 §5.5.1). Bounded by the
+    /// timer, which shuts TCP down if the socket takes no data.
+    pub fn finish_close(&self) {
+        self.arm(|d| d.closing = Some(Instant::now() + CLOSE_HANDSHAKE_TIMEOUT));
+        while self.conn.read().is_ok() {}
+    }
+}
