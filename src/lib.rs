@@ -125,6 +125,7 @@
 
 pub mod cluster;
 mod config;
+pub mod dispatch;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -142,6 +143,7 @@ mod token;
 pub mod transport;
 
 pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+pub use dispatch::{Context, Dispatcher, Registration};
 pub use error::{Error, Result};
 pub use policy::Backoff;
 pub use protocol::Intents;
