@@ -775,7 +775,7 @@ impl Dispatcher {
     /// let running = dispatcher.spawn(dispatcher.shard("token"))?;
     /// dispatcher.wait_ready(Duration::from_secs(30))?;
     /// let idle = syncord::protocol::UpdatePresence::new(syncord::protocol::Status::Idle);
-/// running.handle().send(&idle)?;
+    /// running.handle().send(&idle)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn wait_ready(&self, timeout: Duration) -> std::result::Result<(), WaitError> {

@@ -26,6 +26,7 @@ pub struct SimConfig {
     pub(crate) reconnect_close_delay: Duration,
     pub(crate) end_session_on_close: bool,
     pub(crate) require_user_agent: bool,
+    pub(crate) enforce_intents: bool,
 }
 
 impl Default for SimConfig {
@@ -51,6 +52,7 @@ impl Default for SimConfig {
             reconnect_close_delay: Duration::from_secs(5),
             end_session_on_close: false,
             require_user_agent: false,
+            enforce_intents: true,
         }
     }
 }
@@ -209,6 +211,15 @@ impl SimConfig {
     #[must_use]
     pub fn require_user_agent(mut self, required: bool) -> SimConfig {
         self.require_user_agent = required;
+        self
+    }
+
+    /// Filter dispatches by the intents each session identified with, and blank message
+    /// content without `MESSAGE_CONTENT`, as Discord does (see
+    /// [`Simulator::push`](super::Simulator::push)). Defaults to true.
+    #[must_use]
+    pub fn enforce_intents(mut self, enabled: bool) -> SimConfig {
+        self.enforce_intents = enabled;
         self
     }
 }

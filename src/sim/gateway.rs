@@ -266,13 +266,14 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         shard[1]
     );
     let mut session = SimSession::new(conn);
+    session.intents = config.enforce_intents.then_some(intents);
     inner.push_to(&mut session, "READY", &ready);
     for g in &guilds {
         let guild = format!(
             r#"{{"id":"{g}","name":"sim guild {g}","unavailable":false,"member_count":{},"channels":[],"members":[],"roles":[]}}"#,
             config.members
         );
-        inner.push_to(&mut session, "GUILD_CREATE", &guild);
+        inner.push_gated(&mut session, "GUILD_CREATE", &guild);
     }
     *conn.session.lock() = Some(session_id.clone());
     if d.get("compress").and_then(Value::as_bool) == Some(true) {
