@@ -98,7 +98,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::ThreadId;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use table::{
     Entry, EntryState, EventFn, EventRoutes, Lifecycle, Parsed, Route, Slot, Snapshot, TypedMember,
 };
@@ -720,7 +720,6 @@ impl Dispatcher {
             },
             guard: Guard {
                 watchdog,
-                threshold,
                 stop_on_panic: config.stop_on_handler_panic,
                 shard_id,
             },
@@ -809,7 +808,6 @@ impl fmt::Debug for Dispatcher {
 /// Calls one handler: claims it (removed? already ran once?), times it, isolates panics.
 struct Guard {
     watchdog: Watchdog,
-    threshold: Duration,
     stop_on_panic: bool,
     shard_id: u64,
 }
@@ -832,18 +830,9 @@ impl Pass<'_> {
             self.once_fired.set(true);
         }
         let guard = self.guard;
-        guard.watchdog.begin(self.label);
-        let started = Instant::now();
+        guard.watchdog.begin(*self.label);
         let outcome = catch_unwind(AssertUnwindSafe(f));
-        guard.watchdog.end();
-        let took = started.elapsed();
-        if took >= guard.threshold {
-            log::warn!(
-                "shard {}: a handler for {} returned after {took:.1?}; events waited meanwhile",
-                guard.shard_id,
-                self.label
-            );
-        }
+        guard.watchdog.end(guard.shard_id);
         if let Err(panic) = outcome {
             if guard.stop_on_panic {
                 // The shard's runner stops with Error::HandlerPanicked naming the event.
@@ -981,8 +970,8 @@ impl Router {
         self.inner.wake_waiters(&event);
         let snapshot = self.inner.snapshot();
         let (label, seq) = match &event {
-            Event::Dispatch(d) => (Label::Dispatch(d.clone()), Some(d.seq())),
-            other => (Label::Lifecycle(other.name()), None),
+            Event::Dispatch(d) => (Label::dispatch(d), Some(d.seq())),
+            other => (Label::lifecycle(other.name()), None),
         };
         self.ctx.seq = seq;
         let pass = Pass {
@@ -1006,7 +995,7 @@ impl Router {
         let reports = pass.reports.take();
         if !reports.is_empty() {
             let report_pass = Pass {
-                label: &Label::Lifecycle("error"),
+                label: &Label::lifecycle("error"),
                 ..pass
             };
             for message in reports {
@@ -1040,4 +1029,43 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
         .map(|s| (*s).to_owned())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "non-string panic payload".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn the_dispatcher_and_its_handles_cross_threads() {
+        send_sync::<Dispatcher>();
+        send_sync::<Registration>();
+        send_sync::<Waiter>();
+        send_sync::<Context>();
+        send_sync::<WaitError>();
+    }
+
+    #[test]
+    fn a_label_keeps_long_names_whole_up_to_a_char_boundary() {
+        let name = "É".repeat(30); // 60 bytes
+        let label = watchdog::Label::lifecycle(Box::leak(name.into_boxed_str()));
+        let text = label.to_string();
+        assert!(text.starts_with("the ÉÉ") && text.contains('…'), "{text}");
+    }
+
+    #[test]
+    fn registration_order_and_removal_shape_the_snapshot() {
+        let dispatcher = Dispatcher::new();
+        let a = dispatcher.on_raw("A", |_, _| {});
+        dispatcher.on::<crate::model::MessageCreate>(|_, _| {});
+        assert!(dispatcher.inner.wants("A") && dispatcher.inner.wants("MESSAGE_CREATE"));
+        assert!(!dispatcher.inner.wants("B"));
+        a.remove();
+        assert!(!dispatcher.inner.wants("A"));
+        let any = dispatcher.on_any(|_, _| {});
+        assert!(dispatcher.inner.wants("B"), "a catch-all wants everything");
+        any.remove();
+        assert!(!dispatcher.inner.wants("B"));
+    }
 }

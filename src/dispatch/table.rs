@@ -11,6 +11,7 @@ use crate::{Dispatch, Event};
 use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -209,7 +210,7 @@ pub(crate) struct EventRoutes {
 #[derive(Default)]
 pub(crate) struct Snapshot {
     /// Per dispatch name with a typed or raw handler (catch-alls included in order).
-    pub events: HashMap<Box<str>, EventRoutes>,
+    pub events: HashMap<Box<str>, EventRoutes, BuildHasherDefault<NameHasher>>,
     /// For dispatches without their own handlers: the catch-alls alone.
     pub only_any: EventRoutes,
     /// Lifecycle and catch-all handlers, in order, for the events that are not dispatches.
@@ -283,5 +284,30 @@ fn add_typed(routes: &mut EventRoutes, member: &Arc<dyn Member>, state: &Arc<Ent
             member: index,
             state: state.clone(),
         });
+    }
+}
+
+/// FNV-1a for event names: the map is looked up for every dispatch (the event filter), and
+/// its keys are the handful of names handlers registered, so a name from the network that
+/// collides costs at most a few comparisons (no flooding: nothing from the network is
+/// inserted).
+#[derive(Default)]
+pub(crate) struct NameHasher(u64);
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
     }
 }

@@ -10,18 +10,52 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// What a handler call is handling, for messages.
-#[derive(Clone)]
-pub(crate) enum Label {
-    Dispatch(Dispatch),
-    Lifecycle(&'static str),
+/// What a handler call is handling, for messages: the event's name (up to 48 bytes, enough
+/// for every Discord event) and `s`, copied so that marking a call costs no allocation.
+#[derive(Clone, Copy)]
+pub(crate) struct Label {
+    name: [u8; 48],
+    len: u8,
+    truncated: bool,
+    /// `None` for lifecycle events.
+    seq: Option<u64>,
+}
+
+impl Label {
+    pub fn dispatch(dispatch: &Dispatch) -> Label {
+        Label::new(dispatch.event_type(), Some(dispatch.seq()))
+    }
+
+    pub fn lifecycle(name: &'static str) -> Label {
+        Label::new(name, None)
+    }
+
+    fn new(name: &str, seq: Option<u64>) -> Label {
+        let mut len = name.len().min(48);
+        while !name.is_char_boundary(len) {
+            len -= 1;
+        }
+        let mut bytes = [0; 48];
+        bytes[..len].copy_from_slice(&name.as_bytes()[..len]);
+        Label {
+            name: bytes,
+            len: len as u8,
+            truncated: len < name.len(),
+            seq,
+        }
+    }
+
+    fn name(&self) -> &str {
+        std::str::from_utf8(&self.name[..usize::from(self.len)]).unwrap_or("?")
+    }
 }
 
 impl fmt::Display for Label {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Label::Dispatch(d) => write!(f, "{} (s={})", d.event_type(), d.seq()),
-            Label::Lifecycle(name) => write!(f, "the {name} event"),
+        let more = if self.truncated { "…" } else { "" };
+        match self.seq {
+            Some(seq) => write!(f, "{}{more} (s={seq})", self.name()),
+            None => write!(f, "the {}{more} event", self.name()),
         }
     }
 }
@@ -39,6 +73,7 @@ struct Shared {
     wake: Condvar,
     /// The watchdog waits for a call to start: `begin` must wake it.
     parked: AtomicBool,
+    threshold: Duration,
 }
 
 /// The runner's side: marks each handler call's start and end.
@@ -59,6 +94,7 @@ impl Watchdog {
             }),
             wake: Condvar::new(),
             parked: AtomicBool::new(false),
+            threshold,
         });
         let thread = {
             let shared = shared.clone();
@@ -73,10 +109,10 @@ impl Watchdog {
     }
 
     /// A handler starts on `label`.
-    pub fn begin(&self, label: &Label) {
+    pub fn begin(&self, label: Label) {
         {
             let mut call = self.shared.call.lock();
-            call.label = Some(label.clone());
+            call.label = Some(label);
             call.started = Instant::now();
             call.id = call.id.wrapping_add(1);
         }
@@ -85,9 +121,16 @@ impl Watchdog {
         }
     }
 
-    /// The handler returned (or panicked).
-    pub fn end(&self) {
-        self.shared.call.lock().label = None;
+    /// The handler returned (or panicked); one that ran past the threshold is reported with
+    /// how long it took in all (whether or not the watchdog got to it while it ran).
+    pub fn end(&self, shard_id: u64) {
+        let mut call = self.shared.call.lock();
+        let label = call.label.take();
+        let took = call.started.elapsed();
+        if let (true, Some(label)) = (took >= self.shared.threshold, label) {
+            drop(call);
+            log::warn!("shard {shard_id}: a handler for {label} returned after {took:.1?}; events waited meanwhile");
+        }
     }
 }
 
