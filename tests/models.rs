@@ -130,14 +130,17 @@ fn ready_and_guild_create_parse_as_the_simulator_sends_them() {
     assert!(borrows_from(&ready_dispatch, &ready.session_id));
     assert_eq!(ready.v, Some(10));
     assert!(ready.user.bot);
-    assert_eq!(ready.user.id, Snowflake(1000));
+    assert_eq!(ready.user.id, Snowflake(syncord::sim::payload::BOT_USER_ID));
     assert_eq!(ready.user.username, "sim-bot");
     assert_eq!(
         ready.resume_gateway_url.as_deref(),
         Some(&*live.sim.resume_url())
     );
     assert_eq!(ready.shard, Some([0, 1]));
-    assert_eq!(ready.application.map(|a| a.id), Some(Snowflake(1000)));
+    assert_eq!(
+        ready.application.map(|a| a.id),
+        Some(Snowflake(syncord::sim::payload::BOT_USER_ID))
+    );
     assert_eq!(ready.guilds.len(), 2);
     assert!(ready.guilds.iter().all(|g| g.unavailable == Some(true)));
     // Another event's model declines it.
@@ -152,7 +155,13 @@ fn ready_and_guild_create_parse_as_the_simulator_sends_them() {
             guild.name.as_deref(),
             Some(&*format!("sim guild {}", guild.id))
         );
-        assert!(guild.channels.is_empty() && guild.members.is_empty() && guild.roles.is_empty());
+        // Shaped like Discord's: channels, the @everyone role, and the bot among the members.
+        assert!(!guild.channels.is_empty(), "{}", dispatch.data_json());
+        assert!(!guild.roles.is_empty(), "{}", dispatch.data_json());
+        assert!(guild
+            .members
+            .iter()
+            .any(|m| m.user.as_ref().map(|u| u.id) == Some(ready.user.id)));
     }
     live.stop();
 }

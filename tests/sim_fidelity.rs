@@ -288,7 +288,7 @@ fn refuse_resume_does_not_hold_up_the_faults_behind_it() {
     read_hello(&mut ws);
 }
 
-// ---- PROTOCOL.md §12 rules -------------------------------------------------------------
+// ---- Session rules: heartbeat timeout, resume window, op 7, sessions ended by a close ------
 
 #[test]
 fn no_heartbeat_within_interval_and_grace_closes_with_4009_and_keeps_the_session() {

@@ -7,6 +7,7 @@ use crossbeam_channel::{unbounded, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 use syncord::dispatch::Dispatcher;
+use syncord::sim::payload::BOT_USER_ID;
 use syncord::sim::{RecordKind, SimConfig, Simulator};
 use syncord::{Dispatch, Intents, Shard, ShardThread};
 
@@ -129,7 +130,11 @@ fn without_message_content_guild_messages_arrive_blank_except_dms_and_mentions()
 
     sim.push(
         "MESSAGE_CREATE",
-        &guild_message(2, "hey bot", json!([{"id": "1000", "username": "sim-bot"}])),
+        &guild_message(
+            2,
+            "hey bot",
+            json!([{"id": BOT_USER_ID.to_string(), "username": "sim-bot"}]),
+        ),
     )
     .unwrap();
     assert_eq!(
@@ -199,7 +204,7 @@ fn a_posted_message_is_recorded_answered_and_dispatched_back() {
     );
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["content"], "pong");
-    assert_eq!(created["author"]["id"], "1000");
+    assert_eq!(created["author"]["id"], BOT_USER_ID.to_string());
     assert_eq!(created["type"], 19, "a reply");
     let echoed = next(&rx);
     assert_eq!(echoed.event_type(), "MESSAGE_CREATE");

@@ -15,7 +15,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
-/// How a connection compresses what it sends (PROTOCOL.md §7).
+/// How a connection compresses what it sends ("Transport Compression" and "Payload
+/// Compression" in Discord's Gateway page).
 pub(crate) enum SimEncoder {
     Plain {
         payload_compression: bool,
@@ -36,9 +37,11 @@ pub(crate) const CLOSE_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(1);
 /// ([`super::timer`]) carries these out, so the connection's thread can block in `read`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Deadlines {
-    /// No heartbeat by then: close with 4009 (PROTOCOL.md §12).
+    /// No heartbeat by then: close with 4009 (the code is the simulator's choice: Discord's
+    /// Gateway page, "Sending Heartbeats", says only that such a client is disconnected).
     pub heartbeat: Option<Instant>,
-    /// Op 7 was sent and the client is still here then: close with 4000 (§4.5).
+    /// Op 7 was sent and the client is still here then: close with 4000 ("Reconnect" in
+    /// Discord's Gateway Events page).
     pub reconnect: Option<Instant>,
     /// A close handshake is under way: shut TCP down then if it has not finished.
     pub closing: Option<Instant>,
@@ -61,7 +64,7 @@ pub(crate) struct SimConn {
     pub encoder: Mutex<SimEncoder>,
     pub zlib_frame_size: usize,
     /// The session this connection is authenticated for (`None` before Identify/Resume and
-    /// again after op 9, PROTOCOL.md §4.6).
+    /// again after op 9: "Invalid Session" in Discord's Gateway Events page).
     pub session: Mutex<Option<String>>,
     /// Receive times in the rate-limit window.
     pub sends: Mutex<VecDeque<Instant>>,
@@ -136,16 +139,17 @@ impl SimConn {
         self.conn.send(Message::binary(bytes.to_vec())).is_ok()
     }
 
-    /// Sends the close frame (once) and leaves the socket open for the client's answer,
-    /// which the connection's thread reads (RFC 6455 §5.5.1: the client echoes it, then the
-    /// server closes TCP); the timer shuts TCP down if no answer comes in time. False if a
-    /// close was already under way.
-    pub fn start_close(&self, code: u16, reason: &str) -> bool {
-        // Set before the frame goes out, so its echo can never look like a close the client
-        // started.
-        if self.closing.swap(true, Ordering::AcqRel) {
-            return false;
-        }
+    /// Claims the right to close: true once, for the first caller. From then on an
+    /// incoming close frame is the client's echo.
+    pub fn claim_close(&self) -> bool {
+        !self.closing.swap(true, Ordering::AcqRel)
+    }
+
+    /// Sends the close frame (after [`SimConn::claim_close`]) and leaves the socket open for
+    /// the client's answer, which the connection's thread reads (RFC 6455 §5.5.1: the
+    /// client echoes it, then the server closes TCP); the timer shuts TCP down if no answer
+    /// comes in time.
+    pub fn send_close(&self, code: u16, reason: &str) {
         self.arm(|d| d.closing = Some(Instant::now() + CLOSE_HANDSHAKE_TIMEOUT));
         let frame = CloseFrame {
             code: CloseCode::from(code),
@@ -154,7 +158,6 @@ impl SimConn {
         // Not in the middle of a compressed payload.
         let _encoder = self.encoder.lock();
         let _ = self.conn.send(Message::Close(Some(frame)));
-        true
     }
 
     /// Whether the simulator has sent its close frame on this connection.

@@ -1,8 +1,10 @@
 //! The gateway protocol as the simulator plays it: Hello, payload checks, Identify, Resume,
-//! Request Guild Members (PROTOCOL.md §12).
+//! Request Guild Members, closes (the Gateway and Gateway Events pages of Discord's
+//! developer documentation).
 
 use super::conn::{SimConn, SimEncoder};
 use super::http::{query_param, RequestHead};
+use super::payload::{self, member_json};
 use super::record::RecordKind;
 use super::server::{Inner, SimSession};
 use super::ConnectionFault;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use tungstenite::Message;
 
 /// Why the simulator is closing a connection.
-pub(super) struct CloseWith(pub u16, pub &'static str);
+struct CloseWith(u16, &'static str);
 
 pub(super) fn serve_gateway(
     inner: &Arc<Inner>,
@@ -40,8 +42,9 @@ pub(super) fn serve_gateway(
     if !matches!(query_param(&head.query, "encoding"), None | Some("json")) {
         return close(CloseWith(4002, "Unsupported encoding"));
     }
-    // PROTOCOL.md §12: no heartbeat within interval + grace closes with 4009. The clock
-    // starts at Hello (without Hello the client cannot know when to beat).
+    // A client that misses its heartbeat window is disconnected ("Sending Heartbeats" in
+    // Discord's Gateway page); the grace and the code, 4009, are the simulator's choices.
+    // The clock starts at Hello (without Hello the client cannot know when to beat).
     let heartbeat_timeout = inner
         .config
         .heartbeat_interval
@@ -93,8 +96,8 @@ pub(super) fn serve_gateway(
                 let code = frame.map(|f| u16::from(f.code));
                 inner.record(conn.id, RecordKind::ClosedByClient { code });
                 if matches!(code, Some(1000 | 1001)) {
-                    // PROTOCOL.md §3: a close the client starts with 1000/1001 ends the
-                    // session.
+                    // A close the client starts with 1000/1001 ends the session
+                    // ("Disconnecting" in Discord's Gateway page).
                     let id = conn.session.lock().take();
                     if let Some(id) = id {
                         inner.sessions.lock().map.remove(&id);
@@ -163,7 +166,8 @@ fn handle_payload(
             json: text.to_owned(),
         },
     );
-    // PROTOCOL.md §5.1: more than the limit in any rolling window closes with 4008.
+    // More than the send limit in any rolling window closes with 4008 ("Rate Limiting" in
+    // Discord's Gateway page).
     let (limit, window) = inner.config.rate_limit;
     {
         let now = Instant::now();
@@ -246,33 +250,31 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
     if guilds.len() > config.max_guilds_per_shard as usize {
         return Err(CloseWith(4011, "Sharding required."));
     }
+    let large_threshold = d
+        .get("large_threshold")
+        .and_then(Value::as_u64)
+        .unwrap_or(50)
+        .clamp(50, 250);
+    let resume_gateway_url = config
+        .resume_gateway_url
+        .clone()
+        .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()));
     let mut sessions = inner.sessions.lock();
     sessions.next_id += 1;
     let session_id = format!("sim-session-{}-{}", inner.port, sessions.next_id);
-    let unavailable: Vec<String> = guilds
-        .iter()
-        .map(|g| format!(r#"{{"id":"{g}","unavailable":true}}"#))
-        .collect();
-    let ready = format!(
-        r#"{{"v":10,"user":{{"id":"1000","username":"sim-bot","discriminator":"0","global_name":null,"avatar":null,"bot":true}},"guilds":[{}],"session_id":"{session_id}","resume_gateway_url":{},"shard":[{},{}],"application":{{"id":"1000","flags":0}},"_trace":["sim"]}}"#,
-        unavailable.join(","),
-        Value::String(
-            config
-                .resume_gateway_url
-                .clone()
-                .unwrap_or_else(|| format!("{}/resume", inner.gateway_url()))
-        ),
-        shard[0],
-        shard[1]
-    );
+    let ready = payload::ready(&payload::ReadyFacts {
+        session_id: &session_id,
+        resume_gateway_url: &resume_gateway_url,
+        shard,
+        guilds: &guilds,
+        application_flags: application_flags(config.allowed_privileged),
+    });
     let mut session = SimSession::new(conn);
     session.intents = config.enforce_intents.then_some(intents);
     inner.push_to(&mut session, "READY", &ready);
+    let with_presences = intents.contains(Intents::GUILD_PRESENCES);
     for g in &guilds {
-        let guild = format!(
-            r#"{{"id":"{g}","name":"sim guild {g}","unavailable":false,"member_count":{},"channels":[],"members":[],"roles":[]}}"#,
-            config.members
-        );
+        let guild = payload::guild_create_with(*g, config.members, with_presences, large_threshold);
         inner.push_gated(&mut session, "GUILD_CREATE", &guild);
     }
     *conn.session.lock() = Some(session_id.clone());
@@ -291,6 +293,27 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
     Ok(())
 }
 
+/// The application flags of a bot allowed `privileged` intents ("Application Resource",
+/// Application Flags: the `GATEWAY_*_LIMITED` flags of an unverified bot, and the command
+/// badge).
+fn application_flags(privileged: Intents) -> u64 {
+    const GATEWAY_PRESENCE_LIMITED: u64 = 1 << 13;
+    const GATEWAY_GUILD_MEMBERS_LIMITED: u64 = 1 << 15;
+    const GATEWAY_MESSAGE_CONTENT_LIMITED: u64 = 1 << 19;
+    const APPLICATION_COMMAND_BADGE: u64 = 1 << 23;
+    let mut flags = APPLICATION_COMMAND_BADGE;
+    for (intent, flag) in [
+        (Intents::GUILD_PRESENCES, GATEWAY_PRESENCE_LIMITED),
+        (Intents::GUILD_MEMBERS, GATEWAY_GUILD_MEMBERS_LIMITED),
+        (Intents::MESSAGE_CONTENT, GATEWAY_MESSAGE_CONTENT_LIMITED),
+    ] {
+        if privileged.contains(intent) {
+            flags |= flag;
+        }
+    }
+    flags
+}
+
 fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), CloseWith> {
     let token = d.get("token").and_then(Value::as_str);
     let session_id = d.get("session_id").and_then(Value::as_str);
@@ -302,8 +325,8 @@ fn resume(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Clos
         return Err(CloseWith(4004, "Authentication failed."));
     }
     let mut sessions = inner.sessions.lock();
-    // PROTOCOL.md §12: a session without a connection for longer than the resume window
-    // has expired.
+    // A session without a connection times out "after a few minutes" ("Disconnecting" in
+    // Discord's Gateway page): after the resume window it cannot be resumed.
     if sessions
         .map
         .get(session_id)
@@ -342,12 +365,16 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
     let Some(guild_id) = d.get("guild_id").and_then(Value::as_str) else {
         return Err(CloseWith(4001, "Invalid request guild members payload"));
     };
+    // A guild id that is not a snowflake still gets an answer; its members' roles are
+    // then numbered from 0.
+    let guild: u64 = guild_id.parse().unwrap_or(0);
     let nonce = d.get("nonce").and_then(Value::as_str);
     let config = &inner.config;
     let wants_all = d.get("query").and_then(Value::as_str) == Some("")
         && d.get("limit").and_then(Value::as_u64) == Some(0);
     if wants_all {
-        // PROTOCOL.md §5.1: "all members" is 1 request per guild per 30 s.
+        // "All members" is 1 request per guild per 30 s ("Request Guild Members" in Discord's
+        // Gateway Events page).
         const ALL_MEMBERS_WINDOW: Duration = Duration::from_secs(30);
         let now = Instant::now();
         let mut last = inner.all_member_requests.lock();
@@ -378,12 +405,14 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
                 .into_iter()
                 .partition(|id| (1..=u64::from(config.members)).contains(id));
             (
-                found.iter().map(|id| member_json(*id)).collect(),
+                found.iter().map(|id| member_json(guild, *id)).collect(),
                 missing.iter().map(|id| format!(r#""{id}""#)).collect(),
             )
         }
         _ => (
-            (1..=u64::from(config.members)).map(member_json).collect(),
+            (1..=u64::from(config.members))
+                .map(|id| member_json(guild, id))
+                .collect(),
             Vec::new(),
         ),
     };
@@ -417,10 +446,4 @@ fn request_members(inner: &Arc<Inner>, d: &Value) -> Result<(), CloseWith> {
         inner.push_to(session, "GUILD_MEMBERS_CHUNK", &data);
     }
     Ok(())
-}
-
-fn member_json(id: u64) -> String {
-    format!(
-        r#"{{"user":{{"id":"{id}","username":"member{id}","discriminator":"0","avatar":null}},"roles":[],"joined_at":"2024-01-01T00:00:00.000000+00:00","deaf":false,"mute":false,"flags":0}}"#
-    )
 }

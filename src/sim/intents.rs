@@ -9,8 +9,7 @@ use crate::Intents;
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// The simulated bot's user id (the `user` of READY).
-pub(crate) const BOT_ID: &str = "1000";
+use super::payload::BOT_USER_ID;
 
 /// Intents that enable an event in guilds, as opposed to DMs.
 const GUILD_SIDE: Intents = Intents::GUILDS
@@ -53,7 +52,7 @@ pub(crate) fn gate<'d>(intents: Intents, event: &str, data_json: &'d str) -> Opt
         intents.intersects(needs & side)
     } else if own_member && !covered {
         // The bot's own member update comes without GUILD_MEMBERS.
-        d.pointer("/user/id").and_then(Value::as_str) == Some(BOT_ID)
+        d.pointer("/user/id").is_some_and(is_bot_id)
     } else {
         covered
     };
@@ -79,8 +78,13 @@ pub(crate) fn gate<'d>(intents: Intents, event: &str, data_json: &'d str) -> Opt
     Some(Cow::Owned(d.to_string()))
 }
 
+/// Whether `id` is the simulated bot's user id (READY's `user`).
+fn is_bot_id(id: &Value) -> bool {
+    id.as_str().and_then(|id| id.parse::<u64>().ok()) == Some(BOT_USER_ID)
+}
+
 fn from_or_mentions_bot(d: &Value) -> bool {
-    let is_bot = |user: &Value| user.get("id").and_then(Value::as_str) == Some(BOT_ID);
+    let is_bot = |user: &Value| user.get("id").is_some_and(is_bot_id);
     d.get("author").is_some_and(is_bot)
         || d.get("mentions")
             .and_then(Value::as_array)
@@ -148,19 +152,25 @@ mod tests {
             ),
             "hi"
         );
-        let mention = GUILD_MESSAGE.replace(r#""mentions":[]"#, r#""mentions":[{"id":"1000"}]"#);
+        let mention = GUILD_MESSAGE.replace(
+            r#""mentions":[]"#,
+            &format!(r#""mentions":[{{"id":"{BOT_USER_ID}"}}]"#),
+        );
         let sent = gate(Intents::GUILD_MESSAGES, "MESSAGE_CREATE", &mention).unwrap();
         assert_eq!(field(&sent, "content"), "secret");
-        let own = GUILD_MESSAGE.replace(r#""author":{"id":"42"}"#, r#""author":{"id":"1000"}"#);
+        let own = GUILD_MESSAGE.replace(
+            r#""author":{"id":"42"}"#,
+            &format!(r#""author":{{"id":"{BOT_USER_ID}"}}"#),
+        );
         let sent = gate(Intents::GUILD_MESSAGES, "MESSAGE_UPDATE", &own).unwrap();
         assert_eq!(field(&sent, "content"), "secret");
     }
 
     #[test]
     fn the_bots_own_member_update_comes_without_guild_members() {
-        let own = r#"{"guild_id":"3","user":{"id":"1000"},"roles":[]}"#;
+        let own = format!(r#"{{"guild_id":"3","user":{{"id":"{BOT_USER_ID}"}},"roles":[]}}"#);
         let other = r#"{"guild_id":"3","user":{"id":"42"},"roles":[]}"#;
-        assert!(gate(Intents::GUILDS, "GUILD_MEMBER_UPDATE", own).is_some());
+        assert!(gate(Intents::GUILDS, "GUILD_MEMBER_UPDATE", &own).is_some());
         assert!(gate(Intents::GUILDS, "GUILD_MEMBER_UPDATE", other).is_none());
     }
 }

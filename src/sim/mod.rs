@@ -1,6 +1,6 @@
 //! A faithful Discord gateway simulator (feature `sim`): a real websocket and HTTP server on
-//! 127.0.0.1 that behaves like the gateway described in PROTOCOL.md, for tests and examples
-//! that run without Discord.
+//! 127.0.0.1 that behaves like Discord's gateway as its developer documentation describes it
+//! (API v10), for tests and examples that run without Discord.
 //!
 //! ```
 //! use std::time::Duration;
@@ -27,12 +27,21 @@
 //!     .unwrap();
 //! pusher.join().unwrap();
 //! ```
+//!
+//! Besides Discord's close codes it keeps Discord's session rules: a connection
+//! that misses its heartbeat window is closed with 4009 ([`SimConfig::heartbeat_grace`]),
+//! a session outlives its connection for [`SimConfig::resume_window`], a client that stays
+//! after op 7 is closed ([`SimConfig::reconnect_close_delay`]), a connection is no longer
+//! authenticated after op 9, and every close gets the websocket closing handshake. What it
+//! sends is shaped like Discord's payloads; [`payload`] builds more of them for
+//! [`Simulator::push`].
 
 mod config;
 mod conn;
 mod gateway;
 mod http;
 mod intents;
+pub mod payload;
 mod record;
 mod rest;
 mod server;
@@ -210,7 +219,7 @@ impl Simulator {
     /// dispatch tied to an intent the session did not identify with is not sent (`None`,
     /// nothing numbered); MESSAGE_CREATE/MESSAGE_UPDATE without `MESSAGE_CONTENT` arrive
     /// with `content`, `embeds`, `attachments` and `components` empty and no `poll`, except
-    /// in DMs (no `guild_id`), messages that mention the bot (user id `1000`) and the bot's
+    /// in DMs (no `guild_id`), messages that mention the bot ([`payload::BOT_USER_ID`]) and the bot's
     /// own messages. Messages and reactions with a `guild_id` need the guild intent, without
     /// one the DM intent. [`SimConfig::enforce_intents`] turns this off.
     pub fn push(&self, event_type: &str, data_json: &str) -> Option<u64> {

@@ -3,7 +3,7 @@
 //! message back as MESSAGE_CREATE, so a bot that answers messages is tested offline.
 
 use super::http::RequestHead;
-use super::intents::BOT_ID;
+use super::payload::{message_create, BOT_USER_ID};
 use super::record::RecordKind;
 use super::server::Inner;
 use serde_json::{json, Value};
@@ -93,38 +93,43 @@ pub(crate) fn create_message(
             json: String::from_utf8_lossy(body).into_owned(),
         },
     );
+    let Ok(channel) = channel_id.parse::<u64>() else {
+        return error(404, "Unknown Channel", 10003);
+    };
     let n = inner.posted.fetch_add(1, Ordering::AcqRel);
-    let id = (1_400_000_000_000_000_000u64 + n).to_string();
+    let id = 1_400_000_000_000_000_000u64 + n;
+    // In the channel's guild if a message from there was seen, else a DM (guild 0).
+    let guild = inner
+        .channel_guilds
+        .lock()
+        .get(channel_id)
+        .and_then(|g| g.parse::<u64>().ok())
+        .unwrap_or(0);
+    let Ok(mut message) =
+        serde_json::from_str::<Value>(&message_create(guild, channel, id, BOT_USER_ID, content))
+    else {
+        return error(500, "the simulator could not build the message", 0);
+    };
     let reference = request.get("message_reference").cloned();
-    let mut message = json!({
-        "id": id,
-        "channel_id": channel_id,
-        "author": {"id": BOT_ID, "username": "sim-bot", "discriminator": "0", "global_name": null, "avatar": null, "bot": true},
-        "content": content,
-        "timestamp": "2025-01-01T00:00:00.000000+00:00",
-        "edited_timestamp": null,
-        "tts": request.get("tts").and_then(Value::as_bool).unwrap_or(false),
-        "mention_everyone": false,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": embeds,
-        "components": request.get("components").cloned().unwrap_or(json!([])),
-        "pinned": false,
-        // 19 is a reply (Resources → Message → Message Types).
-        "type": if reference.is_some() { 19 } else { 0 },
-        "flags": 0,
-    });
     if let Some(object) = message.as_object_mut() {
-        if let Some(guild_id) = inner.channel_guilds.lock().get(channel_id) {
-            object.insert("guild_id".into(), Value::String(guild_id.clone()));
+        object.insert("embeds".into(), embeds);
+        object.insert(
+            "tts".into(),
+            json!(request.get("tts").and_then(Value::as_bool).unwrap_or(false)),
+        );
+        if let Some(components) = request.get("components") {
+            object.insert("components".into(), components.clone());
         }
+        // 19 is a reply (Resources → Message → Message Types).
         if let Some(reference) = reference {
+            object.insert("type".into(), json!(19));
             object.insert("message_reference".into(), reference);
         }
-        if let Some(nonce) = request.get("nonce") {
-            object.insert("nonce".into(), nonce.clone());
-        }
+        // Discord echoes a nonce only when the request had one.
+        match request.get("nonce") {
+            Some(nonce) => object.insert("nonce".into(), nonce.clone()),
+            None => object.remove("nonce"),
+        };
     }
     let text = message.to_string();
     inner.push("MESSAGE_CREATE", &text);

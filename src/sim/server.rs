@@ -62,7 +62,7 @@ impl SimSession {
     }
 
     /// Whether the session has been without a connection for longer than `window`
-    /// (PROTOCOL.md §12: it can no longer be resumed).
+    /// (it can no longer be resumed: "Disconnecting" in Discord's Gateway page).
     pub fn expired(&self, window: Duration, now: Instant) -> bool {
         self.conn.is_none()
             && self
@@ -230,7 +230,7 @@ impl Inner {
     /// Starts the closing handshake on `conn` with `code`: recorded, and the session dropped
     /// first when the config says Discord would not resume after `code`.
     pub fn close_conn(&self, conn: &SimConn, code: u16, reason: &str) -> bool {
-        if conn.closing() {
+        if !conn.claim_close() {
             return false;
         }
         if self.config.end_session_on_close && ends_session(code) {
@@ -239,13 +239,16 @@ impl Inner {
                 self.sessions.lock().map.remove(&id);
             }
         }
+        // Recorded before the frame goes out, so it precedes the echo's record.
         self.record(conn.id, RecordKind::ClosedByServer { code });
-        conn.start_close(code, reason)
+        conn.send_close(code, reason);
+        true
     }
 
     /// Sends op 9 on `conn`. The connection is no longer authenticated afterwards and
-    /// streams nothing more (PROTOCOL.md §4.6): `false` destroys its session, `true` keeps
-    /// the session, buffering its dispatches for a Resume.
+    /// streams nothing more ("Invalid Session" in Discord's Gateway Events page): `false`
+    /// destroys its session, `true` keeps the session, buffering its dispatches for a
+    /// Resume.
     pub fn invalidate(&self, conn: &SimConn, resumable: bool) -> bool {
         // Under the sessions lock, so no dispatch can slip out after op 9.
         let mut sessions = self.sessions.lock();
@@ -430,7 +433,9 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
 }
 
 /// Whether a client must start a new session after the server closed with `code`
-/// (PROTOCOL.md §3: 4003, 4007, 4009 re-identify; 4004 and 4010–4014 are fatal).
+/// ("Gateway Close Event Codes" in Discord's Opcodes and Status Codes page: after 4007 and
+/// 4009 start a new session, 4003 means the session was invalidated, 4004 and 4010–4014
+/// are not reconnected at all).
 pub(crate) fn ends_session(code: u16) -> bool {
     matches!(code, 4003 | 4004 | 4007 | 4009 | 4010..=4014)
 }

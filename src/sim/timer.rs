@@ -42,12 +42,13 @@ fn due(deadlines: &mut super::conn::Deadlines, now: Instant) -> Vec<Action> {
     }
     if deadlines.reconnect.is_some_and(|t| t <= now) {
         deadlines.reconnect = None;
-        // PROTOCOL.md §4.5: the server closes the socket itself a few seconds after op 7.
+        // "Reconnect" in Discord's Gateway Events page: the socket is closed a few seconds
+        // after op 7.
         actions.push(Action::Close(4000, "Reconnect requested"));
     }
     if deadlines.heartbeat.is_some_and(|t| t <= now) {
         deadlines.heartbeat = None;
-        // PROTOCOL.md §12: no heartbeat within interval + grace.
+        // No heartbeat within interval + grace ("Sending Heartbeats", Gateway page).
         actions.push(Action::Close(4009, "Session timed out"));
     }
     actions
