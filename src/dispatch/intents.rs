@@ -1,5 +1,5 @@
-//! Which intents each dispatch needs (Discord: Gateway → Gateway Intents; PROTOCOL.md §8 is
-//! the same table).
+//! Which intents each dispatch needs (Discord: Gateway → Gateway Intents, the table of
+//! intents and the events they enable).
 
 use crate::Intents;
 use std::fmt;
