@@ -8,20 +8,35 @@
 //! ```
 //!
 //! Environment (set by run.sh): `BENCH_WS_URL` (`ws://127.0.0.1:<port>`), `BENCH_COMPRESS`
-//! (`none`, `zlib` or `zstd`), `BENCH_EVENTS` (N). `BENCH_HTTP_URL` and `BENCH_MODE` are
-//! not used: the shard connects to `BENCH_WS_URL` directly (`gateway_url`, no discovery).
+//! (`none`, `zlib` or `zstd`), `BENCH_EVENTS` (N). `BENCH_HTTP_URL` is not used: the shard
+//! connects to `BENCH_WS_URL` directly (`gateway_url`, no discovery). `BENCH_MODE` (run.sh
+//! leaves it empty for this peer; set it in a wrapper script) picks what is measured:
 //!
-//! What counts: every dispatch the shard hands to the closure after READY and before the
-//! `BENCH_DONE` marker, i.e. after the transport inflate and the envelope parse (`op`, `s`,
-//! `t` read, `d` kept as raw JSON text: syncord's default and only parse). Clock: READY
-//! received (the `Event::Ready` callback) -> the marker received (its callback), wall time.
+//! - empty or `raw` (the default): `Shard::run` with one closure. What counts: every
+//!   dispatch the shard hands to the closure after READY and before the `BENCH_DONE`
+//!   marker, i.e. after the transport inflate and the envelope parse (`op`, `s`, `t` read,
+//!   `d` kept as raw JSON text: syncord's default parse).
+//! - `typed`: the [`Dispatcher`] with one typed `MessageCreate` handler that reads the
+//!   author, the channel and the content. What counts: every handler call, i.e. each
+//!   MESSAGE_CREATE parsed into the model.
+//! - `rare`: the [`Dispatcher`] with one handler for an event that never comes
+//!   (GUILD_BAN_ADD), so every MESSAGE_CREATE goes unhandled (counted for the session, not
+//!   scanned past its envelope). What counts: the dispatches received between READY and the
+//!   marker, from the marker's sequence number (READY is `s` 1, the marker `s` N+2).
+//!
+//! Clock: READY received (the `Event::Ready` callback, or `on_ready`) -> the marker
+//! received (its callback), wall time.
 //!
 //! Prints exactly `syncord events=<n> seconds=<t> events_per_s=<r>` on stdout and exits 0;
 //! exits 3 without that line when `BENCH_COMPRESS` names a compression this build lacks,
 //! and 1 on any other failure (details on stderr).
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use syncord::dispatch::Dispatcher;
+use syncord::model::MessageCreate;
 use syncord::{Backoff, Compression, Config, Event, Intents, Shard};
 
 fn env(name: &str) -> String {
@@ -60,6 +75,33 @@ fn main() {
         })
         .build();
     let shard = Shard::with_config(config);
+    let mode = std::env::var("BENCH_MODE").unwrap_or_default();
+    let (done, count) = match mode.as_str() {
+        "" | "raw" => raw(shard),
+        "typed" => dispatched(shard, true),
+        "rare" => dispatched(shard, false),
+        other => {
+            eprintln!("bench_replay: BENCH_MODE {other:?} is not one of raw, typed, rare");
+            std::process::exit(1)
+        }
+    };
+    if !done {
+        std::process::exit(1);
+    }
+    if count != expected {
+        eprintln!("bench_replay: counted {count} dispatches, expected {expected}");
+    }
+}
+
+fn report(count: u64, started: Option<Instant>) {
+    let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let rate = (count as f64 / seconds).round() as u64;
+    println!("syncord events={count} seconds={seconds:.3} events_per_s={rate}");
+    let _ = std::io::stdout().flush();
+}
+
+/// `Shard::run` with one closure; returns whether the marker came, and the count.
+fn raw(shard: Shard) -> (bool, u64) {
     let handle = shard.handle();
     let mut started: Option<Instant> = None;
     let mut count = 0u64;
@@ -69,10 +111,7 @@ fn main() {
         Event::Dispatch(d) if started.is_some() && !done => match d.event_type() {
             "READY" => {}
             "BENCH_DONE" => {
-                let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-                let rate = (count as f64 / seconds).round() as u64;
-                println!("syncord events={count} seconds={seconds:.3} events_per_s={rate}");
-                let _ = std::io::stdout().flush();
+                report(count, started);
                 done = true;
                 handle.shutdown();
             }
@@ -88,10 +127,67 @@ fn main() {
     if let Err(e) = result {
         eprintln!("bench_replay: {e}");
     }
-    if !done {
-        std::process::exit(1);
+    (done, count)
+}
+
+/// The dispatcher: a typed MESSAGE_CREATE handler (`typed`), or only a handler for an event
+/// that never comes (`rare`).
+fn dispatched(shard: Shard, typed: bool) -> (bool, u64) {
+    let dispatcher = Dispatcher::new();
+    let started: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let count = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let started = started.clone();
+        dispatcher.on_ready(move |_, _| {
+            *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now())
+        });
     }
-    if count != expected {
-        eprintln!("bench_replay: counted {count} dispatches, expected {expected}");
+    if typed {
+        let count = count.clone();
+        dispatcher.on::<MessageCreate>(move |_, message| {
+            // What a bot reads: who, where, what.
+            std::hint::black_box((
+                message.author.id,
+                &*message.author.username,
+                message.channel_id,
+                &*message.content,
+            ));
+            count.fetch_add(1, Ordering::Relaxed);
+        });
+    } else {
+        dispatcher.on_raw("GUILD_BAN_ADD", |_, d| {
+            eprintln!("bench_replay: unexpected {}", d.event_type())
+        });
     }
+    {
+        let (started, count, done) = (started.clone(), count.clone(), done.clone());
+        dispatcher.on_raw("BENCH_DONE", move |ctx, _| {
+            if !typed {
+                // READY is s=1, the N dispatches s=2..=N+1, the marker s=N+2.
+                count.store(ctx.seq().unwrap_or(2).saturating_sub(2), Ordering::Relaxed);
+            }
+            let started = *started.lock().unwrap_or_else(|e| e.into_inner());
+            report(count.load(Ordering::Relaxed), started);
+            done.store(true, Ordering::Release);
+            ctx.handle().shutdown();
+        });
+    }
+    {
+        let (count, done) = (count.clone(), done.clone());
+        dispatcher.on_disconnected(move |ctx, _, reason| {
+            if !done.load(Ordering::Acquire) {
+                eprintln!(
+                    "bench_replay: disconnected after {} events: {reason}",
+                    count.load(Ordering::Relaxed)
+                );
+                ctx.handle().shutdown();
+            }
+        });
+    }
+    dispatcher.on_error(|_, message| eprintln!("bench_replay: {message}"));
+    if let Err(e) = dispatcher.run(shard) {
+        eprintln!("bench_replay: {e}");
+    }
+    (done.load(Ordering::Acquire), count.load(Ordering::Relaxed))
 }

@@ -5,13 +5,21 @@
 //! DISCORD_TOKEN=... cargo run --example quickstart      # on Discord, until Ctrl-C
 //! ```
 //!
+//! A [`Dispatcher`] holds the handlers: one for each message, one for the connection's
+//! lifecycle. The shard identifies with the intents those handlers need (GUILD_MESSAGES and
+//! DIRECT_MESSAGES for MESSAGE_CREATE). Message text needs the privileged MESSAGE_CONTENT
+//! intent: without it, `content` is empty except in DMs and messages that mention the bot.
+//! Offline it is on; on Discord, enable it for the application in the Developer Portal and
+//! set `SYNCORD_MESSAGE_CONTENT=1`.
+//!
 //! Without `DISCORD_TOKEN` it starts the gateway simulator in this process; a helper thread
 //! plays the other users and writes a few messages, the last one `!stop`, and the handler
 //! shuts the shard down when it sees it.
 
-use serde::Deserialize;
 use std::process::ExitCode;
 use std::time::Duration;
+use syncord::dispatch::Dispatcher;
+use syncord::model::MessageCreate;
 use syncord::sim::{SimConfig, Simulator};
 use syncord::{Event, Intents, Shard};
 
@@ -24,19 +32,32 @@ const MESSAGES: [(&str, &str); 4] = [
 ];
 
 fn main() -> ExitCode {
-    // Everything that is not privileged, which includes GUILDS and GUILD_MESSAGES. Message
-    // text needs the privileged MESSAGE_CONTENT intent: without it, `content` is empty.
-    let intents = Intents::non_privileged();
+    let dispatcher = Dispatcher::new();
+    dispatcher.on::<MessageCreate>(|ctx, message| {
+        let author = message.author.display_name();
+        println!(
+            "#{} message from {author}: {}",
+            ctx.seq().unwrap_or(0),
+            message.content
+        );
+        if message.content == "!stop" {
+            ctx.handle().shutdown(); // `run` returns Ok once this handler returns.
+        }
+    });
+    dispatcher.on_lifecycle(|_, event| print_lifecycle(event));
 
     let result = match std::env::var("DISCORD_TOKEN") {
         Ok(token) if !token.is_empty() => {
+            if std::env::var("SYNCORD_MESSAGE_CONTENT").is_ok_and(|v| v == "1") {
+                dispatcher.add_intents(Intents::MESSAGE_CONTENT);
+            }
             println!("connecting to Discord; press Ctrl-C to stop");
-            let shard = Shard::new(token, intents);
-            shard.run(|event| print_event(&event)).map_err(Into::into)
+            dispatcher.run(dispatcher.shard(token)).map_err(Into::into)
         }
         _ => {
             println!("DISCORD_TOKEN is not set: using the built-in gateway simulator");
-            run_on_simulator(intents)
+            dispatcher.add_intents(Intents::MESSAGE_CONTENT);
+            run_on_simulator(&dispatcher)
         }
     };
     if let Err(e) = result {
@@ -46,11 +67,12 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_on_simulator(intents: Intents) -> Result<(), Box<dyn std::error::Error>> {
+fn run_on_simulator(dispatcher: &Dispatcher) -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimConfig::default())?;
-    // The simulator's config: its token, and discovery through its REST endpoint.
-    let shard = Shard::with_config(sim.client_config(intents).build());
-    let handle = shard.handle();
+    // The simulator's config (its token, discovery through its REST endpoint) with the
+    // dispatcher's intents.
+    let shard = Shard::with_config(sim.client_config(dispatcher.intents()).build());
+    println!("intents: {}", dispatcher.intents().names().join(" | "));
 
     std::thread::scope(|scope| {
         // The other side of the conversation: once our session is live, people write.
@@ -61,37 +83,14 @@ fn run_on_simulator(intents: Intents) -> Result<(), Box<dyn std::error::Error>> 
                 }
             }
         });
-
-        // Blocks this thread, calling the closure for every event, until shutdown.
-        shard.run(|event| {
-            print_event(&event);
-            if let Event::Dispatch(dispatch) = &event {
-                if dispatch
-                    .data::<Message>()
-                    .is_ok_and(|m| m.content == "!stop")
-                {
-                    handle.shutdown(); // `run` returns Ok once this handler returns.
-                }
-            }
-        })
+        // Blocks this thread, calling the handlers for every event, until shutdown.
+        dispatcher.run(shard)
     })?;
     println!("shut down cleanly");
     Ok(())
 }
 
-/// The part of a MESSAGE_CREATE this example reads; serde skips the rest.
-#[derive(Deserialize)]
-struct Message {
-    content: String,
-    author: Author,
-}
-
-#[derive(Deserialize)]
-struct Author {
-    username: String,
-}
-
-fn print_event(event: &Event) {
+fn print_lifecycle(event: &Event) {
     match event {
         Event::Connecting { attempt, url, .. } => {
             println!("connecting to {url} (attempt {attempt})")
@@ -104,18 +103,6 @@ fn print_event(event: &Event) {
                 .map_or("?", |user| user.username.as_str());
             println!("ready: logged in as {name}, session {}", ready.session_id);
         }
-        Event::Dispatch(dispatch) if dispatch.event_type() == "MESSAGE_CREATE" => {
-            match dispatch.data::<Message>() {
-                Ok(m) => println!(
-                    "#{} message from {}: {}",
-                    dispatch.seq(),
-                    m.author.username,
-                    m.content
-                ),
-                Err(e) => println!("#{} MESSAGE_CREATE (unreadable: {e})", dispatch.seq()),
-            }
-        }
-        Event::Dispatch(dispatch) => println!("#{} {}", dispatch.seq(), dispatch.event_type()),
         Event::Disconnected {
             code: Some(code),
             reason,

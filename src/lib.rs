@@ -1,9 +1,40 @@
 //! syncord: a blocking, thread-based Discord Gateway client. No async runtime.
 //!
-//! [`Shard::run`] blocks the calling thread and hands every event (gateway dispatches and
-//! the connection's lifecycle) to your closure, on that thread, in order. Reading,
-//! heartbeats and writing happen on three threads of the shard's own; a [`ShardHandle`]
-//! sends commands and shuts the shard down from any thread.
+//! Register handlers on a [`Dispatcher`] and run a shard with it: the handlers run on the
+//! thread that calls [`Dispatcher::run`], one event at a time, in order. Reading,
+//! heartbeats and writing happen on three threads of the shard's own; the [`ShardHandle`]
+//! in each handler's [`Context`] sends commands and shuts the shard down.
+//!
+//! ```no_run
+//! use syncord::dispatch::Dispatcher;
+//! use syncord::model::MessageCreate;
+//! use syncord::Intents;
+//!
+//! let dispatcher = Dispatcher::new();
+//! dispatcher.on_ready(|_ctx, ready| println!("ready, session {}", ready.session_id));
+//! dispatcher.on::<MessageCreate>(|ctx, message| {
+//!     println!("{}: {}", message.author.username, message.content);
+//!     if message.content == "!stop" {
+//!         ctx.handle().shutdown(); // `run` returns Ok once this handler returns
+//!     }
+//! });
+//! // The handlers need GUILD_MESSAGES and DIRECT_MESSAGES; message text is privileged.
+//! dispatcher.add_intents(Intents::MESSAGE_CONTENT);
+//! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
+//! dispatcher.run(dispatcher.shard(token))?;
+//! # Ok::<(), syncord::Error>(())
+//! ```
+//!
+//! Handlers are typed ([`Dispatcher::on`] with a [`model`] type, or any serde type with
+//! [`Dispatcher::on_data`]), raw by event name ([`Dispatcher::on_raw`]), for the lifecycle
+//! ([`Dispatcher::on_ready`], [`Dispatcher::on_disconnected`], …) or for everything
+//! ([`Dispatcher::on_any`]); the shard identifies with the intents they need, and
+//! dispatches nobody handles are never parsed. See [`dispatch`].
+//!
+//! # Without the dispatcher
+//!
+//! [`Shard::run`] hands every event (gateway dispatches and the connection's lifecycle) to
+//! one closure, on the calling thread, in order; [`Dispatch::data`] parses what you need.
 //!
 //! ```no_run
 //! use syncord::{Event, Intents, Shard};
@@ -137,11 +168,14 @@
 //!
 //! The `sim` feature adds [`sim::Simulator`], a gateway on 127.0.0.1 that behaves like
 //! Discord's (strict Identify/Resume checks, replay, rate limits, close codes, compression,
-//! TLS) and injects faults on demand, so bots are tested offline over real sockets.
+//! TLS, intents and message content) and injects faults on demand, so bots are tested
+//! offline over real sockets; its Create Message endpoint records a bot's replies and
+//! dispatches them back.
 #![deny(missing_docs)]
 
 pub mod cluster;
 mod config;
+pub mod dispatch;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -162,6 +196,7 @@ pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_
 /// The channel type of [`Shard::spawn_receiver`] and member requests: crossbeam-channel 0.5's
 /// receiver, re-exported so that no version has to be guessed.
 pub use crossbeam_channel::Receiver;
+pub use dispatch::{Context, Dispatcher, Registration};
 pub use error::{Error, Result};
 pub use policy::Backoff;
 pub use protocol::Intents;

@@ -34,7 +34,7 @@ fn a_blocked_handler_pauses_reading_without_a_false_zombie_and_loses_nothing() {
     let sim = sim(); // 100 ms heartbeats
     let capacity = 8;
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .event_queue(capacity)
         .slow_handler_warning(Duration::from_millis(300))
         .build();

@@ -99,7 +99,7 @@ fn chaos_every_sequence_number_exactly_once_and_in_order() {
     )
     .unwrap();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .rate_limit(1_000_000, Duration::from_secs(60))
         .invalid_session_delay(Duration::from_millis(2)..=Duration::from_millis(5))
         .backoff(Backoff {

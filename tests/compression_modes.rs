@@ -21,7 +21,7 @@ fn modes() -> [Compression; 3] {
 
 fn start(sim: &Simulator, mode: Compression) -> (ShardThread, Receiver<Event>) {
     let config = sim
-        .client_config(Intents::GUILDS | Intents::GUILD_MESSAGES)
+        .client_config(Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::DIRECT_MESSAGES)
         .compression(mode)
         .build();
     spawn_forwarding(config)

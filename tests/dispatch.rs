@@ -128,7 +128,7 @@ fn handler_runs_on_the_thread_that_called_run() {
 fn spawn_receiver_delivers_in_order_and_dropping_it_stops_the_shard() {
     let sim = syncord::sim::Simulator::start(syncord::sim::SimConfig::default()).unwrap();
     let shard = syncord::Shard::with_config(
-        sim.client_config(syncord::Intents::GUILD_MESSAGES)
+        sim.client_config(syncord::Intents::GUILD_MESSAGES | syncord::Intents::DIRECT_MESSAGES)
             .event_queue(8)
             .build(),
     );

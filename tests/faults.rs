@@ -44,8 +44,11 @@ fn assert_resumed_on(sim: &Simulator, n: usize, session: &str, seq: u64) {
 fn a_zombie_connection_is_detected_within_two_heartbeat_intervals_and_resumed() {
     let interval = Duration::from_millis(250);
     let sim = sim_with_interval(interval);
-    let (thread, mut events, session, seq) =
-        started(&sim, sim.client_config(Intents::GUILDS).build(), 2);
+    let (thread, mut events, session, seq) = started(
+        &sim,
+        sim.client_config(Intents::non_privileged()).build(),
+        2,
+    );
     let first = wait_connection(&sim, 1);
     // A few heartbeats are answered first.
     wait_received(&sim, 1, 2);
@@ -95,7 +98,11 @@ fn a_zombie_connection_is_detected_within_two_heartbeat_intervals_and_resumed() 
 fn any_frame_not_only_an_ack_keeps_a_connection_alive() {
     let interval = Duration::from_millis(200);
     let sim = sim_with_interval(interval);
-    let (thread, mut events, _, _) = started(&sim, sim.client_config(Intents::GUILDS).build(), 0);
+    let (thread, mut events, _, _) = started(
+        &sim,
+        sim.client_config(Intents::non_privileged()).build(),
+        0,
+    );
     let first = wait_connection(&sim, 1);
     wait_received(&sim, 1, 1);
     sim.set_acks(false);
@@ -142,8 +149,11 @@ fn any_frame_not_only_an_ack_keeps_a_connection_alive() {
 /// Returns the simulator and the shard's events, after the shutdown.
 fn resumes_after_a_tcp_drop(drop: impl FnOnce(&Simulator) -> bool) -> (Simulator, Events) {
     let sim = sim();
-    let (thread, mut events, session, seq) =
-        started(&sim, sim.client_config(Intents::GUILDS).build(), 3);
+    let (thread, mut events, session, seq) = started(
+        &sim,
+        sim.client_config(Intents::non_privileged()).build(),
+        3,
+    );
     assert!(drop(&sim));
     let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
     assert!(
@@ -177,7 +187,7 @@ fn no_hello_times_out_and_the_next_connection_identifies() {
     let hello_timeout = Duration::from_millis(400);
     sim.fault_next(ConnectionFault::NoHello, 1);
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .hello_timeout(hello_timeout)
         .backoff(quick_backoff())
         .build();
@@ -217,7 +227,7 @@ fn no_hello_times_out_and_the_next_connection_identifies() {
 fn no_hello_on_the_resume_url_times_out_and_the_next_attempt_resumes() {
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .hello_timeout(Duration::from_millis(400))
         .backoff(quick_backoff())
         .build();
@@ -242,7 +252,7 @@ fn a_hello_delayed_within_the_timeout_is_accepted() {
     let delay = Duration::from_millis(500);
     sim.fault_next(ConnectionFault::DelayHello(delay), 1);
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .hello_timeout(Duration::from_secs(5))
         .build();
     let (thread, mut events) = spawn(config);
@@ -260,7 +270,7 @@ fn a_hello_delayed_within_the_timeout_is_accepted() {
 fn op7_before_hello_reconnects_at_once() {
     let sim = sim();
     sim.fault_next(ConnectionFault::NoHello, 1);
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
+    let (thread, mut events) = spawn(sim.client_config(Intents::non_privileged()).build());
     let first = wait_connection(&sim, 1);
     events.wait("Connected", |e| matches!(e, Event::Connected));
     assert!(
@@ -336,7 +346,7 @@ fn next_session_payload(
 fn no_ready_after_identify_times_out_and_identifies_again() {
     let (url, received) = gateway_that_never_answers();
     let ready_timeout = Duration::from_millis(400);
-    let config = syncord::Config::builder("token", Intents::GUILDS)
+    let config = syncord::Config::builder("token", Intents::non_privileged())
         .gateway_url(url)
         .compression(syncord::Compression::None)
         .ready_timeout(ready_timeout)
@@ -369,7 +379,7 @@ fn no_ready_after_identify_times_out_and_identifies_again() {
 fn no_resumed_after_resume_times_out_and_resumes_again() {
     let (url, received) = gateway_that_never_answers();
     let ready_timeout = Duration::from_millis(400);
-    let config = syncord::Config::builder("token", Intents::GUILDS)
+    let config = syncord::Config::builder("token", Intents::non_privileged())
         .gateway_url(url.clone())
         .compression(syncord::Compression::None)
         .ready_timeout(ready_timeout)

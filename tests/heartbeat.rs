@@ -205,7 +205,7 @@ fn heartbeats_stay_on_time_while_a_command_waits_for_the_send_limiter() {
     let window = Duration::from_secs(3);
     let sim = sim_with_rate_limit(interval, 100, window);
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .gateway_url(sim.gateway_url())
         .rate_limit(100, window)
         .build();

@@ -28,7 +28,7 @@ fn panicking_forwarder(tx: crossbeam_channel::Sender<Event>) -> impl FnMut(Event
 fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
     let sim = sim();
     let (tx, rx) = unbounded();
-    let thread = Shard::with_config(sim.client_config(Intents::GUILDS).build())
+    let thread = Shard::with_config(sim.client_config(Intents::non_privileged()).build())
         .spawn(panicking_forwarder(tx))
         .unwrap();
     let mut events = Events::new(rx);
@@ -81,7 +81,7 @@ fn with_stop_on_handler_panic_run_ends_with_handler_panicked() {
     let sim = sim();
     let (tx, rx) = unbounded();
     let shard = Shard::with_config(
-        sim.client_config(Intents::GUILDS)
+        sim.client_config(Intents::non_privileged())
             .stop_on_handler_panic(true)
             .build(),
     );

@@ -19,7 +19,7 @@ fn op7_reconnects_at_once_and_resumes_on_the_resume_url_with_the_last_seq() {
     let sim = sim();
     // A backoff of 30 s: only an immediate reconnect can finish within the test's timeouts.
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(slow_backoff())
         .build();
     let (thread, mut events, session_id) = spawn_session(&sim, config);
@@ -76,7 +76,7 @@ const OP9_WAIT: (Duration, Duration) = (Duration::from_millis(300), Duration::fr
 fn spawn_with_op9_wait(sim: &Simulator) -> (ShardThread, Events, String) {
     let (lo, hi) = OP9_WAIT;
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .invalid_session_delay(lo..=hi)
         .build();
     let (thread, mut events, session_id) = spawn_session(sim, config);
@@ -193,7 +193,7 @@ fn resumable_close_codes_resume_on_the_resume_url_with_the_last_seq() {
     // Every connection counts as healthy at once, so every reconnect is a first retry
     // after a healthy connection: it must go without delay.
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(Backoff {
             base: Duration::from_secs(30),
             max: Duration::from_secs(30),
@@ -248,7 +248,7 @@ fn resumable_close_codes_resume_on_the_resume_url_with_the_last_seq() {
 fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .build();
     let (thread, mut events, mut session_id) = spawn_session(&sim, config);
@@ -282,7 +282,8 @@ fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
 
 /// Identifies, pushes two events and shuts down keeping the session; returns it.
 fn exported_session(sim: &Simulator) -> Session {
-    let (thread, mut events, _) = spawn_session(sim, sim.client_config(Intents::GUILDS).build());
+    let (thread, mut events, _) =
+        spawn_session(sim, sim.client_config(Intents::non_privileged()).build());
     push_messages_and_wait(sim, &mut events, 0, 2, "the messages");
     let session = thread
         .handle()
@@ -299,7 +300,7 @@ fn resume_with_a_seq_ahead_of_the_server_is_closed_4007_and_identifies_on_the_ga
     assert_eq!(session.seq, 3);
     session.seq = 50;
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .session(session.clone())
         .build();
@@ -372,7 +373,8 @@ fn dropped_after_live_messages(
     sim: &Simulator,
     live: u64,
 ) -> (ShardThread, Events, Vec<u64>, Conn) {
-    let (thread, mut events, _) = spawn_session(sim, sim.client_config(Intents::GUILDS).build());
+    let (thread, mut events, _) =
+        spawn_session(sim, sim.client_config(Intents::non_privileged()).build());
     let live = push_messages_and_wait(sim, &mut events, 0, live, "the live messages");
     sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(700)), 1);
     assert!(sim.drop_connection());
@@ -420,7 +422,7 @@ fn events_replayed_after_a_resume_are_delivered_exactly_once_and_in_order() {
 fn a_refused_resume_url_falls_back_to_resuming_on_the_gateway_url() {
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .build();
     let (thread, mut events, session_id) = spawn_session(&sim, config);
@@ -461,7 +463,7 @@ fn a_refused_resume_url_falls_back_to_resuming_on_the_gateway_url() {
 fn three_failed_resumes_in_a_row_identify_a_new_session() {
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .hello_timeout(Duration::from_millis(300))
         .build();

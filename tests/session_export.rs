@@ -13,7 +13,7 @@ use syncord::{Event, Intents, Session, ShardState};
 fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated() {
     let sim = sim();
     let (first, mut first_events, session_id) =
-        spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
+        spawn_session(&sim, sim.client_config(Intents::non_privileged()).build());
     let seqs = push_messages_and_wait(&sim, &mut first_events, 0, 3, "the messages");
     let handle = first.handle().clone();
     assert_eq!(handle.session().map(|s| s.seq), Some(seqs[2]));
@@ -44,7 +44,10 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
     // Meanwhile the gateway keeps the session and buffers what happens.
     let missed = push_messages(&sim, 3, 4);
 
-    let config = sim.client_config(Intents::GUILDS).session(restored).build();
+    let config = sim
+        .client_config(Intents::non_privileged())
+        .session(restored)
+        .build();
     let (second, mut events) = spawn(config);
     let connecting = events.wait("Connecting", |e| matches!(e, Event::Connecting { .. }));
     match &connecting {
@@ -99,7 +102,8 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
 #[test]
 fn shutdown_closes_with_1000_which_ends_the_session() {
     let sim = sim();
-    let (thread, mut events, _) = spawn_session(&sim, sim.client_config(Intents::GUILDS).build());
+    let (thread, mut events, _) =
+        spawn_session(&sim, sim.client_config(Intents::non_privileged()).build());
     events.wait_dispatch("READY");
     let snapshot = thread.handle().session().expect("a session");
     thread.shutdown().unwrap();
@@ -119,7 +123,7 @@ fn shutdown_closes_with_1000_which_ends_the_session() {
 #[test]
 fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() {
     let sim = sim();
-    let shard = syncord::Shard::with_config(sim.client_config(Intents::GUILDS).build());
+    let shard = syncord::Shard::with_config(sim.client_config(Intents::non_privileged()).build());
     let handle = shard.handle();
     let (tx, rx) = crossbeam_channel::unbounded();
     let (session_tx, session_rx) = crossbeam_channel::bounded(1);
@@ -147,7 +151,11 @@ fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() 
         "the event being handled was delivered"
     );
 
-    let (second, mut events) = spawn(sim.client_config(Intents::GUILDS).session(session).build());
+    let (second, mut events) = spawn(
+        sim.client_config(Intents::non_privileged())
+            .session(session)
+            .build(),
+    );
     events.wait_dispatch("RESUMED");
     second.shutdown().unwrap();
     let mut all = first_events.dispatch_seqs();
@@ -158,7 +166,7 @@ fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() 
 #[test]
 fn shutdown_resumable_is_bounded_while_the_handler_is_busy_and_its_session_is_right() {
     let sim = resilience::sim();
-    let config = sim.client_config(Intents::GUILDS).build();
+    let config = sim.client_config(Intents::non_privileged()).build();
     let (thread, mut events, handle, gate) = resilience::spawn_blocking_on_message_zero(config);
     events.wait_dispatch("READY");
     let seqs = resilience::push_messages(&sim, 0, 1);

@@ -17,7 +17,7 @@ fn ready_with_two_messages(
     sim: &syncord::sim::Simulator,
 ) -> (syncord::ShardThread, Events, String) {
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(20))
         .build();
@@ -85,7 +85,7 @@ fn identical_failures_before_ready_are_reported_once_and_retrying_goes_on() {
     let sim = sim();
     sim.fault_next(ConnectionFault::Refuse, 5);
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .build();
     let (thread, mut events) = spawn(config);

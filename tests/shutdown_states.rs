@@ -79,7 +79,7 @@ fn shutdown_during_the_websocket_handshake() {
             let _ = accepted_tx.send(stream);
         }
     });
-    let config = syncord::Config::builder("token", Intents::GUILDS)
+    let config = syncord::Config::builder("token", Intents::non_privileged())
         .gateway_url(format!("ws://127.0.0.1:{port}"))
         .build();
     let (thread, mut events) = spawn(config);
@@ -104,7 +104,7 @@ fn shutdown_during_the_websocket_handshake() {
 fn shutdown_while_waiting_for_a_hello_that_never_comes_on_the_resume_url() {
     let _serial = serial();
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::GUILDS).build());
+    let (thread, mut events) = spawn(sim.client_config(Intents::non_privileged()).build());
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     events.wait_dispatch("READY");
     sim.fault_next(ConnectionFault::NoHello, 1);
@@ -147,7 +147,7 @@ fn shutdown_during_the_op9_wait() {
     let _serial = serial();
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .invalid_session_delay(Duration::from_secs(30)..=Duration::from_secs(30))
         .build();
     let (thread, mut events) = spawn(config);
@@ -174,7 +174,7 @@ fn shutdown_during_the_op9_wait() {
 fn shutdown_inside_a_long_callback_returns_as_soon_as_the_callback_does() {
     let _serial = serial();
     let sim = sim();
-    let shard = Shard::with_config(sim.client_config(Intents::GUILDS).build());
+    let shard = Shard::with_config(sim.client_config(Intents::non_privileged()).build());
     let handle = shard.handle();
     let (gate_tx, gate_rx) = bounded::<()>(0);
     let (tx, rx) = unbounded();

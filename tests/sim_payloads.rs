@@ -94,9 +94,9 @@ fn every_payload_the_simulator_sends_parses_with_twilight_model() {
     let mut ws = connect(&sim);
     let mut frames = read_frames_until(&mut ws, |v| v["op"] == json!(10));
 
-    // GUILDS | GUILD_MEMBERS | GUILD_PRESENCES | GUILD_MESSAGES | MESSAGE_CONTENT: every
-    // member is listed in GUILD_CREATE.
-    let mut identify = identify_payload(&sim, 1 | 2 | 256 | 512 | 32768);
+    // Every intent (GUILD_MEMBERS and GUILD_PRESENCES among them: every member is listed in
+    // GUILD_CREATE), so that the simulator, which applies intents, sends every sample.
+    let mut identify = identify_payload(&sim, syncord::Intents::all().bits());
     identify["d"]["large_threshold"] = json!(250);
     send(&mut ws, &identify);
     let mut guild_creates = 0;

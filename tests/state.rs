@@ -13,7 +13,7 @@ use syncord::{Backoff, ConfigBuilder, Event, Intents, Shard, ShardState};
 
 /// A GUILDS configuration for `sim` whose waits after op 9 are short (10 to 30 ms).
 fn quick_op9_config(sim: &Simulator) -> ConfigBuilder {
-    sim.client_config(Intents::GUILDS)
+    sim.client_config(Intents::non_privileged())
         .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(30))
 }
 
@@ -137,7 +137,7 @@ fn the_state_is_never_active_while_reconnecting() {
 fn the_state_is_active_when_the_ready_event_is_delivered() {
     let sim = sim();
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .while_disconnected(syncord::WhileDisconnected::FailFast)
         .build();
     let shard = Shard::with_config(config);

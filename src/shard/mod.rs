@@ -192,6 +192,11 @@ impl Shard {
         }
     }
 
+    /// The config `run` will use, for the dispatcher to install its event filter.
+    pub(crate) fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
     /// A handle for other threads: send commands, read the state, shut down.
     pub fn handle(&self) -> ShardHandle {
         ShardHandle {

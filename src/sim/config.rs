@@ -33,6 +33,7 @@ pub struct SimConfig {
     pub(crate) reject_early_identify: bool,
     pub(crate) session_start_limit: (u64, u64, Duration),
     pub(crate) shard_count_multiple: u64,
+    pub(crate) enforce_intents: bool,
 }
 
 impl Default for SimConfig {
@@ -65,6 +66,7 @@ impl Default for SimConfig {
             reject_early_identify: false,
             session_start_limit: (1000, 1000, Duration::from_secs(24 * 60 * 60)),
             shard_count_multiple: 1,
+            enforce_intents: true,
         }
     }
 }
@@ -295,6 +297,15 @@ impl SimConfig {
     #[must_use]
     pub fn shard_count_multiple(mut self, multiple: u64) -> SimConfig {
         self.shard_count_multiple = multiple.max(1);
+        self
+    }
+
+    /// Filter dispatches by the intents each session identified with, and blank message
+    /// content without `MESSAGE_CONTENT`, as Discord does (see
+    /// [`Simulator::push`](super::Simulator::push)). Defaults to true.
+    #[must_use]
+    pub fn enforce_intents(mut self, enabled: bool) -> SimConfig {
+        self.enforce_intents = enabled;
         self
     }
 }

@@ -287,11 +287,12 @@ fn identify(inner: &Arc<Inner>, conn: &Arc<SimConn>, d: &Value) -> Result<(), Cl
         application_flags: application_flags(config.allowed_privileged),
     });
     let mut session = SimSession::new(conn, shard, sessions.next_id);
+    session.intents = config.enforce_intents.then_some(intents);
     inner.push_to(&mut session, "READY", &ready);
     let with_presences = intents.contains(Intents::GUILD_PRESENCES);
     for g in &guilds {
         let guild = payload::guild_create_with(*g, config.members, with_presences, large_threshold);
-        inner.push_to(&mut session, "GUILD_CREATE", &guild);
+        inner.push_gated(&mut session, "GUILD_CREATE", &guild);
     }
     *conn.session.lock() = Some(session_id.clone());
     if d.get("compress").and_then(Value::as_bool) == Some(true) {

@@ -64,6 +64,7 @@ pub(crate) fn read_head(stream: &mut impl Read) -> io::Result<RequestHead> {
 pub(crate) fn respond(stream: &mut impl Write, status: u16, body: &str) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
+        400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",
         429 => "Too Many Requests",

@@ -8,7 +8,8 @@
 //! use syncord::{Event, Intents, Shard};
 //!
 //! let sim = Simulator::start(SimConfig::default()).unwrap();
-//! let shard = Shard::with_config(sim.client_config(Intents::GUILD_MESSAGES).build());
+//! // A DM (no `guild_id`) comes under DIRECT_MESSAGES; the simulator applies intents as Discord does.
+//! let shard = Shard::with_config(sim.client_config(Intents::DIRECT_MESSAGES).build());
 //! let handle = shard.handle();
 //! let pusher = std::thread::spawn(move || {
 //!     sim.wait_for_session(Duration::from_secs(10)).expect("client identified");
@@ -39,9 +40,11 @@ mod config;
 mod conn;
 mod gateway;
 mod http;
+mod intents;
 mod limits;
 pub mod payload;
 mod record;
+mod rest;
 mod server;
 mod timer;
 
@@ -223,6 +226,14 @@ impl Simulator {
     /// Sends a dispatch to the current session and returns its sequence number. If the
     /// session has no live connection the event is buffered and replayed on resume, like
     /// Discord does. Returns `None` if there is no session.
+    ///
+    /// As Discord does, the session's intents apply (Discord: Gateway → Gateway Intents): a
+    /// dispatch tied to an intent the session did not identify with is not sent (`None`,
+    /// nothing numbered); MESSAGE_CREATE/MESSAGE_UPDATE without `MESSAGE_CONTENT` arrive
+    /// with `content`, `embeds`, `attachments` and `components` empty and no `poll`, except
+    /// in DMs (no `guild_id`), messages that mention the bot ([`payload::BOT_USER_ID`]) and the bot's
+    /// own messages. Messages and reactions with a `guild_id` need the guild intent, without
+    /// one the DM intent. [`SimConfig::enforce_intents`] turns this off.
     pub fn push(&self, event_type: &str, data_json: &str) -> Option<u64> {
         self.inner.push(event_type, data_json)
     }

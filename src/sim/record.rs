@@ -50,6 +50,14 @@ pub enum RecordKind {
     },
     /// The TCP connection ended.
     Disconnected,
+    /// A bot posted a message (`POST /api/v10/channels/{channel_id}/messages`, authorized
+    /// and valid); the simulator dispatched it back as MESSAGE_CREATE.
+    MessagePosted {
+        /// The channel in the path.
+        channel_id: String,
+        /// The request body as sent (`{"content":…}`).
+        json: String,
+    },
     /// An HTTP request arrived.
     Http {
         /// Request path.

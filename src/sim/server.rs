@@ -30,6 +30,8 @@ pub(crate) struct SimSession {
     pub seq: u64,
     pub buffer: VecDeque<(u64, String)>,
     conn: Option<Arc<SimConn>>,
+    /// What the session identified with; `None` when intents are not enforced.
+    pub intents: Option<crate::Intents>,
     /// Since when the session has had no connection (its resume window runs from then).
     detached_at: Option<Instant>,
 }
@@ -43,6 +45,7 @@ impl SimSession {
             seq: 0,
             buffer: VecDeque::new(),
             conn: Some(conn.clone()),
+            intents: None,
             detached_at: None,
         }
     }
@@ -168,6 +171,10 @@ pub(crate) struct Inner {
     pub guilds: AtomicU32,
     /// The configured shard count now ([`super::Simulator::set_shards`]).
     pub shards: AtomicU64,
+    /// Messages created through REST so far (their ids count from it).
+    pub posted: AtomicU64,
+    /// Channel id -> guild id, learned from the MESSAGE_CREATEs sent.
+    pub channel_guilds: Mutex<HashMap<String, String>>,
 }
 
 impl Inner {
@@ -194,6 +201,8 @@ impl Inner {
             limits: Mutex::new(super::limits::IdentifyBook::new(&config, Instant::now())),
             guilds: AtomicU32::new(config.guilds),
             shards: AtomicU64::new(config.shards),
+            posted: AtomicU64::new(0),
+            channel_guilds: Mutex::default(),
         }
     }
 
@@ -302,7 +311,25 @@ impl Inner {
         let mut sessions = self.sessions.lock();
         let id = sessions.current.clone()?;
         let session = sessions.map.get_mut(&id)?;
-        Some(self.push_to(session, event_type, data_json))
+        self.push_gated(session, event_type, data_json)
+    }
+
+    /// Pushes a dispatch as Discord would under the session's intents: not at all (`None`)
+    /// when they do not cover it, with message content blanked without `MESSAGE_CONTENT`.
+    pub fn push_gated(
+        &self,
+        session: &mut SimSession,
+        event_type: &str,
+        data_json: &str,
+    ) -> Option<u64> {
+        if event_type == "MESSAGE_CREATE" {
+            super::rest::learn_channel(self, data_json);
+        }
+        let Some(intents) = session.intents else {
+            return Some(self.push_to(session, event_type, data_json));
+        };
+        let data = super::intents::gate(intents, event_type, data_json)?;
+        Some(self.push_to(session, event_type, &data))
     }
 
     /// Pushes to the newest session whose `shard` matches `wanted`.
@@ -504,7 +531,14 @@ fn serve_http(inner: &Inner, stream: &mut Stream, head: &RequestHead) {
         return;
     }
     let authorized = head.header("Authorization") == Some(&format!("Bot {}", config.token));
-    let (status, body) = if head.method != "GET" {
+    let (status, body) = if let Some(channel) =
+        super::rest::create_message_channel(&head.path).filter(|_| head.method == "POST")
+    {
+        match super::rest::read_body(stream, head) {
+            Ok(body) => super::rest::create_message(inner, authorized, channel, &body),
+            Err(failed) => failed,
+        }
+    } else if head.method != "GET" {
         (404, r#"{"message":"404: Not Found","code":0}"#.to_owned())
     } else if head.path == "/api/v10/gateway" {
         (200, format!(r#"{{"url":"{}"}}"#, inner.gateway_url()))

@@ -127,7 +127,9 @@ pub fn read_dispatch(ws: &mut Ws, t: &str) -> Value {
 pub fn identified(sim: &Simulator) -> (Ws, String) {
     let mut ws = connect(sim);
     read_hello(&mut ws);
-    send(&mut ws, &identify_payload(sim, 1));
+    // GUILDS | DIRECT_MESSAGES: the simulator sends the DM-shaped MESSAGE_CREATEs (no
+    // `guild_id`) the tests push only under DIRECT_MESSAGES, as Discord does.
+    send(&mut ws, &identify_payload(sim, 1 | 4096));
     let ready = read_dispatch(&mut ws, "READY");
     let session_id = ready["d"]["session_id"]
         .as_str()

@@ -60,7 +60,7 @@ pub fn slow_backoff() -> Backoff {
 
 /// A GUILDS shard configuration that dials `sim`'s gateway URL directly (no discovery).
 pub fn gateway_config(sim: &Simulator) -> Config {
-    sim.client_config(Intents::GUILDS)
+    sim.client_config(Intents::non_privileged())
         .gateway_url(sim.gateway_url())
         .build()
 }
@@ -201,7 +201,7 @@ pub fn spawn_session(sim: &Simulator, config: Config) -> (ShardThread, Events, S
 pub fn spawn_into_a_slow_backoff(sim: &Simulator) -> (ShardThread, Events) {
     sim.fault_next(ConnectionFault::Refuse, 1);
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .backoff(slow_backoff())
         .build();
     spawn(config)
@@ -239,7 +239,7 @@ pub fn spawn_resuming_unknown_session(
     invalid_session_delay: RangeInclusive<Duration>,
 ) -> (ShardThread, Events) {
     let config = sim
-        .client_config(Intents::GUILDS)
+        .client_config(Intents::non_privileged())
         .invalid_session_delay(invalid_session_delay)
         .session(session)
         .build();
