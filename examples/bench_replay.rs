@@ -93,21 +93,59 @@ fn main() {
     }
 }
 
-fn report(count: u64, started: Option<Instant>) {
-    let seconds = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+/// When READY came: wall time, and the CPU time the process (all its threads) had used.
+#[derive(Clone, Copy)]
+struct Clock {
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Clock {
+    fn now() -> Clock {
+        Clock {
+            wall: Instant::now(),
+            cpu: cpu_time(),
+        }
+    }
+}
+
+/// User + system CPU time of this process so far (every thread).
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec.max(0) as u64) + Duration::from_micros(t.tv_usec.max(0) as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+/// Prints the result line (stdout) and the CPU it took (stderr: not part of the contract).
+fn report(count: u64, started: Option<Clock>) {
+    let seconds = started.map_or(0.0, |s| s.wall.elapsed().as_secs_f64());
     let rate = (count as f64 / seconds).round() as u64;
     println!("syncord events={count} seconds={seconds:.3} events_per_s={rate}");
     let _ = std::io::stdout().flush();
+    if let Some(started) = started {
+        let cpu = cpu_time().saturating_sub(started.cpu);
+        let per_event = cpu.as_nanos() as f64 / count.max(1) as f64;
+        eprintln!(
+            "bench_replay: cpu_seconds={:.3} cpu_ns_per_event={per_event:.0} (all threads, READY to the marker)",
+            cpu.as_secs_f64()
+        );
+    }
 }
 
 /// `Shard::run` with one closure; returns whether the marker came, and the count.
 fn raw(shard: Shard) -> (bool, u64) {
     let handle = shard.handle();
-    let mut started: Option<Instant> = None;
+    let mut started: Option<Clock> = None;
     let mut count = 0u64;
     let mut done = false;
     let result = shard.run(|event| match event {
-        Event::Ready(_) => started = Some(Instant::now()),
+        Event::Ready(_) => started = Some(Clock::now()),
         Event::Dispatch(d) if started.is_some() && !done => match d.event_type() {
             "READY" => {}
             "BENCH_DONE" => {
@@ -134,13 +172,13 @@ fn raw(shard: Shard) -> (bool, u64) {
 /// that never comes (`rare`).
 fn dispatched(shard: Shard, typed: bool) -> (bool, u64) {
     let dispatcher = Dispatcher::new();
-    let started: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let started: Arc<Mutex<Option<Clock>>> = Arc::default();
     let count = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicBool::new(false));
     {
         let started = started.clone();
         dispatcher.on_ready(move |_, _| {
-            *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now())
+            *started.lock().unwrap_or_else(|e| e.into_inner()) = Some(Clock::now())
         });
     }
     if typed {

@@ -166,7 +166,9 @@ impl Inner {
 
     /// Whether a dispatch named `name` has a handler or a waiter.
     fn wants(&self, name: &str) -> bool {
-        self.snapshot.read().wants(name)
+        // The snapshot's lock is released before the waiters' is taken.
+        let handled = self.snapshot.read().wants(name);
+        handled
             || (self.waiting.load(Ordering::Acquire) > 0
                 && self.waiters.lock().iter().any(|w| match &w.what {
                     WaitFor::Dispatch { name: wanted, .. } => &**wanted == name,
@@ -726,10 +728,13 @@ impl Dispatcher {
         })
     }
 
-    /// Registers a wait for the next dispatch named `event` that matches `predicate` (run
-    /// on the handlers' thread, before the handlers): [`Waiter::wait`] returns it. Make the
-    /// waiter before sending the command it waits for an answer to, so that a quick answer
-    /// is not missed.
+    /// Registers a wait for the next dispatch named `event` that matches `predicate`:
+    /// [`Waiter::wait`] returns it. Make the waiter before sending the command it waits for
+    /// an answer to, so that a quick answer is not missed.
+    ///
+    /// The predicate runs on the handlers' thread, before the handlers, while the
+    /// dispatcher's list of waiters is locked: let it look at the dispatch only (calling
+    /// this dispatcher from it would deadlock). One that panics counts as no match.
     pub fn waiter<P>(&self, event: &str, predicate: P) -> Waiter
     where
         P: FnMut(&Dispatch) -> bool + Send + 'static,
@@ -798,8 +803,10 @@ impl Dispatcher {
 
 impl fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // One lock at a time: the table's guard must be gone before `intents` takes it.
+        let handlers = self.inner.table.lock().len();
         f.debug_struct("Dispatcher")
-            .field("handlers", &self.inner.table.lock().len())
+            .field("handlers", &handlers)
             .field("intents", &self.intents())
             .finish()
     }
@@ -1044,6 +1051,17 @@ mod tests {
         send_sync::<Waiter>();
         send_sync::<Context>();
         send_sync::<WaitError>();
+    }
+
+    #[test]
+    fn debug_shows_the_handler_count_and_intents() {
+        let dispatcher = Dispatcher::new();
+        dispatcher.on::<crate::model::GuildCreate>(|_, _| {});
+        let text = format!("{dispatcher:?}");
+        assert!(
+            text.contains("handlers: 1") && text.contains("GUILDS"),
+            "{text}"
+        );
     }
 
     #[test]
