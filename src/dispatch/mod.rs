@@ -75,6 +75,7 @@
 //! the time, …) by a watchdog thread (`syncord-wd-N`) that sleeps while handlers are idle.
 
 mod intents;
+mod route;
 mod table;
 mod typed;
 mod wait;
@@ -91,20 +92,18 @@ use crate::{
     Token,
 };
 use parking_lot::{Mutex, RwLock};
+use route::{Guard, Router};
 use serde::de::DeserializeOwned;
-use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::ThreadId;
 use std::time::Duration;
-use table::{
-    Entry, EntryState, EventFn, EventRoutes, Lifecycle, Parsed, Route, Slot, Snapshot, TypedMember,
-};
+use table::{Entry, EntryState, EventFn, Lifecycle, Slot, Snapshot, TypedMember};
 use typed::{ByEvent, Family, Owned};
 use wait::{WaitFor, WaiterEntry, Woken};
-use watchdog::{Label, Watchdog};
+use watchdog::Watchdog;
 
 /// Handlers by event, and the shards they run on. Cheap to clone (clones share the
 /// handlers), `Send + Sync`: register and remove handlers from any thread, before or while
@@ -810,232 +809,6 @@ impl fmt::Debug for Dispatcher {
             .field("intents", &self.intents())
             .finish()
     }
-}
-
-/// Calls one handler: claims it (removed? already ran once?), times it, isolates panics.
-struct Guard {
-    watchdog: Watchdog,
-    stop_on_panic: bool,
-    shard_id: u64,
-}
-
-/// The state of routing one event.
-struct Pass<'r> {
-    ctx: &'r Context,
-    guard: &'r Guard,
-    label: &'r Label,
-    reports: RefCell<Vec<String>>,
-    once_fired: Cell<bool>,
-}
-
-impl Pass<'_> {
-    fn call(&self, state: &EntryState, f: impl FnOnce()) {
-        if !state.claim() {
-            return;
-        }
-        if state.once() {
-            self.once_fired.set(true);
-        }
-        let guard = self.guard;
-        guard.watchdog.begin(*self.label);
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        guard.watchdog.end(guard.shard_id);
-        if let Err(panic) = outcome {
-            if guard.stop_on_panic {
-                // The shard's runner stops with Error::HandlerPanicked naming the event.
-                resume_unwind(panic);
-            }
-            let message = panic_message(&*panic);
-            log::error!(
-                "shard {}: a handler for {} panicked: {message}; the other handlers still run",
-                guard.shard_id,
-                self.label
-            );
-            self.reports
-                .borrow_mut()
-                .push(format!("a handler for {} panicked: {message}", self.label));
-        }
-    }
-
-    fn report(&self, text: &str) {
-        log::warn!(
-            "shard {}: {text}; its typed handlers were skipped",
-            self.guard.shard_id
-        );
-        self.reports
-            .borrow_mut()
-            .push(format!("{text}; its typed handlers were skipped"));
-    }
-
-    /// Runs `routes[from..]` for `dispatch`; `env` holds the models parsed so far.
-    fn run_routes(
-        &self,
-        routes: &EventRoutes,
-        from: usize,
-        event: &Event,
-        dispatch: &Dispatch,
-        env: Option<&Env<'_>>,
-    ) {
-        for (i, route) in routes.routes.iter().enumerate().skip(from) {
-            match route {
-                Route::Raw(slot) => self.call(&slot.state, || (slot.f.lock())(self.ctx, dispatch)),
-                Route::Any(slot) => self.call(&slot.state, || (slot.f.lock())(self.ctx, event)),
-                Route::Typed {
-                    group,
-                    member,
-                    state,
-                } => {
-                    if let Some(parsed) = env.and_then(|env| env.find(*group)) {
-                        if let Ok(call) = parsed {
-                            self.call(state, || call(*member, self.ctx));
-                        }
-                        continue;
-                    }
-                    if state.is_removed() {
-                        continue;
-                    }
-                    // The first handler of its model type: parse once, and run the rest of
-                    // the list while the model lives, so later handlers of the type share it.
-                    let Some(group_impl) = routes.groups.get(*group) else {
-                        continue;
-                    };
-                    group_impl.parse_then(dispatch, &mut |parsed| {
-                        match parsed {
-                            Ok(call) => self.call(state, || call(*member, self.ctx)),
-                            Err(text) => self.report(text),
-                        }
-                        let env = Env {
-                            group: *group,
-                            parsed,
-                            parent: env,
-                        };
-                        self.run_routes(routes, i + 1, event, dispatch, Some(&env));
-                    });
-                    return;
-                }
-            }
-        }
-    }
-
-    fn run_lifecycle(&self, snapshot: &Snapshot, event: &Event) {
-        for (which, slot) in &snapshot.lifecycle {
-            let wanted = match which {
-                None | Some(Lifecycle::All) => true,
-                Some(Lifecycle::Named(name)) => *name == event.name(),
-            };
-            if wanted {
-                self.call(&slot.state, || (slot.f.lock())(self.ctx, event));
-            }
-        }
-    }
-}
-
-/// The models parsed for one dispatch, innermost first.
-struct Env<'e> {
-    group: usize,
-    parsed: Parsed<'e>,
-    parent: Option<&'e Env<'e>>,
-}
-
-impl<'e> Env<'e> {
-    fn find(&self, group: usize) -> Option<Parsed<'e>> {
-        let mut env = Some(self);
-        while let Some(e) = env {
-            if e.group == group {
-                return Some(e.parsed);
-            }
-            env = e.parent;
-        }
-        None
-    }
-}
-
-/// The closure a dispatcher gives [`Shard::run`].
-struct Router {
-    inner: Arc<Inner>,
-    id: u64,
-    thread_known: bool,
-    ctx: Context,
-    guard: Guard,
-}
-
-impl Router {
-    fn route(&mut self, event: Event) {
-        if !self.thread_known {
-            self.thread_known = true;
-            let current = std::thread::current().id();
-            if let Some(runner) = self
-                .inner
-                .runners
-                .lock()
-                .iter_mut()
-                .find(|r| r.id == self.id)
-            {
-                runner.thread = Some(current);
-            }
-        }
-        self.inner.wake_waiters(&event);
-        let snapshot = self.inner.snapshot();
-        let (label, seq) = match &event {
-            Event::Dispatch(d) => (Label::dispatch(d), Some(d.seq())),
-            other => (Label::lifecycle(other.name()), None),
-        };
-        self.ctx.seq = seq;
-        let pass = Pass {
-            ctx: &self.ctx,
-            guard: &self.guard,
-            label: &label,
-            reports: RefCell::default(),
-            once_fired: Cell::new(false),
-        };
-        match &event {
-            Event::Dispatch(dispatch) => pass.run_routes(
-                snapshot.routes(dispatch.event_type()),
-                0,
-                &event,
-                dispatch,
-                None,
-            ),
-            other => pass.run_lifecycle(&snapshot, other),
-        }
-        // Reports go to the error handlers once (what they report is logged already).
-        let reports = pass.reports.take();
-        if !reports.is_empty() {
-            let report_pass = Pass {
-                label: &Label::lifecycle("error"),
-                ..pass
-            };
-            for message in reports {
-                report_pass.run_lifecycle(&snapshot, &Event::Error { message });
-            }
-            if report_pass.once_fired.get() {
-                self.inner.rebuild();
-            }
-        } else if pass.once_fired.get() {
-            self.inner.rebuild();
-        }
-    }
-}
-
-impl Drop for Router {
-    fn drop(&mut self) {
-        let mut runners = self.inner.runners.lock();
-        runners.retain(|runner| runner.id != self.id);
-        if runners.is_empty() {
-            // Nothing can satisfy the waiters any more: they end with WaitError::Stopped.
-            drop(runners);
-            self.inner.waiters.lock().clear();
-            self.inner.waiting.store(0, Ordering::Release);
-        }
-    }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".into())
 }
 
 #[cfg(test)]
