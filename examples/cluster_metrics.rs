@@ -112,7 +112,14 @@ fn render(metrics: &ClusterMetrics) -> String {
 fn answer(mut stream: TcpStream, cluster: &ClusterHandle) -> std::io::Result<()> {
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     let mut request_line = String::new();
-    BufReader::new(stream.try_clone()?).read_line(&mut request_line)?;
+    let mut reader = BufReader::new(stream.try_clone()?);
+    reader.read_line(&mut request_line)?;
+    // Read the rest of the head too: closing a socket with unread bytes resets the
+    // connection, and the client would see a reset instead of the answer.
+    let mut header = String::new();
+    while reader.read_line(&mut header)? > 0 && header != "\r\n" && header != "\n" {
+        header.clear();
+    }
     let (status, body) = if request_line.starts_with("GET /metrics ") {
         ("200 OK", render(&cluster.metrics()))
     } else {
