@@ -187,6 +187,8 @@ mod ratelimit;
 mod rest;
 mod session;
 mod shard;
+#[cfg(feature = "slack")]
+pub mod slack;
 #[cfg(feature = "sim")]
 pub mod sim;
 mod token;
