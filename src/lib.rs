@@ -176,6 +176,7 @@
 pub mod cluster;
 mod config;
 pub mod dispatch;
+mod engine;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
@@ -187,10 +188,10 @@ mod ratelimit;
 mod rest;
 mod session;
 mod shard;
-#[cfg(feature = "slack")]
-pub mod slack;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "slack")]
+pub mod slack;
 mod token;
 pub mod transport;
 

@@ -3,10 +3,11 @@
 
 use super::connection::{FromReader, Priority};
 use super::event::{Dispatch, Event};
+use super::reader::Decoding;
 use super::runner::Runner;
-use super::threads::{LinkOptions, LinkThreads};
-use super::writer::WriterOptions;
+use super::wire::{Discord, DiscordReader};
 use super::ShardState;
+use crate::engine::{LinkOptions, LinkThreads, WriterOptions};
 use crate::policy::{close_frame, reaction, BadInput, Ended, Reaction};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::session::Delivery;
@@ -46,9 +47,9 @@ impl<H: FnMut(Event)> Runner<H> {
             handshake_timeout: self.config.handshake_timeout,
             max_message_size: self.config.max_message_size,
             tls: tls.as_ref(),
-            cancel: &self.shared.cancel,
+            cancel: &self.shared.stop.cancel,
         });
-        self.shared.cancel.clear();
+        self.shared.stop.cancel.clear();
         if let Some(resumable) = self.shared.stop_requested() {
             return (Ended::Shutdown { resumable }, None);
         }
@@ -58,19 +59,23 @@ impl<H: FnMut(Event)> Runner<H> {
         };
         self.handler.emit(Event::Connected);
         self.generation += 1;
-        let opts = LinkOptions {
-            shard_id: self.config.shard_id(),
+        let opts = LinkOptions::<Discord> {
+            label: self.config.shard_id().to_string(),
             event_queue: self.config.event_queue,
-            session: self.shared.session.clone(),
+            state: self.shared.session.clone(),
+            reader: DiscordReader {
+                chunks: self.shared.chunks.clone(),
+                decoding: Decoding {
+                    compression: self.config.compression,
+                    payload_compression: self.config.payload_compression,
+                    limit: self.config.max_message_size,
+                },
+            },
             commands: self.commands.clone(),
             writer: WriterOptions {
                 rate_limit: self.config.rate_limit,
                 retry: self.shared.retry.clone(),
             },
-            chunks: self.shared.chunks.clone(),
-            compression: self.config.compression,
-            payload_compression: self.config.payload_compression,
-            max_message_size: self.config.max_message_size,
             latency: self.shared.latency.clone(),
             metrics: self.shared.metrics.clone(),
         };
@@ -101,7 +106,7 @@ impl<H: FnMut(Event)> Runner<H> {
     /// Delivers one connection's events until it ends.
     fn drive(
         &mut self,
-        link: &LinkThreads,
+        link: &LinkThreads<Discord>,
         resume: bool,
         active_since: &mut Option<Instant>,
     ) -> Ended {
@@ -125,7 +130,7 @@ impl<H: FnMut(Event)> Runner<H> {
                         Ok(report) if report.generation == self.generation => return report.ended,
                         _ => continue,
                     },
-                    recv(self.shared.wake.1) -> _ => continue,
+                    recv(self.shared.stop.woken()) -> _ => continue,
                     recv(deadline) -> _ => {
                         return Ended::Timeout(match phase {
                             Phase::AwaitingHello => "Hello",
@@ -198,7 +203,7 @@ impl<H: FnMut(Event)> Runner<H> {
     fn on_dispatch(
         &mut self,
         mut dispatch: Dispatch,
-        link: &LinkThreads,
+        link: &LinkThreads<Discord>,
         active_since: &mut Option<Instant>,
     ) -> bool {
         let name = dispatch.event_type();

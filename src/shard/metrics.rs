@@ -2,47 +2,11 @@
 //! writer sent, and what the caller's loop went through. Atomics, read without locking.
 
 use super::Event;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+pub(crate) use crate::engine::Counters;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The live counters, shared by a shard's threads.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    events: AtomicU64,
-    bytes: AtomicU64,
-    sent: AtomicU64,
-    reconnects: AtomicU64,
-    resumes: AtomicU64,
-    identifies: AtomicU64,
-    /// The last close code received, 0 for none.
-    last_close: AtomicU32,
-}
-
 impl Counters {
-    /// A websocket message of `bytes` bytes (as on the wire, before inflating) was read.
-    pub fn received(&self, bytes: usize) {
-        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
-    }
-
-    /// Counts a message the reader read.
-    pub fn received_message(&self, message: &crate::transport::Message) {
-        use crate::transport::Message;
-        self.received(match message {
-            Message::Text(text) => text.len(),
-            Message::Binary(bytes) | Message::Ping(bytes) | Message::Pong(bytes) => bytes.len(),
-        });
-    }
-
-    /// A dispatch was read.
-    pub fn event(&self) {
-        self.events.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A payload was written.
-    pub fn sent(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// Counts the lifecycle events that say how the session went.
     pub fn observe(&self, event: &Event) {
         let counter = match event {

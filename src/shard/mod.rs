@@ -4,31 +4,25 @@ mod connection;
 mod drive;
 mod event;
 mod handler;
-mod heartbeat;
-mod latency;
 pub(crate) mod members;
 mod metrics;
 mod reader;
 mod runner;
-mod threads;
-mod writer;
+mod wire;
 
+pub use crate::engine::Latency;
 pub use event::{Dispatch, Event};
-pub use latency::Latency;
 pub use members::{GuildMembers, MembersRequest};
 pub use metrics::ShardMetrics;
 
 use crate::config::WhileDisconnected;
+use crate::engine::Command;
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
 use crate::session::{Session, SessionCell, SessionTracker};
-use crate::transport::DialCancel;
 use crate::{Config, Error, Intents, Result, Token};
-use connection::Command;
 use crossbeam_channel::{bounded, Receiver, SendTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::fmt;
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::thread::{JoinHandle, ThreadId};
 
@@ -62,18 +56,10 @@ pub enum ShardState {
 /// The longest [`ShardHandle::shutdown_resumable`] waits for the shard to stop.
 pub const RESUMABLE_SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-const RUNNING: u8 = 0;
-const SHUTDOWN: u8 = 1;
-const SHUTDOWN_RESUMABLE: u8 = 2;
-
 /// What the handle and the caller's loop share.
 pub(crate) struct Shared {
-    stop: AtomicU8,
-    wake: (Sender<()>, Receiver<()>),
-    /// The socket of a discovery request in progress, so shutdown can abort it.
-    dialing: Mutex<Option<TcpStream>>,
-    /// Fired by shutdown: interrupts a websocket dial in progress.
-    cancel: DialCancel,
+    /// Shutdown: interrupts sleeps, dials and discovery.
+    stop: Arc<crate::engine::Stop>,
     /// Heartbeat round trips of the current connection, kept by its heartbeat thread.
     latency: Arc<Mutex<Latency>>,
     state: Mutex<ShardState>,
@@ -97,24 +83,12 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn stop_requested(&self) -> Option<bool> {
-        match self.stop.load(Ordering::Acquire) {
-            RUNNING => None,
-            SHUTDOWN => Some(false),
-            _ => Some(true),
-        }
+        self.stop.requested()
     }
 
     /// Waits `delay`, returning false as soon as a shutdown is requested.
     fn sleep_unless_stopped(&self, delay: std::time::Duration) -> bool {
-        let deadline = std::time::Instant::now() + delay;
-        while self.stop_requested().is_none() {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return true;
-            }
-            let _ = self.wake.1.recv_timeout(deadline - now);
-        }
-        false
+        self.stop.sleep(delay)
     }
 
     fn set_state(&self, state: ShardState) {
@@ -123,17 +97,6 @@ impl Shared {
 
     fn session_snapshot(&self) -> Option<Session> {
         self.session.lock().snapshot()
-    }
-
-    fn request_stop(&self, mode: u8) {
-        let _ = self
-            .stop
-            .compare_exchange(RUNNING, mode, Ordering::AcqRel, Ordering::Acquire);
-        let _ = self.wake.0.try_send(());
-        self.cancel.cancel();
-        if let Some(socket) = self.dialing.lock().as_ref() {
-            let _ = socket.shutdown(std::net::Shutdown::Both);
-        }
     }
 }
 
@@ -167,10 +130,7 @@ impl Shard {
         let (commands_tx, commands) = bounded(config.command_queue);
         let (finished, finished_rx) = bounded(0);
         let shared = Arc::new(Shared {
-            stop: AtomicU8::new(RUNNING),
-            wake: bounded(1),
-            dialing: Mutex::new(None),
-            cancel: DialCancel::new(),
+            stop: Arc::default(),
             latency: Arc::default(),
             state: Mutex::new(ShardState::Idle),
             session: Arc::new(Mutex::new(SessionTracker::new(config.session.clone()))),
@@ -497,7 +457,7 @@ impl ShardHandle {
     /// and `run` returns `Ok`. Returns at once; works from any state and any thread,
     /// including inside the handler (the shard stops when the handler returns).
     pub fn shutdown(&self) {
-        self.shared.request_stop(SHUTDOWN);
+        self.shared.stop.request(false);
     }
 
     /// Stops the shard keeping the session alive (closes with 4000) and returns it, to be
@@ -517,7 +477,7 @@ impl ShardHandle {
     /// }
     /// ```
     pub fn shutdown_resumable(&self) -> Option<Session> {
-        self.shared.request_stop(SHUTDOWN_RESUMABLE);
+        self.shared.stop.request(true);
         let on_runner = *self.shared.runner.lock() == Some(std::thread::current().id());
         if !on_runner {
             let _ = self.shared.finished.recv_timeout(RESUMABLE_SHUTDOWN_WAIT);

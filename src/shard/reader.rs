@@ -1,9 +1,11 @@
 //! The reader thread: reads frames, inflates, parses envelopes, answers control opcodes and
 //! queues dispatches for the caller. It never runs user code.
 
-use super::connection::{BeatSignal, FromReader, Link};
+use super::connection::{FromReader, Link};
 use super::event::{Dispatch, Event};
 use super::members::ChunkRouter;
+use super::wire::Discord;
+use crate::engine::{BeatSignal, ReaderOutputs};
 use crate::policy::{reaction, BadInput, Ended, Reaction};
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
 use crate::transport::{inflate_payload, InflateError, Inflater, Message, TransportError};
@@ -15,19 +17,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tungstenite::Utf8Bytes;
 
-/// Where the reader sends what it read.
-pub(super) struct ReaderOutputs {
-    /// Dispatches and notices, in order, for the caller's thread.
-    pub events: Sender<FromReader>,
-    /// Hello's interval, for the writer's send limiter.
-    pub hello: Sender<Duration>,
-    /// Hello, op 1 and ACKs, for the heartbeat thread.
-    pub beats: Sender<BeatSignal>,
-}
-
 pub(super) fn read_loop(
     link: &Link,
-    outputs: &ReaderOutputs,
+    outputs: &ReaderOutputs<Discord>,
     chunks: &ChunkRouter,
     decoding: Decoding,
 ) {
@@ -35,6 +27,7 @@ pub(super) fn read_loop(
         events,
         hello,
         beats,
+        ..
     } = outputs;
     let mut inflater = match decoding.inflater() {
         Ok(inflater) => inflater,

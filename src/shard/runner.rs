@@ -2,10 +2,10 @@
 //! policy what to do about how it ended, and carry that plan out. It decides nothing
 //! itself: every rule is in [`crate::policy`].
 
-use super::connection::Command;
 use super::event::Event;
 use super::handler::Handler;
 use super::{ShardState, Shared};
+use crate::engine::Command;
 use crate::policy::{
     reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
 };
@@ -250,7 +250,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 let opts = crate::rest::RequestOptions {
                     timeout: self.config.handshake_timeout,
                     tls: tls.as_ref(),
-                    on_connected: self.abort_registration(),
+                    on_connected: self.shared.stop.abort_registration(),
                     aborted: &stopping,
                 };
                 let found = crate::rest::gateway_bot(
@@ -259,7 +259,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     &opts,
                     &sleep,
                 );
-                self.shared.dialing.lock().take();
+                self.shared.stop.request_done();
                 match found {
                     Ok(bot) => {
                         self.policy.discovery_succeeded();
@@ -286,18 +286,5 @@ impl<H: FnMut(Event)> Runner<H> {
             }
         };
         WsUrl::parse(&url).map_err(|e| NoUrl::Stop(Err(e)))
-    }
-
-    /// A callback that lets `shutdown` abort a dial or request on this socket.
-    /// Owned, because ureq keeps it in its TLS connector.
-    fn abort_registration(&self) -> Arc<dyn Fn(&std::net::TcpStream) + Send + Sync> {
-        let shared = self.shared.clone();
-        Arc::new(move |tcp: &std::net::TcpStream| {
-            let mut slot = shared.dialing.lock();
-            *slot = tcp.try_clone().ok();
-            if shared.stop_requested().is_some() {
-                let _ = tcp.shutdown(std::net::Shutdown::Both);
-            }
-        })
     }
 }

@@ -1,25 +1,39 @@
-//! The heartbeat thread (Discord: Gateway → Sending Heartbeats): the first beat after
-//! interval × jitter, then every interval on an absolute schedule; a beat due with nothing
-//! received since the previous one means a zombie connection. The schedule ([`Beats`]) is
+//! The heartbeat thread (Discord: Gateway → Sending Heartbeats; Slack's pings follow the
+//! same schedule): the first beat after interval × jitter, then every interval on an
+//! absolute schedule; a beat due with nothing received for the protocol's
+//! [`Wire::SILENT_INTERVALS`] means a dead (zombie) connection. The schedule ([`Beats`]) is
 //! pure logic; [`beat_loop`] sleeps until it is due, asks the writer (the only thread that
-//! writes) to send, and records when each beat was asked for; the reader records the ACKs,
-//! and [`Latency`] pairs them into round trips.
+//! writes) to send, and records when each beat was asked for; the reader records the
+//! answers, and [`Latency`] pairs them into round trips.
 
-use super::connection::{BeatSignal, Link, Priority, Report};
 use super::latency::Latency;
+use super::{Link, Report, Wire};
 use crate::policy::Ended;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+/// What the reader tells the heartbeat thread.
+pub(crate) enum BeatSignal {
+    /// The connection is up (Discord's Hello with its `heartbeat_interval`; Slack's `hello`
+    /// with the configured ping interval): the schedule starts.
+    Hello(Duration),
+    /// The server asks for a beat now (Discord's op 1).
+    ServerAsked,
+}
+
+/// How many reader signals may wait for the heartbeat thread; more (a flood of op 1) are
+/// dropped rather than queued without bound.
+pub(crate) const BEAT_SIGNALS: usize = 64;
+
 /// What the heartbeat thread waits on.
-pub(super) struct BeatInputs {
+pub(super) struct BeatInputs<P> {
     /// Hello's interval and op 1 requests, from the reader. Disconnected when the reader
     /// stops, which ends this thread too.
     pub signals: Receiver<BeatSignal>,
     /// Heartbeats go to the writer here, ahead of everything else.
-    pub priority: Sender<Priority>,
+    pub priority: Sender<P>,
 }
 
 /// Keeps one connection's beat: starts the schedule at Hello, asks for a beat when one is
@@ -27,16 +41,16 @@ pub(super) struct BeatInputs {
 /// zombie. Waits on one channel with the next beat as its deadline, so an idle connection
 /// wakes this thread once per beat and nothing else; the reader records ACKs in `latency`
 /// itself, so they wake nobody.
-pub(super) fn beat_loop(
-    link: &Link,
-    inputs: BeatInputs,
+pub(super) fn beat_loop<W: Wire>(
+    link: &Link<W::State>,
+    inputs: BeatInputs<W::Priority>,
     reports: &Sender<Report>,
     latency: &Mutex<Latency>,
 ) {
     let mut beats: Option<Beats> = None;
     let request_beat = || {
         latency.lock().sent(Instant::now());
-        inputs.priority.send(Priority::Heartbeat).is_ok()
+        inputs.priority.send(W::beat()).is_ok()
     };
     loop {
         let signal = match beats.as_ref() {
@@ -50,7 +64,8 @@ pub(super) fn beat_loop(
             Ok(BeatSignal::Hello(interval)) => {
                 // Only the first Hello of a connection starts the schedule.
                 if beats.is_none() {
-                    beats = Some(Beats::start(Instant::now(), interval, fastrand::f64()));
+                    let start = Beats::start(Instant::now(), interval, fastrand::f64());
+                    beats = Some(start.dead_after(W::SILENT_INTERVALS));
                 }
             }
             Ok(BeatSignal::ServerAsked) => {
@@ -91,7 +106,7 @@ pub(super) fn beat_loop(
 pub(super) enum Beat {
     /// Send a heartbeat.
     Send,
-    /// Nothing arrived since the previous beat: the connection is dead.
+    /// Nothing arrived for the allowed silent intervals: the connection is dead.
     Zombie,
 }
 
@@ -102,6 +117,10 @@ pub(super) struct Beats {
     due: Instant,
     /// Frames received when the previous beat was sent (`None` before the first beat).
     received_at_last_beat: Option<u64>,
+    /// Beats in a row that found nothing received since the one before.
+    silent: u32,
+    /// How many such beats make a zombie (Discord: 1).
+    silent_intervals: u32,
 }
 
 impl Beats {
@@ -112,7 +131,16 @@ impl Beats {
             interval,
             due: hello + interval.mul_f64(jitter),
             received_at_last_beat: None,
+            silent: 0,
+            silent_intervals: 1,
         }
+    }
+
+    /// The same schedule, declaring the connection dead after `silent_intervals` beats in a
+    /// row with nothing received (at least one).
+    pub fn dead_after(mut self, silent_intervals: u32) -> Beats {
+        self.silent_intervals = silent_intervals.max(1);
+        self
     }
 
     /// When the next beat is due.
@@ -129,7 +157,12 @@ impl Beats {
     /// (which would look like a zombie).
     pub fn tick(&mut self, now: Instant, received: u64, reader_blocked: bool) -> Beat {
         if self.received_at_last_beat == Some(received) && !reader_blocked {
-            return Beat::Zombie;
+            self.silent += 1;
+            if self.silent >= self.silent_intervals {
+                return Beat::Zombie;
+            }
+        } else {
+            self.silent = 0;
         }
         self.received_at_last_beat = Some(received);
         self.due += self.interval;
@@ -203,6 +236,26 @@ mod tests {
         let due = beats.due();
         assert_eq!(beats.tick(beats.due(), 4, false), Beat::Zombie);
         assert_eq!(beats.due(), due, "a zombie ends the schedule");
+    }
+
+    #[test]
+    fn with_three_silent_intervals_allowed_only_the_third_silent_beat_is_a_zombie() {
+        let mut beats = Beats::start(Instant::now(), INTERVAL, 0.1).dead_after(3);
+        assert_eq!(beats.tick(beats.due(), 1, false), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 1, false), Beat::Send, "silent once");
+        assert_eq!(
+            beats.tick(beats.due(), 1, false),
+            Beat::Send,
+            "silent twice"
+        );
+        assert_eq!(
+            beats.tick(beats.due(), 2, false),
+            Beat::Send,
+            "a frame resets it"
+        );
+        assert_eq!(beats.tick(beats.due(), 2, false), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 2, false), Beat::Send);
+        assert_eq!(beats.tick(beats.due(), 2, false), Beat::Zombie);
     }
 
     #[test]

@@ -1,11 +1,11 @@
-//! The writer thread, the only one that writes: heartbeats first (the heartbeat thread asks
-//! for them), Identify/Resume next, then user commands once the session is active, never
-//! faster than the send limiter allows (Discord: Gateway → Rate Limiting; the limiter keeps
-//! room for the beats of Hello's interval).
+//! The writer thread, the only one that writes: the protocol's priority payloads first
+//! (beats, which the heartbeat thread asks for; Identify/Resume; acknowledgements), then
+//! user commands once the session is active, never faster than the send limiter allows
+//! (Discord: Gateway → Rate Limiting; the limiter keeps room for the beats of Hello's
+//! interval).
 
-use super::connection::{Command, Link, Priority, Report};
+use super::{Command, Link, Report, Slot, Wire};
 use crate::policy::Ended;
-use crate::protocol::heartbeat_json;
 use crate::ratelimit::SendLimiter;
 use crate::transport::{Message, TransportError};
 use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
@@ -22,9 +22,9 @@ pub(crate) struct WriterOptions {
 }
 
 /// The channels the writer waits on.
-pub(super) struct WriterInputs {
-    /// Heartbeats (from the heartbeat thread) and Identify/Resume.
-    pub priority: Receiver<Priority>,
+pub(super) struct WriterInputs<P> {
+    /// Beats (from the heartbeat thread) and the protocol's other priority payloads.
+    pub priority: Receiver<P>,
     /// User commands (shared by every connection of the shard).
     pub commands: Receiver<Command>,
     /// The heartbeat interval, once Hello arrived: the limiter keeps room for its beats.
@@ -36,20 +36,20 @@ pub(super) struct WriterInputs {
 }
 
 /// What woke the writer.
-enum Wake {
+enum Wake<P> {
     Stop,
     Timer,
-    Priority(Result<Priority, ()>),
+    Priority(Result<P, ()>),
     Hello(Result<Duration, ()>),
     Ready(Result<(), ()>),
     Command(Result<Command, ()>),
 }
 
-/// Sends payloads in priority order (heartbeats, Identify/Resume, then user commands once
-/// the session is active), never faster than the send limiter allows.
-pub(super) fn write_loop(
-    link: &Link,
-    inputs: WriterInputs,
+/// Sends payloads in priority order (the protocol's priority payloads, then user commands
+/// once the session is active), never faster than the send limiter allows.
+pub(super) fn write_loop<W: Wire>(
+    link: &Link<W::State>,
+    inputs: WriterInputs<W::Priority>,
     reports: &Sender<Report>,
     opts: &WriterOptions,
 ) {
@@ -62,8 +62,9 @@ pub(super) fn write_loop(
     } = inputs;
     let (limit, window) = opts.rate_limit;
     let mut limiter = SendLimiter::new(limit, window, None);
-    // Priority payloads in arrival order.
-    let mut queue: VecDeque<Priority> = VecDeque::new();
+    // Priority payloads in arrival order, and those held until a time, earliest first.
+    let mut queue: VecDeque<W::Priority> = VecDeque::new();
+    let mut held: Held<W::Priority> = Held::default();
     let mut warned = false;
     let mut active = false;
     let mut pending: Option<Command> = None;
@@ -84,15 +85,16 @@ pub(super) fn write_loop(
             Err(TryRecvError::Empty) => {}
             Err(TryRecvError::Disconnected) => hello = never(),
         }
-        // Heartbeats and Identify/Resume go before anything else.
+        // Priority payloads go before anything else; held ones once their time has come.
         loop {
             match priority.try_recv() {
-                Ok(p) => enqueue(&mut queue, p),
+                Ok(p) => accept::<W>(&mut queue, &mut held, p),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => return finish(pending, opts),
             }
         }
         let now = Instant::now();
+        held.release(now, |p| enqueue::<W>(&mut queue, p));
 
         // The next payload and when the limiter lets it go.
         let slot = if let Some(next) = queue.front() {
@@ -101,7 +103,8 @@ pub(super) fn write_loop(
                 if let Some(payload) = queue.pop_front() {
                     limiter.record(now);
                     warned = false;
-                    if let Err(e) = send_priority(link, payload) {
+                    link.metrics.sent();
+                    if let Err(e) = W::send_priority(link, payload) {
                         fail(e);
                         return finish(pending, opts);
                     }
@@ -110,11 +113,8 @@ pub(super) fn write_loop(
             }
             if !warned {
                 warned = true;
-                let what = match next {
-                    Priority::Heartbeat => "a heartbeat",
-                    Priority::Session(_) => "Identify/Resume",
-                };
-                log::warn!("gateway send limit reached: {what} waits {:?}", slot - now);
+                let what = W::describe(next);
+                log::warn!("send limit reached: {what} waits {:?}", slot - now);
             }
             Some(slot)
         } else {
@@ -143,7 +143,11 @@ pub(super) fn write_loop(
             }
         };
 
-        // Wait for the slot or anything on the channels.
+        // Wait for the slot, the next held payload, or anything on the channels.
+        let slot = match (slot, held.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let slot = slot.map_or_else(never, at);
         let user = if active && pending.is_none() {
             &commands
@@ -161,7 +165,7 @@ pub(super) fn write_loop(
         match wake {
             Wake::Stop | Wake::Priority(Err(())) | Wake::Command(Err(())) => break,
             Wake::Timer => {}
-            Wake::Priority(Ok(p)) => enqueue(&mut queue, p),
+            Wake::Priority(Ok(p)) => accept::<W>(&mut queue, &mut held, p),
             Wake::Hello(Ok(interval)) => {
                 limiter.set_heartbeat_interval(Some(interval));
                 hello = never();
@@ -181,13 +185,58 @@ pub(super) fn write_loop(
     finish(pending, opts);
 }
 
-/// Queues a priority payload. A heartbeat already waiting (behind a stalled write, or the
+/// Takes a priority payload: queued now, or held until its time.
+fn accept<W: Wire>(
+    queue: &mut VecDeque<W::Priority>,
+    held: &mut Held<W::Priority>,
+    p: W::Priority,
+) {
+    match W::slot(&p) {
+        Slot::Now => enqueue::<W>(queue, p),
+        Slot::At(due) => held.hold(due, p),
+    }
+}
+
+/// Queues a priority payload. A beat already waiting (behind a stalled write, or the
 /// limiter) is not queued twice: both would carry the same sequence number, and two beats
 /// back to back leave no time for the first one's ACK.
-fn enqueue(queue: &mut VecDeque<Priority>, payload: Priority) {
-    let beat_waiting = queue.iter().any(|p| matches!(p, Priority::Heartbeat));
-    if !(beat_waiting && matches!(payload, Priority::Heartbeat)) {
+fn enqueue<W: Wire>(queue: &mut VecDeque<W::Priority>, payload: W::Priority) {
+    let beat_waiting = queue.iter().any(W::is_beat);
+    if !(beat_waiting && W::is_beat(&payload)) {
         queue.push_back(payload);
+    }
+}
+
+/// Payloads held until a time, in due order.
+struct Held<P> {
+    items: VecDeque<(Instant, P)>,
+}
+
+impl<P> Default for Held<P> {
+    fn default() -> Self {
+        Held {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<P> Held<P> {
+    fn hold(&mut self, due: Instant, payload: P) {
+        let at = self.items.partition_point(|(d, _)| *d <= due);
+        self.items.insert(at, (due, payload));
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        self.items.front().map(|(due, _)| *due)
+    }
+
+    /// Hands over every payload due by `now`, in due order.
+    fn release(&mut self, now: Instant, mut to: impl FnMut(P)) {
+        while self.items.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, payload)) = self.items.pop_front() {
+                to(payload);
+            }
+        }
     }
 }
 
@@ -198,15 +247,26 @@ fn finish(pending: Option<Command>, opts: &WriterOptions) {
     }
 }
 
-/// Writes one priority payload (the limiter already counted it).
-fn send_priority(link: &Link, payload: Priority) -> Result<(), TransportError> {
-    link.metrics.sent();
-    match payload {
-        Priority::Heartbeat => {
-            let seq = link.session.lock().last_seq();
-            let json = heartbeat_json((seq > 0).then_some(seq));
-            link.conn.send(Message::text(json))
-        }
-        Priority::Session(json) => link.conn.send_secret(&json),
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn held_payloads_come_out_in_due_order_once_due() {
+        let t = Instant::now();
+        let mut held = Held::default();
+        held.hold(t + Duration::from_millis(30), "c");
+        held.hold(t + Duration::from_millis(10), "a");
+        held.hold(t + Duration::from_millis(20), "b");
+        assert_eq!(held.next_due(), Some(t + Duration::from_millis(10)));
+        let mut out = Vec::new();
+        held.release(t + Duration::from_millis(5), |p| out.push(p));
+        assert!(out.is_empty(), "nothing due yet");
+        held.release(t + Duration::from_millis(20), |p| out.push(p));
+        assert_eq!(out, ["a", "b"]);
+        held.release(t + Duration::from_millis(30), |p| out.push(p));
+        assert_eq!(out, ["a", "b", "c"]);
+        assert_eq!(held.next_due(), None);
     }
 }

@@ -1,6 +1,6 @@
-//! Heartbeat round trips: when each beat was asked for, when its ACK came (Discord:
+//! Heartbeat round trips: when each beat (or ping) was asked for, when its ACK (or pong) came (Discord:
 //! Gateway → Sending Heartbeats; the ACK is op 11). Pure bookkeeping, owned by the heartbeat
-//! thread and published for [`ShardHandle::latency`](super::ShardHandle::latency).
+//! thread and published for [`ShardHandle::latency`](crate::ShardHandle::latency).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -10,7 +10,7 @@ const WINDOW: usize = 5;
 /// Beats without an ACK that are remembered (a server that never ACKs must not grow this).
 const UNACKED: usize = 16;
 
-/// The heartbeat latency of the current connection, from [`ShardHandle::latency`](super::ShardHandle::latency).
+/// The heartbeat latency of the current connection, from [`ShardHandle::latency`](crate::ShardHandle::latency).
 ///
 /// ```
 /// # fn show(handle: &syncord::ShardHandle) {
