@@ -66,6 +66,14 @@ pub enum Error {
     /// REST gateway discovery failed after its retries.
     #[error("gateway discovery failed: {0}")]
     Discovery(String),
+    /// Slack refused to open a Socket Mode connection for a reason retrying cannot fix.
+    #[error("Slack refused the connection ({error}): {advice}")]
+    SlackRefused {
+        /// Slack's `error` code (`invalid_auth`, `link_disabled`, …).
+        error: String,
+        /// What to fix.
+        advice: &'static str,
+    },
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),

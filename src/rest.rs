@@ -139,7 +139,7 @@ pub(crate) fn gateway_bot(
 
 /// One agent for one discovery: our connector (TLS if `secure`), timeouts, no pooled
 /// connections, no redirects, our User-Agent.
-fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Agent> {
+pub(crate) fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Agent> {
     let tls = match (secure, opts.tls) {
         (false, _) => None,
         (true, Some(tls)) => Some(tls.clone()),
@@ -158,8 +158,8 @@ fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Agent> {
         // ureq's connect timeout is separate from (and not bounded by) the overall one.
         .timeout_connect(opts.timeout)
         .timeout(opts.timeout)
-        // Discord does not redirect this endpoint; following one could carry the token
-        // somewhere unchecked.
+        // Neither Discord nor Slack redirects these endpoints; following one could carry
+        // the token somewhere unchecked.
         .redirects(0)
         .user_agent(&user_agent())
         .build())

@@ -1,72 +1,680 @@
-//! The Socket Mode client: run it with a closure (or a [`SlackDispatcher`]) on the caller's
-//! thread; control it from any thread through its [`SlackHandle`].
+//! The Socket Mode client: run it with a closure (or a dispatcher) on the caller's thread;
+//! control it from any thread through its [`SlackHandle`].
+//!
+//! Each connection runs on the engine's three threads ([`crate::engine`]); this loop, on
+//! the caller's thread, asks for a fresh single-use URL per connection, delivers each
+//! envelope once, replaces a connection make-before-break when Slack asks for a refresh,
+//! and backs off as [`super::policy`] says.
 
+use super::config::SlackConfig;
+use super::dedupe::Dedupe;
 use super::event::{Envelope, SlackEvent};
+use super::link::{HeldAcks, SlackInbound, SlackPriority, SlackReader, SocketModeWire};
+use super::open::{open, Opened};
+use super::policy::{delay, on_disconnect, Failure, OnDisconnect};
+use super::wire::ack;
+use crate::engine::{Counters, Latency, LinkOptions, LinkThreads, Stop, WriterOptions};
+use crate::policy::Ended;
+use crate::rest::RequestOptions;
+use crate::transport::{DialRequest, WsUrl};
+use crate::{Error, Result};
+use crossbeam_channel::{at, bounded, never, select, Receiver};
+use parking_lot::Mutex;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-/// Which envelopes a responding handler answers: their acknowledgement waits for it (up to
-/// the response deadline) instead of going on receipt.
-pub(crate) type HoldAcks = Arc<dyn Fn(&Envelope) -> bool + Send + Sync>;
+pub(crate) use super::link::HoldAcks;
 
-/// A Socket Mode client (under construction).
+/// A Socket Mode client (Slack: Using Socket Mode).
+///
+/// ```no_run
+/// use syncord::slack::{SlackConfig, SlackEvent, SocketMode};
+///
+/// let mut client = SocketMode::new(SlackConfig::new(std::env::var("SLACK_APP_TOKEN").unwrap_or_default()));
+/// client.run(|event| match event {
+///     SlackEvent::Envelope(envelope) => println!("{} {:?}", envelope.kind(), envelope.payload_type()),
+///     other => println!("{other:?}"),
+/// })?;
+/// # Ok::<(), syncord::Error>(())
+/// ```
+///
+/// Every envelope is acknowledged by the reader thread as it arrives, before any handler
+/// runs, unless a responding handler registered for it (then it waits for the response up
+/// to [`response_deadline`](super::SlackConfigBuilder::response_deadline)). Retries
+/// (`retry_attempt` > 0) are delivered like first deliveries; a delivery seen before (same
+/// `event_id`, or same `envelope_id`) within the dedupe window is acknowledged and dropped.
 pub struct SocketMode {
-    pub(crate) hold: Option<HoldAcks>,
-    handle: SlackHandle,
+    config: SlackConfig,
+    shared: Arc<Shared>,
+    hold: Option<HoldAcks>,
+}
+
+/// What the handle and the caller's loop share.
+struct Shared {
+    stop: Arc<Stop>,
+    held: HeldAcks,
+    latency: Arc<Mutex<Latency>>,
+    metrics: Arc<Counters>,
 }
 
 impl SocketMode {
-    /// A handle to control the client from any thread.
-    pub fn handle(&self) -> SlackHandle {
-        self.handle.clone()
+    /// A client with these settings; nothing connects before [`run`](Self::run).
+    pub fn new(config: SlackConfig) -> SocketMode {
+        SocketMode {
+            config,
+            shared: Arc::new(Shared {
+                stop: Arc::default(),
+                held: HeldAcks::default(),
+                latency: Arc::default(),
+                metrics: Arc::default(),
+            }),
+            hold: None,
+        }
     }
 
-    /// Runs on this thread until shutdown or a fatal error, calling `handler` for every event.
-    pub fn run(&mut self, _handler: impl FnMut(SlackEvent)) -> crate::Result<()> {
-        Err(crate::Error::Config("Socket Mode is not built yet".into()))
+    /// A handle to control the client from any thread.
+    pub fn handle(&self) -> SlackHandle {
+        SlackHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Runs on this thread until [`SlackHandle::shutdown`] (then `Ok`) or a fatal error
+    /// (an app token Slack refuses, Socket Mode turned off), calling `handler` for every
+    /// event in order. A handler that panics is reported as [`SlackEvent::Error`] and the
+    /// client goes on.
+    pub fn run(&mut self, mut handler: impl FnMut(SlackEvent)) -> Result<()> {
+        let mut emit = |event: SlackEvent| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| handler(event)));
+            if let Err(panic) = outcome {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".into());
+                log::error!("the Slack handler panicked: {message}");
+                let report = SlackEvent::Error {
+                    message: format!("the handler panicked: {message}"),
+                };
+                let _ = catch_unwind(AssertUnwindSafe(|| handler(report)));
+            }
+        };
+        let mut runner = Runner {
+            config: &self.config,
+            shared: &self.shared,
+            hold: self.hold.clone(),
+            dedupe: Dedupe::new(self.config.dedupe_window, self.config.dedupe_capacity),
+            generation: 0,
+            tls: None,
+        };
+        runner.run(&mut emit)
+    }
+
+    /// Runs the client on a new thread (`syncord-slack`) with `handler`.
+    pub fn spawn(
+        mut self,
+        handler: impl FnMut(SlackEvent) + Send + 'static,
+    ) -> std::io::Result<SlackThread> {
+        let handle = self.handle();
+        let join = std::thread::Builder::new()
+            .name("syncord-slack".into())
+            .spawn(move || self.run(handler))?;
+        Ok(SlackThread { handle, join })
     }
 
     /// The dispatcher's responding handlers: acknowledgements of matching envelopes wait for
-    /// [`SlackHandle::respond`].
+    /// [`SlackHandle::respond`] (or the deadline).
     pub(crate) fn set_hold_acks(&mut self, hold: HoldAcks) {
         self.hold = Some(hold);
     }
 }
 
+/// A client running on its own thread ([`SocketMode::spawn`]).
+#[derive(Debug)]
+pub struct SlackThread {
+    handle: SlackHandle,
+    join: std::thread::JoinHandle<Result<()>>,
+}
+
+impl SlackThread {
+    /// The client's handle.
+    pub fn handle(&self) -> &SlackHandle {
+        &self.handle
+    }
+
+    /// Stops the client and waits for its thread (every connection thread joined).
+    pub fn shutdown(self) -> Result<()> {
+        self.handle.shutdown();
+        self.join()
+    }
+
+    /// Waits for the client to stop by itself (a fatal error) or by a shutdown.
+    pub fn join(self) -> Result<()> {
+        self.join
+            .join()
+            .unwrap_or_else(|_| Err(Error::Thread("the Slack client thread panicked".into())))
+    }
+}
+
 /// Controls a running [`SocketMode`] client from any thread.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone)]
 pub struct SlackHandle {
-    _private: (),
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for SlackHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackHandle")
+            .field("stopping", &self.shared.stop.requested().is_some())
+            .finish()
+    }
 }
 
 /// Why [`SlackHandle::respond`] did not send a response.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RespondError {
-    /// The plain acknowledgement already went (the response deadline passed, or the envelope
-    /// was not held for a response).
+    /// The envelope is not waiting for a response: its plain acknowledgement already went
+    /// (the response deadline passed, or it was never held for a response).
     #[error("too late: the envelope was already acknowledged without a payload")]
     AlreadyAcknowledged,
-    /// The envelope does not accept a response payload.
-    #[error("the envelope does not accept a response payload")]
-    NotAccepted,
     /// The acknowledgement with this payload would be too large for Slack.
     #[error("the acknowledgement would be {0} bytes; Slack drops acknowledgements of 20 KiB or more: post large responses through the Web API")]
     TooLarge(usize),
     /// The payload is not a JSON object.
     #[error("the response payload is not a JSON object: {0}")]
     NotJson(String),
-    /// The client has stopped.
-    #[error("the client has stopped")]
-    Stopped,
+    /// The connection the envelope came on has closed.
+    #[error("the connection the envelope came on has closed")]
+    Closed,
 }
 
 impl SlackHandle {
-    /// Sends the acknowledgement of a held envelope with `payload_json` (a JSON object) as
-    /// its response payload.
-    pub fn respond(&self, _envelope_id: &str, _payload_json: &str) -> Result<(), RespondError> {
-        Err(RespondError::Stopped)
+    /// Sends the acknowledgement of a held envelope with `payload_json` (a JSON object:
+    /// a slash command's message, a `response_action`, `options`) as its response payload.
+    /// Only envelopes held for a responding handler wait; every other one was acknowledged
+    /// on receipt.
+    pub fn respond(&self, envelope_id: &str, payload_json: &str) -> Result<(), RespondError> {
+        match serde_json::from_str::<&serde_json::value::RawValue>(payload_json) {
+            Ok(raw) if raw.get().starts_with('{') => {}
+            Ok(_) => return Err(RespondError::NotJson("not an object".into())),
+            Err(e) => return Err(RespondError::NotJson(e.to_string())),
+        }
+        let json = ack(envelope_id, Some(payload_json)).map_err(|e| RespondError::TooLarge(e.0))?;
+        self.release(envelope_id, json)
     }
 
-    /// Stops the client: closes the connection and makes `run` return `Ok`.
-    pub fn shutdown(&self) {}
+    /// Acknowledges a held envelope now, without a payload (a responder with nothing to say).
+    pub fn ack_now(&self, envelope_id: &str) -> Result<(), RespondError> {
+        let json = ack(envelope_id, None).map_err(|e| RespondError::TooLarge(e.0))?;
+        self.release(envelope_id, json)
+    }
+
+    fn release(&self, envelope_id: &str, json: String) -> Result<(), RespondError> {
+        let writer = self.shared.held.lock().remove(envelope_id);
+        match writer {
+            Some(writer) => writer
+                .send(SlackPriority::Ack(json))
+                .map_err(|_| RespondError::Closed),
+            None => Err(RespondError::AlreadyAcknowledged),
+        }
+    }
+
+    /// The ping round trips of the current connection.
+    pub fn latency(&self) -> Latency {
+        self.shared.latency.lock().clone()
+    }
+
+    /// Stops the client: closes its connections (close 1000, then the TCP connection is
+    /// dropped without waiting for Slack) and makes `run` return `Ok`, within about a second
+    /// from any state.
+    pub fn shutdown(&self) {
+        self.shared.stop.request(false);
+    }
+}
+
+/// Why a connection attempt left no connection.
+enum NotConnected {
+    Fatal(Error),
+    RateLimited(Duration),
+    Failed(String),
+    Stopped,
+}
+
+/// How a connection (and its replacements) ended.
+enum Outcome {
+    Ended { had_hello: bool },
+    TooManyWebsockets,
+    Shutdown,
+}
+
+/// One connection and where it is.
+struct Live {
+    link: LinkThreads<SocketModeWire>,
+    hello: bool,
+    hello_by: Instant,
+}
+
+/// The caller's loop for one `run`.
+struct Runner<'a> {
+    config: &'a SlackConfig,
+    shared: &'a Shared,
+    hold: Option<HoldAcks>,
+    dedupe: Dedupe,
+    generation: u64,
+    tls: Option<native_tls::TlsConnector>,
+}
+
+type Emit<'e> = dyn FnMut(SlackEvent) + 'e;
+
+impl Runner<'_> {
+    fn run(&mut self, emit: &mut Emit<'_>) -> Result<()> {
+        let mut streak = 0u32;
+        loop {
+            if self.shared.stop.requested().is_some() {
+                return Ok(());
+            }
+            emit(SlackEvent::Connecting { attempt: streak });
+            let failure = match self.connect() {
+                Ok(live) => {
+                    emit(SlackEvent::Connected);
+                    match self.drive(live, emit)? {
+                        Outcome::Shutdown => return Ok(()),
+                        Outcome::TooManyWebsockets => Failure::TooManyWebsockets,
+                        Outcome::Ended { had_hello: true } => Failure::EndedAfterHello,
+                        Outcome::Ended { had_hello: false } => Failure::Failed,
+                    }
+                }
+                Err(NotConnected::Stopped) => return Ok(()),
+                Err(NotConnected::Fatal(e)) => {
+                    log::error!("Slack: stopping: {e}");
+                    return Err(e);
+                }
+                Err(NotConnected::RateLimited(wait)) => {
+                    log::warn!("apps.connections.open is rate limited for {wait:?}");
+                    Failure::RateLimited(wait)
+                }
+                Err(NotConnected::Failed(message)) => {
+                    log::warn!("Slack: {message}");
+                    emit(SlackEvent::Error { message });
+                    Failure::Failed
+                }
+            };
+            streak = match failure {
+                Failure::EndedAfterHello => 0,
+                _ => streak.saturating_add(1),
+            };
+            let wait = delay(
+                failure,
+                streak.max(1),
+                &self.config.backoff,
+                self.config.too_many_websockets_wait,
+                fastrand::f64(),
+            );
+            emit(SlackEvent::Reconnecting {
+                attempt: streak,
+                delay: wait,
+            });
+            if !self.shared.stop.sleep(wait) {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Opens a fresh URL, dials it and starts the connection's threads.
+    fn connect(&mut self) -> std::result::Result<Live, NotConnected> {
+        let stop = &self.shared.stop;
+        let secure = self.config.api_base.starts_with("https://");
+        let tls = if secure {
+            Some(self.tls().map_err(NotConnected::Failed)?)
+        } else {
+            None
+        };
+        let stopping = || stop.requested().is_some();
+        let opts = RequestOptions {
+            timeout: self.config.handshake_timeout,
+            tls: tls.as_ref(),
+            on_connected: stop.abort_registration(),
+            aborted: &stopping,
+        };
+        let opened = open(self.config, &opts);
+        stop.request_done();
+        if stopping() {
+            return Err(NotConnected::Stopped);
+        }
+        let url = match opened {
+            Opened::Url(url) => url,
+            Opened::RateLimited(wait) => return Err(NotConnected::RateLimited(wait)),
+            Opened::Transient(message) => return Err(NotConnected::Failed(message)),
+            Opened::Fatal(e) => return Err(NotConnected::Fatal(e)),
+        };
+        let parsed = match WsUrl::parse(&url.0) {
+            Ok(parsed) => parsed,
+            Err(Error::InvalidUrl { why, .. }) => {
+                return Err(NotConnected::Failed(format!(
+                    "Slack's websocket URL is not usable: {why}"
+                )))
+            }
+            Err(e) => return Err(NotConnected::Failed(url.redact_in(&e.to_string()))),
+        };
+        let tls = match (parsed.secure, tls) {
+            (true, None) => Some(self.tls().map_err(NotConnected::Failed)?),
+            (_, tls) => tls,
+        };
+        let user_agent = crate::rest::user_agent();
+        let dialed = self.config.adapter.0.dial(&DialRequest {
+            url: &url.0,
+            headers: &[("User-Agent", &user_agent)],
+            connect_timeout: self.config.dial_timeout,
+            handshake_timeout: self.config.handshake_timeout,
+            max_message_size: self.config.max_message_size,
+            tls: tls.as_ref(),
+            cancel: &stop.cancel,
+        });
+        stop.cancel.clear();
+        if stopping() {
+            return Err(NotConnected::Stopped);
+        }
+        let conn = dialed.map_err(|e| {
+            NotConnected::Failed(format!("could not connect: {}", url.redact_in(&e.0)))
+        })?;
+        self.generation += 1;
+        // Socket Mode has no user commands: the channel stays empty.
+        let (_commands_tx, commands) = bounded(1);
+        let opts = LinkOptions::<SocketModeWire> {
+            label: format!("s{}", self.generation),
+            event_queue: self.config.event_queue,
+            state: self.shared.held.clone(),
+            reader: SlackReader {
+                ping_interval: self.config.ping_interval,
+                response_deadline: self.config.response_deadline,
+                hold: self.hold.clone(),
+            },
+            commands,
+            writer: WriterOptions {
+                // Acknowledgements are not rate limited; one per envelope is all we send.
+                rate_limit: (u32::MAX, Duration::from_secs(1)),
+                retry: Arc::default(),
+            },
+            latency: self.shared.latency.clone(),
+            metrics: self.shared.metrics.clone(),
+        };
+        let link = LinkThreads::start(conn, self.generation, opts)
+            .map_err(|e| NotConnected::Failed(format!("could not start threads: {e}")))?;
+        Ok(Live {
+            link,
+            hello: false,
+            hello_by: Instant::now() + self.config.hello_timeout,
+        })
+    }
+
+    fn tls(&mut self) -> std::result::Result<native_tls::TlsConnector, String> {
+        if let Some(tls) = self.config.tls.clone().or_else(|| self.tls.clone()) {
+            return Ok(tls);
+        }
+        let built =
+            native_tls::TlsConnector::new().map_err(|e| format!("TLS setup failed: {e}"))?;
+        self.tls = Some(built.clone());
+        Ok(built)
+    }
+
+    /// Delivers one connection's envelopes, and its replacements', until the last one ends.
+    fn drive(&mut self, first: Live, emit: &mut Emit<'_>) -> Result<Outcome> {
+        let mut current = first;
+        let mut next: Option<Live> = None;
+        let mut had_hello = false;
+        loop {
+            let none: Receiver<SlackInbound> = never();
+            let no_reports = never();
+            let (next_events, next_reports, next_by) = match &next {
+                Some(n) => (
+                    &n.link.events,
+                    &n.link.reports,
+                    (!n.hello).then_some(n.hello_by),
+                ),
+                None => (&none, &no_reports, None),
+            };
+            let hello_by = (!current.hello).then_some(current.hello_by);
+            let deadline = match (hello_by, next_by) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timer = deadline.map_or_else(never, at);
+            enum Woke {
+                Stop,
+                Current(Option<SlackInbound>),
+                CurrentReport(Ended),
+                Next(Option<SlackInbound>),
+                NextReport(Ended),
+                Timer,
+            }
+            let woke = select! {
+                recv(self.shared.stop.woken()) -> _ => Woke::Stop,
+                recv(current.link.events) -> m => Woke::Current(m.ok()),
+                recv(current.link.reports) -> r => match r {
+                    Ok(r) => Woke::CurrentReport(r.ended),
+                    Err(_) => Woke::Current(None),
+                },
+                recv(next_events) -> m => Woke::Next(m.ok()),
+                recv(next_reports) -> r => match r {
+                    Ok(r) => Woke::NextReport(r.ended),
+                    Err(_) => Woke::Next(None),
+                },
+                recv(timer) -> _ => Woke::Timer,
+            };
+            let ended = match woke {
+                Woke::Stop => {
+                    if self.shared.stop.requested().is_none() {
+                        continue;
+                    }
+                    if let Some(n) = next.take() {
+                        self.retire(n, None, emit);
+                    }
+                    self.retire(current, Some("shut down"), emit);
+                    return Ok(Outcome::Shutdown);
+                }
+                Woke::Current(Some(SlackInbound::Ended(ended))) | Woke::CurrentReport(ended) => {
+                    ended
+                }
+                Woke::Current(None) => Ended::Eof,
+                Woke::Current(Some(inbound)) => {
+                    match inbound {
+                        SlackInbound::Hello {
+                            num_connections,
+                            host,
+                            approximate_connection_time,
+                        } => {
+                            current.hello = true;
+                            had_hello = true;
+                            emit(SlackEvent::Hello {
+                                num_connections,
+                                host,
+                                approximate_connection_time,
+                            });
+                        }
+                        SlackInbound::Disconnect { reason } => {
+                            log::info!("Slack asks to disconnect: {reason}");
+                            emit(SlackEvent::Disconnect {
+                                reason: reason.clone(),
+                            });
+                            match on_disconnect(&reason) {
+                                OnDisconnect::Replace if next.is_none() => {
+                                    match self.connect() {
+                                        Ok(live) => {
+                                            emit(SlackEvent::Connected);
+                                            next = Some(live);
+                                        }
+                                        Err(NotConnected::Stopped) => {}
+                                        Err(NotConnected::Fatal(e)) => {
+                                            self.retire(current, Some("stopping"), emit);
+                                            return Err(e);
+                                        }
+                                        Err(NotConnected::RateLimited(wait)) => emit(SlackEvent::Error {
+                                            message: format!("could not open the replacement connection: rate limited for {wait:?}; reconnecting when this one closes"),
+                                        }),
+                                        Err(NotConnected::Failed(message)) => emit(SlackEvent::Error {
+                                            message: format!("could not open the replacement connection: {message}; reconnecting when this one closes"),
+                                        }),
+                                    }
+                                }
+                                OnDisconnect::Replace => {}
+                                OnDisconnect::CloseThenWait => {
+                                    log::warn!("Slack: too many websockets for this app (at most 10, stale ones included): closing this one and waiting at least {:?}", self.config.too_many_websockets_wait);
+                                    if let Some(n) = next.take() {
+                                        self.retire(n, None, emit);
+                                    }
+                                    self.retire(current, Some("too many websockets"), emit);
+                                    return Ok(Outcome::TooManyWebsockets);
+                                }
+                                OnDisconnect::Stop => {
+                                    if let Some(n) = next.take() {
+                                        self.retire(n, None, emit);
+                                    }
+                                    self.retire(current, Some("Socket Mode is disabled"), emit);
+                                    return Err(Error::SlackRefused {
+                                        error: "link_disabled".into(),
+                                        advice: super::open::advice("link_disabled")
+                                            .unwrap_or("turn Socket Mode on"),
+                                    });
+                                }
+                            }
+                        }
+                        other => self.inbound(other, emit),
+                    }
+                    continue;
+                }
+                Woke::Next(Some(SlackInbound::Hello {
+                    num_connections,
+                    host,
+                    approximate_connection_time,
+                })) => {
+                    // The replacement is up: it takes over, the old one closes.
+                    if let Some(mut n) = next.take() {
+                        n.hello = true;
+                        let old = std::mem::replace(&mut current, n);
+                        emit(SlackEvent::Hello {
+                            num_connections,
+                            host,
+                            approximate_connection_time,
+                        });
+                        self.retire(old, Some("replaced by a new connection"), emit);
+                    }
+                    continue;
+                }
+                Woke::Next(Some(SlackInbound::Ended(ended))) | Woke::NextReport(ended) => {
+                    if let Some(n) = next.take() {
+                        self.retire(n, None, emit);
+                    }
+                    emit(SlackEvent::Error {
+                        message: format!(
+                            "the replacement connection ended before hello: {}; reconnecting when this one closes",
+                            ended.describe()
+                        ),
+                    });
+                    continue;
+                }
+                Woke::Next(None) => {
+                    next = None;
+                    continue;
+                }
+                Woke::Next(Some(inbound)) => {
+                    self.inbound(inbound, emit);
+                    continue;
+                }
+                Woke::Timer => {
+                    let now = Instant::now();
+                    if next.as_ref().is_some_and(|n| !n.hello && n.hello_by <= now) {
+                        if let Some(n) = next.take() {
+                            self.retire(n, None, emit);
+                        }
+                        emit(SlackEvent::Error {
+                            message: "the replacement connection sent no hello in time".into(),
+                        });
+                    }
+                    if current.hello || current.hello_by > now {
+                        continue;
+                    }
+                    Ended::Timeout("hello")
+                }
+            };
+            // The current connection is over.
+            let code = ended.close_code();
+            let reason = ended.describe();
+            log::info!("Slack connection ended: {reason}");
+            self.retire_quietly(current, emit);
+            emit(SlackEvent::Disconnected { code, reason });
+            match next.take() {
+                // The replacement (if it says hello) carries on.
+                Some(n) => current = n,
+                None => return Ok(Outcome::Ended { had_hello }),
+            }
+            had_hello = had_hello || current.hello;
+        }
+    }
+
+    /// An envelope or a notice from any live connection.
+    fn inbound(&mut self, inbound: SlackInbound, emit: &mut Emit<'_>) {
+        match inbound {
+            SlackInbound::Envelope(envelope) => self.deliver(envelope, emit),
+            SlackInbound::Notice(message) => emit(SlackEvent::Error { message }),
+            SlackInbound::Disconnect { reason } => emit(SlackEvent::Disconnect { reason }),
+            SlackInbound::Hello { .. } | SlackInbound::Ended(_) => {}
+        }
+    }
+
+    /// Delivers an envelope unless it was seen before (already acknowledged either way).
+    fn deliver(&mut self, envelope: Envelope, emit: &mut Emit<'_>) {
+        if !self.dedupe.is_duplicate(&envelope, Instant::now()) {
+            emit(SlackEvent::Envelope(envelope));
+        } else {
+            log::debug!(
+                "dropped a duplicate delivery (envelope {}, retry_attempt {})",
+                envelope.envelope_id(),
+                envelope.retry_attempt()
+            );
+            // A held duplicate would otherwise wait for a response no handler gives.
+            if let Some(writer) = self.shared.held.lock().remove(envelope.envelope_id()) {
+                if let Ok(json) = ack(envelope.envelope_id(), None) {
+                    let _ = writer.send(SlackPriority::Ack(json));
+                }
+            }
+        }
+    }
+
+    /// Closes a connection (close 1000 with `reason`, briefly, then the TCP connection is
+    /// dropped), joins its threads and delivers what it had read.
+    fn retire(&mut self, mut live: Live, reason: Option<&str>, emit: &mut Emit<'_>) {
+        let leftovers = live
+            .link
+            .stop_and_join(Some((1000, reason.unwrap_or("closing"))));
+        self.forget_held(&live);
+        for inbound in leftovers {
+            self.inbound(inbound, emit);
+        }
+        if let Some(reason) = reason {
+            emit(SlackEvent::Disconnected {
+                code: None,
+                reason: reason.to_owned(),
+            });
+        }
+    }
+
+    /// Joins an ended connection's threads and delivers what it had read.
+    fn retire_quietly(&mut self, mut live: Live, emit: &mut Emit<'_>) {
+        let leftovers = live.link.stop_and_join(None);
+        self.forget_held(&live);
+        for inbound in leftovers {
+            self.inbound(inbound, emit);
+        }
+    }
+
+    /// Envelopes held on a closed connection can no longer be acknowledged there: Slack
+    /// retries the events among them.
+    fn forget_held(&self, live: &Live) {
+        self.shared
+            .held
+            .lock()
+            .retain(|_, writer| !writer.same_channel(&live.link.priority));
+    }
 }

@@ -1,13 +1,18 @@
 //! Slack's Socket Mode on syncord's engine (feature `slack`): the same transport, the same
-//! connection threads and the same backoff as the Discord shard, with Slack's rules
+//! connection threads, the same stop and backoff as the Discord shard, with Slack's rules
 //! (Slack: Using Socket Mode).
 
 mod client;
+mod config;
 mod dedupe;
 mod event;
+mod link;
 pub mod model;
+mod open;
+mod policy;
 mod wire;
 
-pub use client::{RespondError, SlackHandle, SocketMode};
+pub use client::{RespondError, SlackHandle, SlackThread, SocketMode};
+pub use config::{AppToken, SlackConfig, SlackConfigBuilder, DEFAULT_SLACK_API_BASE};
 pub use event::{Envelope, SlackEvent};
 pub use wire::MAX_ACK_BYTES;

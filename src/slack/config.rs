@@ -1,0 +1,227 @@
+//! A Socket Mode client's settings, with Slack's values as defaults.
+
+use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
+use crate::Backoff;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Slack's Web API base.
+pub const DEFAULT_SLACK_API_BASE: &str = "https://slack.com/api";
+
+/// A Slack app-level token (`xapp-…`, scope `connections:write`; Slack: Using Socket Mode).
+///
+/// `Debug` and `Display` print `<redacted>`; only [`AppToken::expose`] gives the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AppToken(String);
+
+impl AppToken {
+    /// Wraps a token (surrounding whitespace trimmed).
+    pub fn new(token: impl Into<String>) -> AppToken {
+        AppToken(token.into().trim().to_owned())
+    }
+
+    /// The secret, for the one place that sends it (the `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces the token in `text` (an error body that echoed it) with `<redacted>`.
+    pub(crate) fn redact_in(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.0, "<redacted>")
+        }
+    }
+}
+
+impl fmt::Debug for AppToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AppToken(<redacted>)")
+    }
+}
+
+impl fmt::Display for AppToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for AppToken {
+    fn from(token: &str) -> AppToken {
+        AppToken::new(token)
+    }
+}
+
+impl From<String> for AppToken {
+    fn from(token: String) -> AppToken {
+        AppToken::new(token)
+    }
+}
+
+/// A Socket Mode client's settings ([`SlackConfig::builder`] to change them).
+#[derive(Clone, Debug)]
+pub struct SlackConfig {
+    pub(crate) app_token: AppToken,
+    pub(crate) api_base: String,
+    pub(crate) ping_interval: Duration,
+    pub(crate) hello_timeout: Duration,
+    pub(crate) response_deadline: Duration,
+    pub(crate) backoff: Backoff,
+    pub(crate) too_many_websockets_wait: Duration,
+    pub(crate) dedupe_window: Duration,
+    pub(crate) dedupe_capacity: usize,
+    pub(crate) event_queue: usize,
+    pub(crate) dial_timeout: Duration,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_message_size: usize,
+    pub(crate) debug_reconnects: bool,
+    pub(crate) tls: Option<native_tls::TlsConnector>,
+    pub(crate) adapter: AdapterSlot,
+}
+
+impl SlackConfig {
+    /// Slack's defaults for this app token.
+    pub fn new(app_token: impl Into<AppToken>) -> SlackConfig {
+        SlackConfig {
+            app_token: app_token.into(),
+            api_base: DEFAULT_SLACK_API_BASE.to_owned(),
+            ping_interval: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(10),
+            // Slack waits 3 s for an acknowledgement (Slack: The Events API → Responding to
+            // events); the plain one goes at 2.5 s, leaving half a second for the network.
+            response_deadline: Duration::from_millis(2_500),
+            backoff: Backoff {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(60),
+                reset_after: Duration::ZERO,
+            },
+            too_many_websockets_wait: Duration::from_secs(30),
+            dedupe_window: Duration::from_secs(15 * 60),
+            dedupe_capacity: 100_000,
+            event_queue: 1024,
+            dial_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_message_size: 4 << 20,
+            debug_reconnects: false,
+            tls: None,
+            adapter: AdapterSlot(Arc::new(TungsteniteAdapter)),
+        }
+    }
+
+    /// Starts from Slack's defaults for this app token.
+    pub fn builder(app_token: impl Into<AppToken>) -> SlackConfigBuilder {
+        SlackConfigBuilder(SlackConfig::new(app_token))
+    }
+}
+
+/// Changes a [`SlackConfig`]; [`build`](SlackConfigBuilder::build) checks it.
+#[derive(Debug)]
+pub struct SlackConfigBuilder(SlackConfig);
+
+impl SlackConfigBuilder {
+    /// The Web API base, `https://slack.com/api` by default (`http://` only for loopback:
+    /// a simulator).
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.0.api_base = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// How often the client pings Slack (10 s). Any frame proves the connection alive; 3
+    /// intervals of total silence mean it is dead and is replaced.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.0.ping_interval = interval;
+        self
+    }
+
+    /// How long a new connection may take to send `hello` (10 s).
+    pub fn hello_timeout(mut self, timeout: Duration) -> Self {
+        self.0.hello_timeout = timeout;
+        self
+    }
+
+    /// How long an envelope held for a responding handler waits for its response before
+    /// the plain acknowledgement goes (2.5 s: Slack's deadline is 3 s).
+    pub fn response_deadline(mut self, deadline: Duration) -> Self {
+        self.0.response_deadline = deadline;
+        self
+    }
+
+    /// Reconnect backoff (full jitter, 1 s doubling to 60 s; reset once `hello` arrives).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.0.backoff = backoff;
+        self
+    }
+
+    /// The least wait after `too_many_websockets` (30 s).
+    pub fn too_many_websockets_wait(mut self, wait: Duration) -> Self {
+        self.0.too_many_websockets_wait = wait;
+        self
+    }
+
+    /// How long a delivery is remembered to drop its duplicates (15 min; Slack retries up
+    /// to 5 min after the first delivery, so at least 10 min), and how many are kept at
+    /// most (100,000).
+    pub fn dedupe(mut self, window: Duration, capacity: usize) -> Self {
+        self.0.dedupe_window = window;
+        self.0.dedupe_capacity = capacity.max(1);
+        self
+    }
+
+    /// Envelopes read but not yet handled (1024); a full queue pushes back on the socket
+    /// (acknowledgements do not wait for it).
+    pub fn event_queue(mut self, capacity: usize) -> Self {
+        self.0.event_queue = capacity.max(1);
+        self
+    }
+
+    /// TCP connect and websocket handshake timeouts (10 s each).
+    pub fn timeouts(mut self, dial: Duration, handshake: Duration) -> Self {
+        self.0.dial_timeout = dial;
+        self.0.handshake_timeout = handshake;
+        self
+    }
+
+    /// Asks Slack for short-lived connections (`debug_reconnects=true`: about 360 s) to
+    /// exercise refreshes.
+    pub fn debug_reconnects(mut self, on: bool) -> Self {
+        self.0.debug_reconnects = on;
+        self
+    }
+
+    /// The TLS connector for the API and the websocket (a custom root CA for a simulator).
+    pub fn tls_connector(mut self, connector: native_tls::TlsConnector) -> Self {
+        self.0.tls = Some(connector);
+        self
+    }
+
+    /// The websocket library (tungstenite by default).
+    pub fn websocket_adapter(mut self, adapter: impl WebSocketAdapter) -> Self {
+        self.0.adapter = AdapterSlot(Arc::new(adapter));
+        self
+    }
+
+    /// The settings, checked.
+    pub fn build(self) -> crate::Result<SlackConfig> {
+        let c = self.0;
+        crate::transport::check_api_base(&c.api_base)?;
+        if c.app_token.expose().is_empty() {
+            return Err(crate::Error::Config(
+                "the Slack app token is empty: create one under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
+            ));
+        }
+        if c.ping_interval.is_zero() || c.hello_timeout.is_zero() {
+            return Err(crate::Error::Config(
+                "ping_interval and hello_timeout must be above zero".into(),
+            ));
+        }
+        if c.response_deadline >= Duration::from_secs(3) {
+            return Err(crate::Error::Config(format!(
+                "response_deadline {:?} is not below Slack's 3 s acknowledgement deadline: Slack would retry the envelope",
+                c.response_deadline
+            )));
+        }
+        Ok(c)
+    }
+}
