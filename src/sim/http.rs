@@ -60,12 +60,28 @@ pub(crate) fn read_head(stream: &mut impl Read) -> io::Result<RequestHead> {
     })
 }
 
-/// Writes a complete HTTP/1.1 JSON response and flushes it.
+/// Writes a complete HTTP/1.1 JSON response and flushes it (a 429 says `Retry-After: 1`).
 pub(crate) fn respond(stream: &mut impl Write, status: u16, body: &str) -> io::Result<()> {
+    let retry_after: &[(&str, &str)] = if status == 429 {
+        &[("Retry-After", "1")]
+    } else {
+        &[]
+    };
+    respond_with(stream, status, body, retry_after)
+}
+
+/// Writes a complete HTTP/1.1 JSON response with extra headers and flushes it.
+pub(crate) fn respond_with(
+    stream: &mut impl Write,
+    status: u16,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
         401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         429 => "Too Many Requests",
         502 => "Bad Gateway",
@@ -75,13 +91,50 @@ pub(crate) fn respond(stream: &mut impl Write, status: u16, body: &str) -> io::R
         "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
-    if status == 429 {
-        response.push_str("Retry-After: 1\r\n");
+    for (name, value) in headers {
+        response.push_str(&format!("{name}: {value}\r\n"));
     }
     response.push_str("\r\n");
     response.push_str(body);
     stream.write_all(response.as_bytes())?;
     stream.flush()
+}
+
+/// Why a request body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// No (or no numeric) `Content-Length`.
+    NoLength,
+    /// `Content-Length` over the limit.
+    TooLarge,
+    /// The connection ended before `Content-Length` bytes came.
+    Truncated,
+}
+
+/// Reads the request body (`Content-Length` bytes, some already read with the head), at
+/// most `max` bytes.
+pub(crate) fn read_body(
+    stream: &mut impl Read,
+    head: &RequestHead,
+    max: usize,
+) -> Result<Vec<u8>, BodyError> {
+    let length: usize = match head.header("Content-Length").map(str::parse) {
+        Some(Ok(length)) => length,
+        _ => return Err(BodyError::NoLength),
+    };
+    if length > max {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = head.rest.clone();
+    body.truncate(length);
+    let mut chunk = [0u8; 4096];
+    while body.len() < length {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return Err(BodyError::Truncated),
+            Ok(n) => body.extend_from_slice(&chunk[..n.min(length - body.len())]),
+        }
+    }
+    Ok(body)
 }
 
 /// Answers the websocket upgrade with 101.

@@ -36,6 +36,7 @@
 //! sends is shaped like Discord's payloads; [`payload`] builds more of them for
 //! [`Simulator::push`].
 
+mod accept;
 mod config;
 mod conn;
 mod gateway;
@@ -46,6 +47,7 @@ pub mod payload;
 mod record;
 mod rest;
 mod server;
+pub mod slack;
 mod timer;
 
 pub use config::SimConfig;

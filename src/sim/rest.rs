@@ -2,7 +2,7 @@
 //! Message): the simulator records each call and, as Discord does, dispatches the created
 //! message back as MESSAGE_CREATE, so a bot that answers messages is tested offline.
 
-use super::http::RequestHead;
+use super::http::{BodyError, RequestHead};
 use super::payload::{message_create, BOT_USER_ID};
 use super::record::RecordKind;
 use super::server::Inner;
@@ -22,28 +22,16 @@ pub(crate) fn create_message_channel(path: &str) -> Option<&str> {
     (!channel.is_empty() && channel.bytes().all(|b| b.is_ascii_digit())).then_some(channel)
 }
 
-/// Reads the request body (`Content-Length` bytes, some already read with the head).
+/// Reads the request body, answering Discord's errors when it cannot be read.
 pub(crate) fn read_body(
     stream: &mut impl Read,
     head: &RequestHead,
 ) -> Result<Vec<u8>, (u16, String)> {
-    let length: usize = match head.header("Content-Length").map(str::parse) {
-        Some(Ok(length)) => length,
-        _ => return Err(error(411, "Content-Length required", 0)),
-    };
-    if length > MAX_BODY {
-        return Err(error(413, "Request entity too large", 40005));
-    }
-    let mut body = head.rest.clone();
-    body.truncate(length);
-    let mut chunk = [0u8; 4096];
-    while body.len() < length {
-        match stream.read(&mut chunk) {
-            Ok(0) | Err(_) => return Err(error(400, "The request body ended early", 0)),
-            Ok(n) => body.extend_from_slice(&chunk[..n.min(length - body.len())]),
-        }
-    }
-    Ok(body)
+    super::http::read_body(stream, head, MAX_BODY).map_err(|e| match e {
+        BodyError::NoLength => error(411, "Content-Length required", 0),
+        BodyError::TooLarge => error(413, "Request entity too large", 40005),
+        BodyError::Truncated => error(400, "The request body ended early", 0),
+    })
 }
 
 fn error(status: u16, message: &str, code: u32) -> (u16, String) {

@@ -15,7 +15,6 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::stream::MaybeTlsStream;
@@ -157,7 +156,7 @@ pub(crate) struct Inner {
     pub sessions_changed: Condvar,
     conns: Mutex<Vec<Arc<SimConn>>>,
     pub faults: Mutex<VecDeque<ConnectionFault>>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
+    threads: super::accept::ConnThreads,
     pub next_conn: AtomicU64,
     http_requests: AtomicU32,
     /// When each guild last had an "all members" request (1 per guild per 30 s).
@@ -192,7 +191,7 @@ impl Inner {
             sessions_changed: Condvar::new(),
             conns: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
-            threads: Mutex::new(Vec::new()),
+            threads: super::accept::ConnThreads::default(),
             next_conn: AtomicU64::new(1),
             http_requests: AtomicU32::new(0),
             all_member_requests: Mutex::new(HashMap::new()),
@@ -376,30 +375,19 @@ impl Inner {
 }
 
 pub(crate) fn accept_loop(inner: &Arc<Inner>, listener: TcpListener) {
-    for stream in listener.incoming() {
-        if inner.stopping.load(Ordering::Acquire) {
-            break;
-        }
-        let Ok(stream) = stream else { continue };
-        let id = inner.next_conn.fetch_add(1, Ordering::AcqRel);
-        let worker = inner.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("syncord-sim-conn-{id}"))
-            .stack_size(512 * 1024)
-            .spawn(move || serve(&worker, stream, id));
-        if let Ok(handle) = spawned {
-            let mut threads = inner.threads.lock();
-            threads.retain(|t| !t.is_finished());
-            threads.push(handle);
-        }
-    }
+    let worker = inner.clone();
+    super::accept::accept_loop(
+        listener,
+        &inner.stopping,
+        &inner.next_conn,
+        &inner.threads,
+        "syncord-sim-conn",
+        move |stream, id| serve(&worker, stream, id),
+    );
 }
 
 pub(crate) fn join_all(inner: &Inner) {
-    let threads: Vec<_> = inner.threads.lock().drain(..).collect();
-    for thread in threads {
-        let _ = thread.join();
-    }
+    inner.threads.join_all();
 }
 
 fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
