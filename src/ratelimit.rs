@@ -29,7 +29,8 @@ impl SendLimiter {
             limit: limit.max(1),
             window: window + window / 20,
             reserved: 0,
-            sent: VecDeque::with_capacity(limit as usize),
+            // Grows to `limit` if it must; a huge limit must not allocate up front.
+            sent: VecDeque::with_capacity((limit as usize).min(256)),
         };
         limiter.set_heartbeat_interval(heartbeat_interval);
         limiter

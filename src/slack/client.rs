@@ -123,8 +123,16 @@ impl SocketMode {
         Ok(SlackThread { handle, join })
     }
 
-    /// The dispatcher's responding handlers: acknowledgements of matching envelopes wait for
-    /// [`SlackHandle::respond`] (or the deadline).
+    /// Envelopes for which `predicate` is true (and that accept a response payload) are not
+    /// acknowledged on receipt: the handler answers them with [`SlackHandle::respond`] (or
+    /// [`SlackHandle::ack_now`]) within
+    /// [`response_deadline`](super::SlackConfigBuilder::response_deadline), after which the
+    /// plain acknowledgement goes by itself. The dispatcher's responding handlers set this.
+    pub fn hold_acks_for(&mut self, predicate: impl Fn(&Envelope) -> bool + Send + Sync + 'static) {
+        self.set_hold_acks(Arc::new(predicate));
+    }
+
+    /// [`hold_acks_for`](Self::hold_acks_for) with a shared predicate.
     pub(crate) fn set_hold_acks(&mut self, hold: HoldAcks) {
         self.hold = Some(hold);
     }
@@ -393,8 +401,9 @@ impl Runner<'_> {
             },
             commands,
             writer: WriterOptions {
-                // Acknowledgements are not rate limited; one per envelope is all we send.
-                rate_limit: (u32::MAX, Duration::from_secs(1)),
+                // Slack sets no send limit on Socket Mode: one acknowledgement per envelope
+                // is all we send, so the limiter only guards against a runaway loop.
+                rate_limit: (4096, Duration::from_millis(10)),
                 retry: Arc::default(),
             },
             latency: self.shared.latency.clone(),
