@@ -3,6 +3,7 @@
 //! (Slack: Using Socket Mode).
 
 mod client;
+mod dedupe;
 mod event;
 mod wire;
 
