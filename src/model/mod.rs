@@ -84,7 +84,7 @@ use crate::Dispatch;
 use serde::Deserialize;
 
 mod channel;
-mod de;
+pub(crate) mod de;
 mod gateway;
 mod guild;
 mod interaction;

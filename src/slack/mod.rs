@@ -5,6 +5,7 @@
 mod client;
 mod dedupe;
 mod event;
+pub mod model;
 mod wire;
 
 pub use client::{RespondError, SlackHandle, SocketMode};
