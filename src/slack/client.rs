@@ -69,4 +69,10 @@ impl SlackHandle {
 
     /// Stops the client: closes the connection and makes `run` return `Ok`.
     pub fn shutdown(&self) {}
+
+    /// Sends the plain acknowledgement of a held envelope now, without waiting for the
+    /// response deadline; `Err(AlreadyAcknowledged)` if it was not held or already went.
+    pub fn ack_now(&self, _envelope_id: &str) -> Result<(), RespondError> {
+        Err(RespondError::Stopped)
+    }
 }

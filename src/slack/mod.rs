@@ -4,10 +4,12 @@
 
 mod client;
 mod dedupe;
+mod dispatch;
 mod event;
 pub mod model;
 mod wire;
 
 pub use client::{RespondError, SlackHandle, SocketMode};
+pub use dispatch::{SlackContext, SlackDispatcher, SlackModel};
 pub use event::{Envelope, SlackEvent};
 pub use wire::MAX_ACK_BYTES;
