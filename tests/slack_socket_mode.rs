@@ -528,3 +528,40 @@ fn shutdown_closes_with_1000_and_returns_promptly() {
             && matches!(r.kind, SlackRecordKind::ClosedByClient { code: Some(1000) }))
         .is_some());
 }
+
+#[test]
+fn the_dispatcher_routes_typed_events_and_its_responders_answer_in_the_acknowledgement() {
+    use syncord::slack::model::{MessageEvent, SlashCommand};
+    use syncord::slack::SlackDispatcher;
+    let sim = SlackSim::start(SlackSimConfig::default()).unwrap();
+    let dispatcher = SlackDispatcher::new();
+    let (tx, texts) = unbounded();
+    dispatcher.on::<MessageEvent>(move |ctx, message| {
+        let _ = tx.send((message.text.to_string(), ctx.event_id().map(str::to_owned)));
+    });
+    dispatcher.respond::<SlashCommand>(|_ctx, command| {
+        Some(serde_json::json!({ "text": format!("echo {}", command.text) }))
+    });
+    let handle = {
+        let mut client = SocketMode::new(config(&sim).build().unwrap());
+        let handle = client.handle();
+        let d = dispatcher.clone();
+        let thread = std::thread::spawn(move || d.run(&mut client));
+        (handle, thread)
+    };
+    assert!(sim.wait_for_connections(1, TIMEOUT));
+    let pushed = sim.push_events_api(&payload::message_event("C", "U", "line one\n\"two\" 🎉"));
+    let (text, event_id) = texts.recv_timeout(TIMEOUT).expect("the typed handler ran");
+    assert_eq!(text, "line one\n\"two\" 🎉");
+    assert_eq!(event_id.as_deref(), Some(pushed.event_id.as_str()));
+    let id = sim.push_envelope("slash_commands", &payload::slash_command("/echo", "hi"), true);
+    assert!(sim.wait_for_acks(2, TIMEOUT));
+    let ack = sim
+        .acks()
+        .into_iter()
+        .find(|a| a.envelope_id == id)
+        .expect("the command was acknowledged");
+    assert_eq!(ack.payload, Some(serde_json::json!({"text": "echo hi"})));
+    handle.0.shutdown();
+    handle.1.join().unwrap().unwrap();
+}

@@ -74,14 +74,17 @@
 //! reported while it runs (a `warn` line naming the event and how long, then again at twice
 //! the time, …) by a watchdog thread (`syncord-wd-N`) that sleeps while handlers are idle.
 
+pub(crate) mod guard;
 mod intents;
+pub(crate) mod registration;
 mod route;
 mod table;
 mod typed;
 mod wait;
-mod watchdog;
+pub(crate) mod watchdog;
 
 pub use intents::{required_intents, MissingIntent};
+pub use registration::Registration;
 pub use typed::TypedEvent;
 pub use wait::{WaitError, Waiter};
 
@@ -239,41 +242,15 @@ impl Inner {
     }
 }
 
+impl registration::Table for Inner {
+    fn rebuild(&self) {
+        Inner::rebuild(self)
+    }
+}
+
 impl Entry {
     fn is_removed(&self) -> bool {
         self.state().is_removed()
-    }
-}
-
-/// Removes the handler it was returned for; from any thread, while shards run or not.
-/// Dropping it keeps the handler registered.
-pub struct Registration {
-    state: Arc<EntryState>,
-    inner: Weak<Inner>,
-}
-
-impl Registration {
-    /// Removes the handler: it runs for no event after this returns. Returns `false` if it
-    /// was already removed (or was a run-once handler that has run).
-    pub fn remove(&self) -> bool {
-        let removed = self.state.remove();
-        if let Some(inner) = self.inner.upgrade() {
-            inner.rebuild();
-        }
-        removed
-    }
-
-    /// Whether the handler is still registered (a run-once handler is not, once it ran).
-    pub fn is_registered(&self) -> bool {
-        !self.state.is_removed()
-    }
-}
-
-impl fmt::Debug for Registration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration")
-            .field("registered", &self.is_registered())
-            .finish()
     }
 }
 
@@ -320,10 +297,8 @@ impl Dispatcher {
 
     fn registration(&self, entry: Entry, state: Arc<EntryState>) -> Registration {
         self.inner.register(entry);
-        Registration {
-            state,
-            inner: Arc::downgrade(&self.inner),
-        }
+        let table: Weak<dyn registration::Table> = Arc::downgrade(&self.inner) as _;
+        Registration::new(state, table)
     }
 
     fn typed<F: Family>(&self, name: &str, once: bool, f: Box<table::TypedFn<F>>) -> Registration {
@@ -701,9 +676,11 @@ impl Dispatcher {
         // The dispatcher reports slow handlers itself, per handler and while they run.
         config.slow_handler_warning = Duration::MAX;
         let shard_id = config.shard_id();
-        let watchdog = Watchdog::start(shard_id, threshold).map_err(|e| {
-            crate::Error::Thread(format!("could not start the slow-handler watchdog: {e}"))
-        })?;
+        let who: Arc<str> = format!("shard {shard_id}").into();
+        let watchdog = Watchdog::start(format!("syncord-wd-{shard_id}"), who.clone(), threshold)
+            .map_err(|e| {
+                crate::Error::Thread(format!("could not start the slow-handler watchdog: {e}"))
+            })?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.inner.runners.lock().push(RunnerEntry {
             id,
@@ -722,7 +699,7 @@ impl Dispatcher {
             guard: Guard {
                 watchdog,
                 stop_on_panic: config.stop_on_handler_panic,
-                shard_id,
+                who,
             },
         })
     }

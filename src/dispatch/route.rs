@@ -1,21 +1,15 @@
 //! Routing one event to its handlers on the shard's caller thread: the closure a dispatcher
 //! gives `Shard::run`.
 
+use super::guard::Called;
+pub(crate) use super::guard::Guard;
 use super::table::{EntryState, EventRoutes, Lifecycle, Parsed, Route, Snapshot};
-use super::watchdog::{Label, Watchdog};
+use super::watchdog::Label;
 use super::{Context, Inner};
 use crate::{Dispatch, Event};
 use std::cell::{Cell, RefCell};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-
-/// Calls one handler: claims it (removed? already ran once?), times it, isolates panics.
-pub(crate) struct Guard {
-    pub watchdog: Watchdog,
-    pub stop_on_panic: bool,
-    pub shard_id: u64,
-}
 
 /// The state of routing one event.
 struct Pass<'r> {
@@ -28,27 +22,11 @@ struct Pass<'r> {
 
 impl Pass<'_> {
     fn call(&self, state: &EntryState, f: impl FnOnce()) {
-        if !state.claim() {
-            return;
-        }
-        if state.once() {
+        let called = self.guard.call(state, self.label, f);
+        if !matches!(called, Called::Skipped) && state.once() {
             self.once_fired.set(true);
         }
-        let guard = self.guard;
-        guard.watchdog.begin(*self.label);
-        let outcome = catch_unwind(AssertUnwindSafe(f));
-        guard.watchdog.end(guard.shard_id);
-        if let Err(panic) = outcome {
-            if guard.stop_on_panic {
-                // The shard's runner stops with Error::HandlerPanicked naming the event.
-                resume_unwind(panic);
-            }
-            let message = panic_message(&*panic);
-            log::error!(
-                "shard {}: a handler for {} panicked: {message}; the other handlers still run",
-                guard.shard_id,
-                self.label
-            );
+        if let Called::Panicked(message) = called {
             self.reports
                 .borrow_mut()
                 .push(format!("a handler for {} panicked: {message}", self.label));
@@ -57,8 +35,8 @@ impl Pass<'_> {
 
     fn report(&self, text: &str) {
         log::warn!(
-            "shard {}: {text}; its typed handlers were skipped",
-            self.guard.shard_id
+            "{}: {text}; its typed handlers were skipped",
+            self.guard.who
         );
         self.reports
             .borrow_mut()
@@ -227,12 +205,4 @@ impl Drop for Router {
             self.inner.waiting.store(0, Ordering::Release);
         }
     }
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "non-string panic payload".into())
 }

@@ -5,63 +5,18 @@
 //! the next event (and, through each entry's `removed` flag, even by the event being
 //! routed).
 
+pub(crate) use super::registration::{EntryState, Slot};
 use super::typed::Family;
 use super::Context;
 use crate::{Dispatch, Event};
-use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub(crate) type RawFn = dyn FnMut(&Context, &Dispatch) + Send;
 pub(crate) type EventFn = dyn FnMut(&Context, &Event) + Send;
 pub(crate) type TypedFn<F> = dyn for<'a> FnMut(&Context, &<F as Family>::Model<'a>) + Send;
-
-/// One registration's liveness.
-pub(crate) struct EntryState {
-    removed: AtomicBool,
-    once: bool,
-}
-
-impl EntryState {
-    pub fn new(once: bool) -> Arc<EntryState> {
-        Arc::new(EntryState {
-            removed: AtomicBool::new(false),
-            once,
-        })
-    }
-
-    pub fn is_removed(&self) -> bool {
-        self.removed.load(Ordering::Acquire)
-    }
-
-    /// Marks it removed; true if it was live.
-    pub fn remove(&self) -> bool {
-        !self.removed.swap(true, Ordering::AcqRel)
-    }
-
-    /// Whether the handler may run now (a run-once handler runs for exactly one event, even
-    /// when several shards race for it).
-    pub fn claim(&self) -> bool {
-        if self.once {
-            self.remove()
-        } else {
-            !self.is_removed()
-        }
-    }
-
-    pub fn once(&self) -> bool {
-        self.once
-    }
-}
-
-/// A handler and its state.
-pub(crate) struct Slot<F: ?Sized> {
-    pub state: Arc<EntryState>,
-    pub f: Mutex<Box<F>>,
-}
 
 /// Which events a lifecycle handler wants.
 #[derive(Clone, Copy, PartialEq, Eq)]

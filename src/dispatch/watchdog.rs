@@ -30,7 +30,8 @@ impl Label {
         Label::new(name, None)
     }
 
-    fn new(name: &str, seq: Option<u64>) -> Label {
+    /// A label for `name` (an event or envelope type), with its sequence number if any.
+    pub fn new(name: &str, seq: Option<u64>) -> Label {
         let mut len = name.len().min(48);
         while !name.is_char_boundary(len) {
             len -= 1;
@@ -79,12 +80,19 @@ struct Shared {
 /// The runner's side: marks each handler call's start and end.
 pub(crate) struct Watchdog {
     shared: Arc<Shared>,
+    /// Who runs the handlers, for log lines (`shard 3`, `slack`).
+    who: Arc<str>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Watchdog {
-    /// Starts the watchdog thread (`syncord-wd-N`) for `threshold`.
-    pub fn start(shard_id: u64, threshold: Duration) -> std::io::Result<Watchdog> {
+    /// Starts the watchdog thread `thread_name` for `threshold`; its log lines start with
+    /// `who` (`shard 3`, `slack`).
+    pub fn start(
+        thread_name: String,
+        who: Arc<str>,
+        threshold: Duration,
+    ) -> std::io::Result<Watchdog> {
         let shared = Arc::new(Shared {
             call: Mutex::new(Call {
                 label: None,
@@ -98,12 +106,14 @@ impl Watchdog {
         });
         let thread = {
             let shared = shared.clone();
+            let who = who.clone();
             std::thread::Builder::new()
-                .name(format!("syncord-wd-{shard_id}"))
-                .spawn(move || watch(&shared, shard_id, threshold))?
+                .name(thread_name)
+                .spawn(move || watch(&shared, &who, threshold))?
         };
         Ok(Watchdog {
             shared,
+            who,
             thread: Some(thread),
         })
     }
@@ -123,13 +133,16 @@ impl Watchdog {
 
     /// The handler returned (or panicked); one that ran past the threshold is reported with
     /// how long it took in all (whether or not the watchdog got to it while it ran).
-    pub fn end(&self, shard_id: u64) {
+    pub fn end(&self) {
         let mut call = self.shared.call.lock();
         let label = call.label.take();
         let took = call.started.elapsed();
         if let (true, Some(label)) = (took >= self.shared.threshold, label) {
             drop(call);
-            log::warn!("shard {shard_id}: a handler for {label} returned after {took:.1?}; events waited meanwhile");
+            log::warn!(
+                "{}: a handler for {label} returned after {took:.1?}; events waited meanwhile",
+                self.who
+            );
         }
     }
 }
@@ -144,7 +157,7 @@ impl Drop for Watchdog {
     }
 }
 
-fn watch(shared: &Shared, shard_id: u64, threshold: Duration) {
+fn watch(shared: &Shared, who: &str, threshold: Duration) {
     let mut call = shared.call.lock();
     loop {
         if call.stop {
@@ -180,7 +193,7 @@ fn watch(shared: &Shared, shard_id: u64, threshold: Duration) {
             }
             if let Some(label) = &call.label {
                 log::warn!(
-                    "shard {shard_id}: a handler for {label} has been running for {:.1?} and has not returned; events wait meanwhile",
+                    "{who}: a handler for {label} has been running for {:.1?} and has not returned; events wait meanwhile",
                     started.elapsed()
                 );
             }

@@ -5,6 +5,7 @@
 mod client;
 mod config;
 mod dedupe;
+mod dispatch;
 mod event;
 mod link;
 pub mod model;
@@ -14,5 +15,6 @@ mod wire;
 
 pub use client::{RespondError, SlackHandle, SlackThread, SocketMode};
 pub use config::{AppToken, SlackConfig, SlackConfigBuilder, DEFAULT_SLACK_API_BASE};
+pub use dispatch::{SlackContext, SlackDispatcher, SlackModel};
 pub use event::{Envelope, SlackEvent};
 pub use wire::MAX_ACK_BYTES;
