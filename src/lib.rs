@@ -171,6 +171,15 @@
 //! TLS, intents and message content) and injects faults on demand, so bots are tested
 //! offline over real sockets; its Create Message endpoint records a bot's replies and
 //! dispatches them back.
+//!
+//! # Slack
+//!
+//! The `slack` feature adds [`slack`]: Slack's Socket Mode on the same engine as the shard
+//! (the same three connection threads, transport, backoff, stop and dispatcher machinery),
+//! with Slack's rules: a fresh single-use URL per connection, acknowledgements on receipt
+//! before any handler runs, make-before-break refreshes, duplicate removal on `event_id`,
+//! and [`slack::SlackDispatcher`] for typed handlers. `sim::slack` (feature `sim`) is a Slack
+//! simulator to test against.
 #![deny(missing_docs)]
 
 pub mod cluster;

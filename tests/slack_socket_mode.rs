@@ -554,7 +554,11 @@ fn the_dispatcher_routes_typed_events_and_its_responders_answer_in_the_acknowled
     let (text, event_id) = texts.recv_timeout(TIMEOUT).expect("the typed handler ran");
     assert_eq!(text, "line one\n\"two\" 🎉");
     assert_eq!(event_id.as_deref(), Some(pushed.event_id.as_str()));
-    let id = sim.push_envelope("slash_commands", &payload::slash_command("/echo", "hi"), true);
+    let id = sim.push_envelope(
+        "slash_commands",
+        &payload::slash_command("/echo", "hi"),
+        true,
+    );
     assert!(sim.wait_for_acks(2, TIMEOUT));
     let ack = sim
         .acks()

@@ -10,17 +10,15 @@ use super::config::SlackConfig;
 use super::dedupe::Dedupe;
 use super::event::{Envelope, SlackEvent};
 use super::link::{HeldAcks, SlackInbound, SlackPriority, SlackReader, SocketModeWire};
-use super::open::{open, Opened};
-use super::policy::{delay, on_disconnect, Failure, OnDisconnect};
+use super::open::Method;
+use super::policy::{on_disconnect, OnDisconnect};
+use super::runner::{isolated, run_loop, Connections, Dialer, Emit, NotConnected, Outcome};
 use super::wire::ack;
 use crate::engine::{Counters, Latency, LinkOptions, LinkThreads, Stop, WriterOptions};
 use crate::policy::Ended;
-use crate::rest::RequestOptions;
-use crate::transport::{DialRequest, WsUrl};
 use crate::{Error, Result};
 use crossbeam_channel::{at, bounded, never, select, Receiver};
 use parking_lot::Mutex;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,31 +82,21 @@ impl SocketMode {
     /// (an app token Slack refuses, Socket Mode turned off), calling `handler` for every
     /// event in order. A handler that panics is reported as [`SlackEvent::Error`] and the
     /// client goes on.
-    pub fn run(&mut self, mut handler: impl FnMut(SlackEvent)) -> Result<()> {
-        let mut emit = |event: SlackEvent| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| handler(event)));
-            if let Err(panic) = outcome {
-                let message = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".into());
-                log::error!("the Slack handler panicked: {message}");
-                let report = SlackEvent::Error {
-                    message: format!("the handler panicked: {message}"),
-                };
-                let _ = catch_unwind(AssertUnwindSafe(|| handler(report)));
-            }
-        };
+    pub fn run(&mut self, handler: impl FnMut(SlackEvent)) -> Result<()> {
+        let mut emit = isolated(handler);
         let mut runner = Runner {
             config: &self.config,
             shared: &self.shared,
             hold: self.hold.clone(),
             dedupe: Dedupe::new(self.config.dedupe_window, self.config.dedupe_capacity),
             generation: 0,
-            tls: None,
+            dialer: Dialer {
+                config: &self.config,
+                stop: &self.shared.stop,
+                tls: None,
+            },
         };
-        runner.run(&mut emit)
+        run_loop(&mut runner, &self.config, &self.shared.stop, &mut emit)
     }
 
     /// Runs the client on a new thread (`syncord-slack`) with `handler`.
@@ -242,21 +230,6 @@ impl SlackHandle {
     }
 }
 
-/// Why a connection attempt left no connection.
-enum NotConnected {
-    Fatal(Error),
-    RateLimited(Duration),
-    Failed(String),
-    Stopped,
-}
-
-/// How a connection (and its replacements) ended.
-enum Outcome {
-    Ended { had_hello: bool },
-    TooManyWebsockets,
-    Shutdown,
-}
-
 /// One connection and where it is.
 struct Live {
     link: LinkThreads<SocketModeWire>,
@@ -271,122 +244,25 @@ struct Runner<'a> {
     hold: Option<HoldAcks>,
     dedupe: Dedupe,
     generation: u64,
-    tls: Option<native_tls::TlsConnector>,
+    dialer: Dialer<'a>,
 }
 
-type Emit<'e> = dyn FnMut(SlackEvent) + 'e;
+impl Connections for Runner<'_> {
+    type Live = Live;
 
-impl Runner<'_> {
-    fn run(&mut self, emit: &mut Emit<'_>) -> Result<()> {
-        let mut streak = 0u32;
-        loop {
-            if self.shared.stop.requested().is_some() {
-                return Ok(());
-            }
-            emit(SlackEvent::Connecting { attempt: streak });
-            let failure = match self.connect() {
-                Ok(live) => {
-                    emit(SlackEvent::Connected);
-                    match self.drive(live, emit)? {
-                        Outcome::Shutdown => return Ok(()),
-                        Outcome::TooManyWebsockets => Failure::TooManyWebsockets,
-                        Outcome::Ended { had_hello: true } => Failure::EndedAfterHello,
-                        Outcome::Ended { had_hello: false } => Failure::Failed,
-                    }
-                }
-                Err(NotConnected::Stopped) => return Ok(()),
-                Err(NotConnected::Fatal(e)) => {
-                    log::error!("Slack: stopping: {e}");
-                    return Err(e);
-                }
-                Err(NotConnected::RateLimited(wait)) => {
-                    log::warn!("apps.connections.open is rate limited for {wait:?}");
-                    Failure::RateLimited(wait)
-                }
-                Err(NotConnected::Failed(message)) => {
-                    log::warn!("Slack: {message}");
-                    emit(SlackEvent::Error { message });
-                    Failure::Failed
-                }
-            };
-            streak = match failure {
-                Failure::EndedAfterHello => 0,
-                _ => streak.saturating_add(1),
-            };
-            let wait = delay(
-                failure,
-                streak.max(1),
-                &self.config.backoff,
-                self.config.too_many_websockets_wait,
-                fastrand::f64(),
-            );
-            emit(SlackEvent::Reconnecting {
-                attempt: streak,
-                delay: wait,
-            });
-            if !self.shared.stop.sleep(wait) {
-                return Ok(());
-            }
-        }
+    fn connect(&mut self) -> std::result::Result<Live, NotConnected> {
+        Runner::connect(self)
     }
 
+    fn drive(&mut self, live: Live, emit: &mut Emit<'_>) -> Result<Outcome> {
+        Runner::drive(self, live, emit)
+    }
+}
+
+impl Runner<'_> {
     /// Opens a fresh URL, dials it and starts the connection's threads.
     fn connect(&mut self) -> std::result::Result<Live, NotConnected> {
-        let stop = &self.shared.stop;
-        let secure = self.config.api_base.starts_with("https://");
-        let tls = if secure {
-            Some(self.tls().map_err(NotConnected::Failed)?)
-        } else {
-            None
-        };
-        let stopping = || stop.requested().is_some();
-        let opts = RequestOptions {
-            timeout: self.config.handshake_timeout,
-            tls: tls.as_ref(),
-            on_connected: stop.abort_registration(),
-            aborted: &stopping,
-        };
-        let opened = open(self.config, &opts);
-        stop.request_done();
-        if stopping() {
-            return Err(NotConnected::Stopped);
-        }
-        let url = match opened {
-            Opened::Url(url) => url,
-            Opened::RateLimited(wait) => return Err(NotConnected::RateLimited(wait)),
-            Opened::Transient(message) => return Err(NotConnected::Failed(message)),
-            Opened::Fatal(e) => return Err(NotConnected::Fatal(e)),
-        };
-        let parsed = match WsUrl::parse(&url.0) {
-            Ok(parsed) => parsed,
-            Err(Error::InvalidUrl { why, .. }) => {
-                return Err(NotConnected::Failed(format!(
-                    "Slack's websocket URL is not usable: {why}"
-                )))
-            }
-            Err(e) => return Err(NotConnected::Failed(url.redact_in(&e.to_string()))),
-        };
-        let tls = match (parsed.secure, tls) {
-            (true, None) => Some(self.tls().map_err(NotConnected::Failed)?),
-            (_, tls) => tls,
-        };
-        let user_agent = crate::rest::user_agent();
-        let dialed = self.config.adapter.0.dial(&DialRequest {
-            url: &url.0,
-            headers: &[("User-Agent", &user_agent)],
-            connect_timeout: self.config.dial_timeout,
-            handshake_timeout: self.config.handshake_timeout,
-            max_message_size: self.config.max_message_size,
-            tls: tls.as_ref(),
-            cancel: &stop.cancel,
-        });
-        stop.cancel.clear();
-        if stopping() {
-            return Err(NotConnected::Stopped);
-        }
-        let conn = dialed.map_err(|e| {
-            NotConnected::Failed(format!("could not connect: {}", url.redact_in(&e.0)))
-        })?;
+        let (conn, _) = self.dialer.dial(Method::ConnectionsOpen)?;
         self.generation += 1;
         // Socket Mode has no user commands: the channel stays empty.
         let (_commands_tx, commands) = bounded(1);
@@ -416,16 +292,6 @@ impl Runner<'_> {
             hello: false,
             hello_by: Instant::now() + self.config.hello_timeout,
         })
-    }
-
-    fn tls(&mut self) -> std::result::Result<native_tls::TlsConnector, String> {
-        if let Some(tls) = self.config.tls.clone().or_else(|| self.tls.clone()) {
-            return Ok(tls);
-        }
-        let built =
-            native_tls::TlsConnector::new().map_err(|e| format!("TLS setup failed: {e}"))?;
-        self.tls = Some(built.clone());
-        Ok(built)
     }
 
     /// Delivers one connection's envelopes, and its replacements', until the last one ends.
@@ -685,5 +551,13 @@ impl Runner<'_> {
             .held
             .lock()
             .retain(|_, writer| !writer.same_channel(&live.link.priority));
+    }
+}
+
+/// A handle to no running client, for the dispatcher's unit tests.
+#[cfg(test)]
+impl Default for SlackHandle {
+    fn default() -> SlackHandle {
+        SocketMode::new(SlackConfig::new("xapp-test")).handle()
     }
 }

@@ -9,16 +9,18 @@ use std::time::Duration;
 /// Slack's Web API base.
 pub const DEFAULT_SLACK_API_BASE: &str = "https://slack.com/api";
 
-/// A Slack app-level token (`xapp-…`, scope `connections:write`; Slack: Using Socket Mode).
+/// A Slack token: the app-level token (`xapp-…`, scope `connections:write`) for Socket Mode
+/// (Slack: Using Socket Mode), the bot token (`xoxb-…`) of a classic app for RTM (Slack:
+/// Legacy RTM API).
 ///
-/// `Debug` and `Display` print `<redacted>`; only [`AppToken::expose`] gives the secret.
+/// `Debug` and `Display` print `<redacted>`; only [`SlackToken::expose`] gives the secret.
 #[derive(Clone, PartialEq, Eq)]
-pub struct AppToken(String);
+pub struct SlackToken(String);
 
-impl AppToken {
+impl SlackToken {
     /// Wraps a token (surrounding whitespace trimmed).
-    pub fn new(token: impl Into<String>) -> AppToken {
-        AppToken(token.into().trim().to_owned())
+    pub fn new(token: impl Into<String>) -> SlackToken {
+        SlackToken(token.into().trim().to_owned())
     }
 
     /// The secret, for the one place that sends it (the `Authorization` header).
@@ -36,34 +38,34 @@ impl AppToken {
     }
 }
 
-impl fmt::Debug for AppToken {
+impl fmt::Debug for SlackToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AppToken(<redacted>)")
+        f.write_str("SlackToken(<redacted>)")
     }
 }
 
-impl fmt::Display for AppToken {
+impl fmt::Display for SlackToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("<redacted>")
     }
 }
 
-impl From<&str> for AppToken {
-    fn from(token: &str) -> AppToken {
-        AppToken::new(token)
+impl From<&str> for SlackToken {
+    fn from(token: &str) -> SlackToken {
+        SlackToken::new(token)
     }
 }
 
-impl From<String> for AppToken {
-    fn from(token: String) -> AppToken {
-        AppToken::new(token)
+impl From<String> for SlackToken {
+    fn from(token: String) -> SlackToken {
+        SlackToken::new(token)
     }
 }
 
 /// A Socket Mode client's settings ([`SlackConfig::builder`] to change them).
 #[derive(Clone, Debug)]
 pub struct SlackConfig {
-    pub(crate) app_token: AppToken,
+    pub(crate) token: SlackToken,
     pub(crate) api_base: String,
     pub(crate) ping_interval: Duration,
     pub(crate) hello_timeout: Duration,
@@ -82,10 +84,11 @@ pub struct SlackConfig {
 }
 
 impl SlackConfig {
-    /// Slack's defaults for this app token.
-    pub fn new(app_token: impl Into<AppToken>) -> SlackConfig {
+    /// Slack's defaults for this token (the app-level token for [`SocketMode`](super::SocketMode),
+    /// the bot token for [`Rtm`](super::Rtm)).
+    pub fn new(token: impl Into<SlackToken>) -> SlackConfig {
         SlackConfig {
-            app_token: app_token.into(),
+            token: token.into(),
             api_base: DEFAULT_SLACK_API_BASE.to_owned(),
             ping_interval: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
@@ -110,9 +113,9 @@ impl SlackConfig {
         }
     }
 
-    /// Starts from Slack's defaults for this app token.
-    pub fn builder(app_token: impl Into<AppToken>) -> SlackConfigBuilder {
-        SlackConfigBuilder(SlackConfig::new(app_token))
+    /// Starts from Slack's defaults for this token.
+    pub fn builder(token: impl Into<SlackToken>) -> SlackConfigBuilder {
+        SlackConfigBuilder(SlackConfig::new(token))
     }
 }
 
@@ -206,9 +209,9 @@ impl SlackConfigBuilder {
     pub fn build(self) -> crate::Result<SlackConfig> {
         let c = self.0;
         crate::transport::check_api_base(&c.api_base)?;
-        if c.app_token.expose().is_empty() {
+        if c.token.expose().is_empty() {
             return Err(crate::Error::Config(
-                "the Slack app token is empty: create one under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
+                "the Slack token is empty: for Socket Mode create an app-level token under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
             ));
         }
         if c.ping_interval.is_zero() || c.hello_timeout.is_zero() {

@@ -11,10 +11,11 @@ mod link;
 pub mod model;
 mod open;
 mod policy;
+mod runner;
 mod wire;
 
 pub use client::{RespondError, SlackHandle, SlackThread, SocketMode};
-pub use config::{AppToken, SlackConfig, SlackConfigBuilder, DEFAULT_SLACK_API_BASE};
+pub use config::{SlackConfig, SlackConfigBuilder, SlackToken, DEFAULT_SLACK_API_BASE};
 pub use dispatch::{SlackContext, SlackDispatcher, SlackModel};
 pub use event::{Envelope, SlackEvent};
 pub use wire::MAX_ACK_BYTES;

@@ -1,7 +1,8 @@
-//! `apps.connections.open` (Slack: apps.connections.open; Using Socket Mode): one request
-//! for one single-use websocket URL, and what its answer means (a pure table, tested).
+//! `apps.connections.open` (Slack: apps.connections.open; Using Socket Mode) and
+//! `rtm.connect` (Slack: rtm.connect; Legacy RTM API): one request for one single-use
+//! websocket URL, and what its answer means (a pure table, tested).
 
-use super::config::{AppToken, SlackConfig};
+use super::config::{SlackConfig, SlackToken};
 use crate::rest::{agent, answer, Outcome, RequestOptions};
 use crate::transport::check_api_base;
 use crate::Error;
@@ -27,11 +28,36 @@ impl TicketUrl {
     }
 }
 
-/// What one `apps.connections.open` came back with.
+/// Which method gives the URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// Socket Mode, with the app-level token.
+    ConnectionsOpen,
+    /// Legacy RTM, with a classic app's bot token.
+    RtmConnect,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::ConnectionsOpen => "apps.connections.open",
+            Method::RtmConnect => "rtm.connect",
+        }
+    }
+}
+
+/// Who the RTM connection is (`rtm.connect`'s `team` and `self`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Identity {
+    pub team_id: Option<String>,
+    pub user_id: Option<String>,
+}
+
+/// What one request came back with.
 #[derive(Debug)]
 pub(crate) enum Opened {
     /// A websocket URL to connect to now.
-    Url(TicketUrl),
+    Url(TicketUrl, Identity),
     /// HTTP 429: wait at least this long (Slack: Rate limits).
     RateLimited(Duration),
     /// Network trouble, 5xx, or a malformed answer: back off and try again.
@@ -47,11 +73,21 @@ struct Answer {
     url: Option<String>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    team: Option<Id>,
+    #[serde(default, rename = "self")]
+    me: Option<Id>,
 }
 
-/// Asks for a websocket URL (`POST {api_base}/apps.connections.open`, the app token in
-/// `Authorization: Bearer`: Slack refuses it as a form field).
-pub(crate) fn open(config: &SlackConfig, opts: &RequestOptions<'_>) -> Opened {
+#[derive(Deserialize)]
+struct Id {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// Asks for a websocket URL (`POST {api_base}/{method}`, the token in `Authorization:
+/// Bearer`: Slack refuses the app token as a form field).
+pub(crate) fn open(config: &SlackConfig, method: Method, opts: &RequestOptions<'_>) -> Opened {
     let base = match check_api_base(&config.api_base) {
         Ok(base) => base,
         Err(e) => return Opened::Fatal(e),
@@ -63,12 +99,13 @@ pub(crate) fn open(config: &SlackConfig, opts: &RequestOptions<'_>) -> Opened {
     // Always `https://` to ureq, so every socket goes through the hook, which runs TLS only
     // for an `https://` base (as Discord's discovery does).
     let url = format!(
-        "https://{}:{}{}/apps.connections.open",
+        "https://{}:{}{}/{}",
         base.host,
         base.port,
-        base.path.trim_end_matches('/')
+        base.path.trim_end_matches('/'),
+        method.name()
     );
-    let authorization = format!("Bearer {}", config.app_token.expose());
+    let authorization = format!("Bearer {}", config.token.expose());
     let outcome = match agent
         .post(&url)
         .set("Authorization", &authorization)
@@ -78,15 +115,22 @@ pub(crate) fn open(config: &SlackConfig, opts: &RequestOptions<'_>) -> Opened {
         Ok(response) | Err(ureq::Error::Status(_, response)) => answer(response),
         Err(ureq::Error::Transport(e)) => Outcome::Failed(
             e.to_string()
-                .replace(&url, &format!("{}/apps.connections.open", config.api_base)),
+                .replace(&url, &format!("{}/{}", config.api_base, method.name())),
         ),
     };
-    classify(outcome, &config.app_token, config.debug_reconnects)
+    let debug_reconnects = config.debug_reconnects && method == Method::ConnectionsOpen;
+    classify(outcome, method, &config.token, debug_reconnects)
 }
 
 /// The table: an answer → what the client does (SLACK.md's §4.4, from Slack's method
 /// documentation and the SDKs' fatal lists).
-pub(crate) fn classify(outcome: Outcome, token: &AppToken, debug_reconnects: bool) -> Opened {
+pub(crate) fn classify(
+    outcome: Outcome,
+    method: Method,
+    token: &SlackToken,
+    debug_reconnects: bool,
+) -> Opened {
+    let name = method.name();
     let (status, retry_after, body) = match outcome {
         Outcome::Answer {
             status,
@@ -94,10 +138,7 @@ pub(crate) fn classify(outcome: Outcome, token: &AppToken, debug_reconnects: boo
             body,
         } => (status, retry_after, body),
         Outcome::Failed(e) => {
-            return Opened::Transient(format!(
-                "apps.connections.open failed: {}",
-                token.redact_in(&e)
-            ))
+            return Opened::Transient(format!("{name} failed: {}", token.redact_in(&e)))
         }
     };
     if status == 429 {
@@ -110,16 +151,21 @@ pub(crate) fn classify(outcome: Outcome, token: &AppToken, debug_reconnects: boo
     if status == 404 {
         return Opened::Fatal(refused(
             "HTTP 404",
+            method,
             "check that api_base is Slack's Web API base (the default is https://slack.com/api)",
         ));
     }
     if (500..=599).contains(&status) {
-        return Opened::Transient(format!("apps.connections.open answered HTTP {status}"));
+        return Opened::Transient(format!("{name} answered HTTP {status}"));
     }
     let Some(answer) = body.and_then(|b| serde_json::from_str::<Answer>(&b).ok()) else {
         return Opened::Transient(format!(
-            "apps.connections.open answered HTTP {status} with something that is not Slack's answer"
+            "{name} answered HTTP {status} with something that is not Slack's answer"
         ));
+    };
+    let identity = Identity {
+        team_id: answer.team.and_then(|t| t.id),
+        user_id: answer.me.and_then(|m| m.id),
     };
     match (answer.ok, answer.url, answer.error.as_deref()) {
         (true, Some(mut url), _) => {
@@ -127,32 +173,34 @@ pub(crate) fn classify(outcome: Outcome, token: &AppToken, debug_reconnects: boo
                 url.push_str(if url.contains('?') { "&" } else { "?" });
                 url.push_str("debug_reconnects=true");
             }
-            Opened::Url(TicketUrl(url))
+            Opened::Url(TicketUrl(url), identity)
         }
-        (true, None, _) => {
-            Opened::Transient("apps.connections.open answered ok without a url".into())
-        }
+        (true, None, _) => Opened::Transient(format!("{name} answered ok without a url")),
         (false, _, Some("ratelimited")) => Opened::RateLimited(Duration::from_secs(30)),
         (false, _, Some(error)) => match advice(error) {
-            Some(advice) => Opened::Fatal(refused(error, advice)),
-            None => Opened::Transient(format!("apps.connections.open refused: {error}")),
+            Some(advice) => Opened::Fatal(refused(error, method, advice)),
+            None => Opened::Transient(format!("{name} refused: {error}")),
         },
-        (false, _, None) => {
-            Opened::Transient("apps.connections.open refused without an error".into())
-        }
+        (false, _, None) => Opened::Transient(format!("{name} refused without an error")),
     }
 }
 
-fn refused(error: &str, advice: &'static str) -> Error {
+fn refused(error: &str, method: Method, advice: &'static str) -> Error {
     Error::SlackRefused {
         error: error.to_owned(),
-        advice,
+        advice: match (method, error) {
+            (Method::RtmConnect, "not_allowed_token_type") => RTM_TOKEN_TYPE,
+            _ => advice,
+        },
     }
 }
+
+const RTM_TOKEN_TYPE: &str = "RTM needs the bot token (xoxb-…) of a classic app; apps with granular permissions cannot use RTM: use Socket Mode with an app-level token (xapp-…)";
 
 /// What to fix for each error retrying cannot cure; `None` for the others (retried).
 pub(crate) fn advice(error: &str) -> Option<&'static str> {
     Some(match error {
+        "migration_in_progress" => return None,
         "invalid_auth" | "not_authed" => "check the app-level token (xapp-…) and that it is sent as configured; create one under Basic Information → App-Level Tokens with the connections:write scope",
         "not_allowed_token_type" => "Socket Mode needs the app-level token (xapp-…), not a bot (xoxb-) or user (xoxp-) token",
         "account_inactive" | "token_revoked" | "team_disabled" | "user_removed_from_team" => "the token no longer works: create a new app-level token, or reinstall the app",
@@ -174,8 +222,8 @@ mod tests {
         }
     }
 
-    fn token() -> AppToken {
-        AppToken::new("xapp-1-secret")
+    fn token() -> SlackToken {
+        SlackToken::new("xapp-1-secret")
     }
 
     #[test]
@@ -237,8 +285,8 @@ mod tests {
             (Outcome::Failed("connection refused".into()), "transient"),
         ];
         for (outcome, expected) in cases {
-            let got = match classify(outcome, &token(), false) {
-                Opened::Url(_) => "url".to_owned(),
+            let got = match classify(outcome, Method::ConnectionsOpen, &token(), false) {
+                Opened::Url(..) => "url".to_owned(),
                 Opened::Fatal(_) => "fatal".to_owned(),
                 Opened::RateLimited(d) if d == Duration::from_secs(30) => "limited".to_owned(),
                 Opened::RateLimited(d) => format!("limited {}", d.as_secs()),
@@ -250,16 +298,18 @@ mod tests {
 
     #[test]
     fn fatal_errors_say_what_to_fix_and_never_echo_the_token() {
-        let Opened::Fatal(e) = classify(
-            answer(200, r#"{"ok":false,"error":"not_allowed_token_type"}"#),
-            &token(),
-            false,
-        ) else {
-            panic!("not fatal")
+        let refused = |method| {
+            let outcome = answer(200, r#"{"ok":false,"error":"not_allowed_token_type"}"#);
+            match classify(outcome, method, &token(), false) {
+                Opened::Fatal(e) => e.to_string(),
+                other => panic!("not fatal: {other:?}"),
+            }
         };
-        assert!(e.to_string().contains("xapp-"), "{e}");
+        assert!(refused(Method::ConnectionsOpen).contains("xapp-"));
+        assert!(refused(Method::RtmConnect).contains("xoxb-"));
         let Opened::Transient(e) = classify(
             Outcome::Failed("bad header Bearer xapp-1-secret".into()),
+            Method::ConnectionsOpen,
             &token(),
             false,
         ) else {
@@ -270,11 +320,12 @@ mod tests {
 
     #[test]
     fn debug_reconnects_is_added_to_the_url_and_the_url_never_prints() {
-        let Opened::Url(url) = classify(
+        let Opened::Url(url, _) = classify(
             answer(
                 200,
                 r#"{"ok":true,"url":"wss://x/link/?ticket=t&app_id=A"}"#,
             ),
+            Method::ConnectionsOpen,
             &token(),
             true,
         ) else {
