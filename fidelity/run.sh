@@ -5,7 +5,8 @@
 # Usage: fidelity/run.sh   (from anywhere). Results: fidelity/target/results/*.tsv.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# Its own target dir, kept between runs (the main build's is never shared).
+export CARGO_TARGET_DIR="$PWD/target"
 results="$CARGO_TARGET_DIR/results"
 mkdir -p "$results"
 rm -f "$results"/*.tsv
@@ -22,7 +23,8 @@ for features in "" zlib zstd; do
     fi
 done
 
-if command -v node >/dev/null && command -v npm >/dev/null; then
+node_major=$(node --version 2>/dev/null | sed -n 's/^v\([0-9]*\)\..*/\1/p')
+if [[ ${node_major:-0} -ge 20 ]] && command -v npm >/dev/null; then
     echo "== @discordjs/ws ($(node --version))" >&2
     if [[ -d discordjs/node_modules/@discordjs/ws ]] ||
         (cd discordjs && npm ci --no-audit --no-fund --loglevel=error >&2); then
@@ -32,7 +34,7 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
         echo "npm ci failed: the @discordjs/ws half did not run" >&2
     fi
 else
-    echo "node/npm not found: the @discordjs/ws half is skipped (see fidelity/README.md)" >&2
+    echo "node >= 20 with npm not found: the @discordjs/ws half is skipped (see fidelity/README.md)" >&2
 fi
 
 python3 table.py "$results"/twilight-{none,zlib,zstd}.tsv $(ls "$results"/discordjs.tsv 2>/dev/null)

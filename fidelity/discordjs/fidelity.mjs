@@ -16,6 +16,16 @@ import { spawn } from 'node:child_process';
 import readline from 'node:readline';
 import { REST } from '@discordjs/rest';
 import { CompressionMethod, WebSocketManager, WebSocketShardEvents } from '@discordjs/ws';
+// The websocket class @discordjs/ws uses on Node: its `close` events show what the client
+// saw when a connection ended (1006 when the server shut TCP without answering a close).
+import { WebSocket } from 'ws';
+
+const wsCloses = [];
+const emit = WebSocket.prototype.emit;
+WebSocket.prototype.emit = function recordClose(event, ...rest) {
+  if (event === 'close') wsCloses.push({ url: String(this.url), code: rest[0] });
+  return emit.call(this, event, ...rest);
+};
 
 const STEP = 12_000;
 // GUILDS | GUILD_MESSAGES | MESSAGE_CONTENT
@@ -163,6 +173,7 @@ function noLoss(events) {
 async function withShard(sim, mode, options, body) {
   const info = await sim.cmd(`start ${JSON.stringify(options.sim ?? {})}`);
   const events = new Events();
+  const sessions = new Map();
   const rest = new REST({ api: info.api_base.replace(/\/v10$/, '') }).setToken(info.token);
   const manager = new WebSocketManager({
     token: info.token,
@@ -170,6 +181,10 @@ async function withShard(sim, mode, options, body) {
     rest,
     shardCount: 1,
     compression: mode === 'zlib' ? CompressionMethod.ZlibNative : null,
+    // Its own session store: by default every manager of a process shares one, keyed by
+    // shard id, and the scenarios run side by side as if each were its own process.
+    retrieveSessionInfo: (shardId) => sessions.get(shardId) ?? null,
+    updateSessionInfo: (shardId, info) => (info ? sessions.set(shardId, info) : sessions.delete(shardId)),
   });
   const E = WebSocketShardEvents;
   manager.on(E.Dispatch, (p) => events.push({ kind: 'dispatch', t: p.t, s: p.s }));
@@ -335,7 +350,7 @@ const scenarios = [
     noLoss(events);
     return `${gone.kind === 'ClosedByClient' ? `closes ${gone.code}` : 'drops TCP'} after ${(after / 400).toFixed(1)} intervals without ACK, resumes`;
   }, { sim: { heartbeat_ms: 400 } }],
-  ...[4000, 4007, 4009, 1000].map((code) => [`server close ${code}`, async (ctx) => {
+  ...[4000, 4001, 4002, 4003, 4005, 4007, 4008, 4009, 1000, 1001].map((code) => [`server close ${code}`, async (ctx) => {
     const { sim, events } = ctx;
     const old = await connectionOf(sim);
     await pushMessages(sim, 2);
@@ -358,6 +373,75 @@ const scenarios = [
     noLoss(events);
     return how;
   }, { sim: { end_session_on_close: true } }]),
+  ['mid-frame drop', async (ctx) => {
+    const { sim, events } = ctx;
+    const old = await connectionOf(sim);
+    await pushMessages(sim, 3);
+    const from = events.log.length;
+    await sim.cmd('drop_mid_frame');
+    await pushMessages(sim, 3);
+    await expectResume(ctx, old, from);
+    const last = (await pushMessages(sim, 3)).at(-1);
+    await events.seq(last, from);
+    noLoss(events);
+    const closed = events.log.slice(from).find((e) => e.kind === 'closed');
+    return `emits closed(${closed?.code ?? '-'}), resumes`;
+  }],
+  ['events in order across resume', async (ctx) => {
+    const { sim, events } = ctx;
+    const old = await connectionOf(sim);
+    await pushMessages(sim, 40);
+    const from = events.log.length;
+    await sim.cmd('drop');
+    await pushMessages(sim, 40);
+    await expectResume(ctx, old, from);
+    const last = (await pushMessages(sim, 40)).at(-1);
+    await events.seq(last, from);
+    noLoss(events);
+    const n = events.log.filter((e) => e.t === 'MESSAGE_CREATE').length;
+    ensure(n === 120, `${n} of 120 messages`);
+    return '120 of 120, in order, once each';
+  }],
+  ...[4010, 4011, 4012, 4013, 4014].map((code) => [`server close ${code}`, async (ctx) => {
+    const { sim, events } = ctx;
+    const old = await connectionOf(sim);
+    await sim.cmd(`close ${code}`);
+    await events.wait('an error', (e) => e.kind === 'error');
+    const again = await sim.none({ kind: 'Connected', after: old }, 2000);
+    ensure(again === null, `reconnected after ${code}`);
+    const error = events.log.find((e) => e.kind === 'error');
+    return `error "${error.message}", no reconnect (2 s)`;
+  }]),
+  ['bug 3: client close 1000 gets the handshake', async (ctx) => {
+    const { sim, manager, info } = ctx;
+    const old = await connectionOf(sim);
+    const before = wsCloses.length;
+    await manager.destroy({ code: 1000 });
+    // Only this simulator's sockets (other scenarios run at the same time).
+    const mine = (c) => c.url.startsWith(`${info.gateway_url}/`) || c.url.startsWith(`${info.gateway_url}?`);
+    const closed = await sim.wait({ kind: 'ClosedByClient', connection: old });
+    ensure(closed.code === 1000, `closed with ${closed.code}`);
+    const seen = wsCloses.slice(before).filter(mine).map((c) => c.code);
+    ensure(seen.length === 1 && seen[0] === 1000, `the client's socket closed with ${seen}: no closing handshake`);
+    const pushed = await pushMessages(sim, 1);
+    ensure(pushed.length === 0, 'the session outlived a client close with 1000');
+    return 'its socket closes with the server\'s 1000 (handshake done); session ended';
+  }],
+  ['bug 4: RefuseResume on /resume/?v=10', async (ctx) => {
+    const { sim, events } = ctx;
+    const old = await connectionOf(sim);
+    await sim.cmd('fault refuse_resume 1');
+    const from = events.log.length;
+    await sim.cmd('reconnect');
+    await events.wait('RESUMED or READY', (e) => e.kind === 'dispatch' && ['RESUMED', 'READY'].includes(e.t), from);
+    const records = await sim.cmd('records');
+    const refused = records.filter((r) => r.connection > old && r.kind === 'Disconnected'
+      && !records.some((c) => c.connection === r.connection && c.kind === 'Connected'));
+    ensure(refused.length === 1, `${refused.length} refused connections: the fault did not fire on the resume URL`);
+    const resumed = events.log.slice(from).some((e) => e.t === 'RESUMED');
+    noLoss(events);
+    return resumed ? 'resume URL refused, then resumes' : 'resume URL refused, then identifies (new session)';
+  }],
   ['server close 4004', async (ctx) => {
     const { sim, events } = ctx;
     const old = await connectionOf(sim);
@@ -391,28 +475,42 @@ const scenarios = [
   }],
 ];
 
-const sim = new Sim(simServer);
-let failed = 0;
+// Scenarios run a few at a time, each worker with its own sim-server process; the rows are
+// printed in table order at the end.
+const jobs = [];
 for (const mode of modes) {
   for (const [name, run, options = {}] of scenarios) {
-    if (only && !name.includes(only)) continue;
-    let verdict;
-    let text;
-    if (mode === 'zstd' && CompressionMethod.ZstdNative === undefined) {
-      verdict = 'N/A';
-      text = 'no zstd-stream in @discordjs/ws 2.0.4';
-    } else {
-      try {
-        text = await withShard(sim, mode, options, (ctx) => run(ctx, mode));
-        verdict = 'PASS';
-      } catch (e) {
-        verdict = 'FAIL';
-        text = e.message;
-        failed++;
-      }
-    }
-    console.log(['row', 'discord.js', MODE_NAME[mode], verdict, name, String(text).replace(/[\t\n]/g, ' ')].join('\t'));
+    if (!only || name.includes(only)) jobs.push({ mode, name, run, options });
   }
 }
-sim.quit();
+const results = new Array(jobs.length);
+let next = 0;
+async function worker() {
+  const sim = new Sim(simServer);
+  try {
+    while (next < jobs.length) {
+      const i = next++;
+      const { mode, name, run, options } = jobs[i];
+      if (mode === 'zstd' && CompressionMethod.ZstdNative === undefined) {
+        results[i] = ['N/A', 'no zstd-stream in @discordjs/ws 2.0.4'];
+        continue;
+      }
+      try {
+        results[i] = ['PASS', await withShard(sim, mode, options, (ctx) => run(ctx, mode))];
+      } catch (e) {
+        results[i] = ['FAIL', e.message];
+      }
+    }
+  } finally {
+    sim.quit();
+  }
+}
+const width = Math.max(1, Number(process.env.FIDELITY_JOBS ?? 6));
+await Promise.all(Array.from({ length: Math.min(width, jobs.length) }, worker));
+let failed = 0;
+jobs.forEach(({ mode, name }, i) => {
+  const [verdict, text] = results[i];
+  if (verdict === 'FAIL') failed++;
+  console.log(['row', 'discord.js', MODE_NAME[mode], verdict, name, String(text).replace(/[\t\n]/g, ' ')].join('\t'));
+});
 process.exit(failed > 0 ? 1 : 0);

@@ -36,10 +36,7 @@ pub fn identified(config: SimConfig) -> Step<Setup> {
 }
 
 /// Like [`identified`], adjusting twilight's options first.
-pub fn identified_with(
-    config: SimConfig,
-    adjust: impl FnOnce(&mut ClientOptions),
-) -> Step<Setup> {
+pub fn identified_with(config: SimConfig, adjust: impl FnOnce(&mut ClientOptions)) -> Step<Setup> {
     let sim = Simulator::start(config).map_err(|e| format!("simulator: {e}"))?;
     let mut options = ClientOptions::new(sim.token());
     adjust(&mut options);
@@ -62,9 +59,11 @@ pub fn identified_with(
 
 /// The newest websocket connection after `after`: waits for it, returns it and its path.
 pub fn next_connection(sim: &Simulator, after: u64) -> Step<(u64, String)> {
-    let r = record(sim, &format!("a websocket connection after #{after}"), |r| {
-        r.connection > after && matches!(r.kind, RecordKind::Connected { .. })
-    })?;
+    let r = record(
+        sim,
+        &format!("a websocket connection after #{after}"),
+        |r| r.connection > after && matches!(r.kind, RecordKind::Connected { .. }),
+    )?;
     match r.kind {
         RecordKind::Connected { path, .. } => Ok((r.connection, path)),
         _ => unreachable!("filtered on Connected"),
@@ -74,10 +73,13 @@ pub fn next_connection(sim: &Simulator, after: u64) -> Step<(u64, String)> {
 /// The last sequence number twilight had seen when it sent its Resume on `conn` (the
 /// dispatches it yielded before that connection's Hello).
 fn last_seq_before(client: &TwilightClient, index: usize) -> Option<u64> {
-    client.log[..index].iter().rev().find_map(|i| match &i.seen {
-        Seen::Dispatch { seq, .. } => Some(*seq),
-        _ => None,
-    })
+    client.log[..index]
+        .iter()
+        .rev()
+        .find_map(|i| match &i.seen {
+            Seen::Dispatch { seq, .. } => Some(*seq),
+            _ => None,
+        })
 }
 
 /// After a disruption of connection `old`: twilight opens a new connection on
@@ -95,9 +97,10 @@ pub fn expect_resume(s: &mut Setup, old: u64, expected_path: &str, from: usize) 
             crate::check::ops_on(&s.sim, conn)
         )
     })?;
-    ensure(resume["session_id"] == Value::from(s.session_id.clone()), || {
-        format!("Resume for another session: {}", resume["session_id"])
-    })?;
+    ensure(
+        resume["session_id"] == Value::from(s.session_id.clone()),
+        || format!("Resume for another session: {}", resume["session_id"]),
+    )?;
     let resumed = s.client.wait_dispatch(from, "RESUMED", STEP)?;
     // The Resume carried the last `s` twilight had seen before that connection's Hello.
     let hello = s.client.log[..resumed]
@@ -106,12 +109,14 @@ pub fn expect_resume(s: &mut Setup, old: u64, expected_path: &str, from: usize) 
         .ok_or("no Hello before RESUMED")?;
     let want = last_seq_before(&s.client, hello);
     ensure(resume["seq"].as_u64() == want, || {
-        format!("Resume seq {} but twilight had seen s={want:?}", resume["seq"])
+        format!(
+            "Resume seq {} but twilight had seen s={want:?}",
+            resume["seq"]
+        )
     })?;
-    ensure(
-        !crate::check::ops_on(&s.sim, conn).contains(&2),
-        || "twilight identified on the resumed connection".into(),
-    )?;
+    ensure(!crate::check::ops_on(&s.sim, conn).contains(&2), || {
+        "twilight identified on the resumed connection".into()
+    })?;
     s.conn = conn;
     Ok(conn)
 }
@@ -146,7 +151,9 @@ pub fn expect_new_session(s: &mut Setup, old: u64, from: usize) -> Step<&'static
         .sim
         .wait_for_session(STEP)
         .ok_or("no live session after the new READY")?;
-    ensure(new_id != s.session_id, || "READY for the old session".into())?;
+    ensure(new_id != s.session_id, || {
+        "READY for the old session".into()
+    })?;
     s.session_id = new_id;
     s.conn = conn;
     let _ = ready;
@@ -156,9 +163,12 @@ pub fn expect_new_session(s: &mut Setup, old: u64, from: usize) -> Step<&'static
 /// The dispatches pushed after `t0` must all reach twilight: waits for `seq` (the last one
 /// pushed) on twilight's side.
 pub fn expect_seq(client: &mut TwilightClient, seq: u64, from: usize) -> Step<usize> {
-    client.wait_from(from, STEP, &format!("a dispatch with s={seq}"), |i| {
-        matches!(i.seen, Seen::Dispatch { seq: s, .. } if s == seq)
-    })
+    client.wait_from(
+        from,
+        STEP,
+        &format!("a dispatch with s={seq}"),
+        |i| matches!(i.seen, Seen::Dispatch { seq: s, .. } if s == seq),
+    )
 }
 
 /// Seconds between two instants, for the table.

@@ -214,9 +214,12 @@ impl TwilightClient {
         kind: &str,
         timeout: Duration,
     ) -> Result<usize, String> {
-        self.wait_from(from, timeout, kind, |i| {
-            matches!(&i.seen, Seen::Dispatch { kind: k, .. } if k == kind)
-        })
+        self.wait_from(
+            from,
+            timeout,
+            kind,
+            |i| matches!(&i.seen, Seen::Dispatch { kind: k, .. } if k == kind),
+        )
     }
 
     /// Takes what twilight has yielded without waiting.

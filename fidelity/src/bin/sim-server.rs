@@ -8,7 +8,8 @@
 //! - `wait_session <ms>`: the live session's id, or `err`.
 //! - `push_messages <n>`: pushes `n` MESSAGE_CREATEs; the sequence numbers.
 //! - `reconnect`, `invalidate true|false`, `close <code>`, `drop`, `drop_mid_frame`,
-//!   `request_heartbeat`, `acks on|off`: the simulator's fault methods; answer
+//!   `request_heartbeat`, `acks on|off`, `fault refuse|refuse_resume|no_hello <count>`: the
+//!   simulator's fault methods; answer
 //!   `{"applied", "ms"}` (whether it applied, and when, on the records' clock).
 //! - `wait <ms> <json filter>`: the first record matching the filter (fields `kind`, `op`,
 //!   `connection`, `after` (connection number greater than), `since_ms` (no earlier than),
@@ -24,7 +25,7 @@ use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use syncord::sim::{Record, RecordKind, SimConfig, Simulator};
+use syncord::sim::{ConnectionFault, Record, RecordKind, SimConfig, Simulator};
 
 struct Running {
     sim: Simulator,
@@ -48,7 +49,10 @@ fn main() {
             Ok(value) => format!("ok {value}"),
             Err(e) => format!("err {}", e.replace('\n', " ")),
         };
-        if writeln!(out, "{answer}").and_then(|()| out.flush()).is_err() {
+        if writeln!(out, "{answer}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
             break;
         }
     }
@@ -84,7 +88,8 @@ fn command(running: &mut Option<Running>, line: &str) -> Result<Value, String> {
             .map_err(|_| format!("not milliseconds: {s:?}"))
     };
     // What a fault command answers: whether it applied, and when (record time scale).
-    let at = |applied: bool| json!({"applied": applied, "ms": started.elapsed().as_millis() as u64});
+    let at =
+        |applied: bool| json!({"applied": applied, "ms": started.elapsed().as_millis() as u64});
     match name {
         "wait_session" => sim
             .wait_for_session(ms(rest)?)
@@ -117,6 +122,18 @@ fn command(running: &mut Option<Running>, line: &str) -> Result<Value, String> {
         "drop" => Ok(at(sim.drop_connection())),
         "drop_mid_frame" => Ok(at(sim.drop_mid_frame())),
         "request_heartbeat" => Ok(at(sim.request_heartbeat())),
+        "fault" => {
+            let (which, count) = rest.split_once(' ').unwrap_or((rest, "1"));
+            let fault = match which {
+                "refuse" => ConnectionFault::Refuse,
+                "refuse_resume" => ConnectionFault::RefuseResume,
+                "no_hello" => ConnectionFault::NoHello,
+                _ => return Err(format!("unknown fault {which:?}")),
+            };
+            let count = count.parse().map_err(|_| "fault <name> <count>")?;
+            sim.fault_next(fault, count);
+            Ok(at(true))
+        }
         "acks" => {
             sim.set_acks(rest == "on");
             Ok(at(true))

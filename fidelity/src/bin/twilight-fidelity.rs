@@ -35,7 +35,9 @@ fn main() {
             let (chosen, next, tx) = (chosen.clone(), next.clone(), tx.clone());
             std::thread::spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::AcqRel);
-                let Some(scenario) = chosen.get(i) else { return };
+                let Some(scenario) = chosen.get(i) else {
+                    return;
+                };
                 let t0 = Instant::now();
                 let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| (scenario.run)()))
                     .unwrap_or_else(|_| Err("panicked".into()));

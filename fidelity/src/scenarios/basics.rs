@@ -7,12 +7,9 @@ use serde_json::Value;
 use syncord::sim::{ConnectionFault, RecordKind, SimConfig};
 
 use crate::check::{
-    ensure, no_loss_no_unparsed, nth_record, ops_on, payload_on, push_messages, record, Step,
-    STEP,
+    ensure, no_loss_no_unparsed, nth_record, ops_on, payload_on, push_messages, record, Step, STEP,
 };
-use crate::flow::{
-    expect_new_session, expect_resume, expect_seq, identified, secs, sim_config,
-};
+use crate::flow::{expect_new_session, expect_resume, expect_seq, identified, secs, sim_config};
 use crate::twilight::{Seen, MODE};
 
 /// Identify carries what Discord requires (§9.1) on `/?v=10&encoding=json` with this
@@ -53,7 +50,9 @@ pub fn handshake() -> Step<String> {
         token.strip_prefix("Bot ").unwrap_or(token) == s.sim.token(),
         || "Identify without the token".into(),
     )?;
-    ensure(ops.first() != Some(&6), || "Resume without a session".into())?;
+    ensure(ops.first() != Some(&6), || {
+        "Resume without a session".into()
+    })?;
     no_loss_no_unparsed(&mut s.client)?;
     Ok(format!(
         "op 2 with token \"Bot …\", properties, intents={}, shard [0,1], large_threshold={}",
@@ -71,9 +70,15 @@ pub fn heartbeats() -> Step<String> {
     let first = nth_record(&s.sim, 1, "a heartbeat", |r| {
         r.connection == conn && r.op() == Some(1)
     })?;
-    let seq = push_messages(&s.sim, 1, 1).pop().ok_or("no session to push to")?;
+    let seq = push_messages(&s.sim, 1, 1)
+        .pop()
+        .ok_or("no session to push to")?;
     let beats: Vec<_> = (1..=6)
-        .map(|n| nth_record(&s.sim, n, "6 heartbeats", |r| r.connection == conn && r.op() == Some(1)))
+        .map(|n| {
+            nth_record(&s.sim, n, "6 heartbeats", |r| {
+                r.connection == conn && r.op() == Some(1)
+            })
+        })
         .collect::<Step<_>>()?;
     let first_after = secs(opened, first.at);
     ensure(first_after <= interval.as_secs_f64() * 1.5, || {
@@ -81,9 +86,10 @@ pub fn heartbeats() -> Step<String> {
     })?;
     let gaps: Vec<f64> = beats.windows(2).map(|w| secs(w[0].at, w[1].at)).collect();
     let iv = interval.as_secs_f64();
-    ensure(gaps.iter().all(|g| *g >= iv * 0.5 && *g <= iv * 1.8), || {
-        format!("heartbeat gaps {gaps:.3?} for an interval of {iv}s")
-    })?;
+    ensure(
+        gaps.iter().all(|g| *g >= iv * 0.5 && *g <= iv * 1.8),
+        || format!("heartbeat gaps {gaps:.3?} for an interval of {iv}s"),
+    )?;
     let last_d = beats.last().and_then(|b| b.data()).unwrap_or(Value::Null);
     ensure(last_d.as_u64() == Some(seq), || {
         format!("heartbeat d={last_d}, last s={seq}")
@@ -157,13 +163,17 @@ pub fn reconnect() -> Step<String> {
     let last = push_messages(&s.sim, 3, 7).pop().ok_or("session lost")?;
     expect_seq(&mut s.client, last, from)?;
     ensure(
-        !s.sim.records().iter().any(|r| {
-            r.connection == old && matches!(r.kind, RecordKind::ClosedByServer { .. })
-        }),
+        !s.sim
+            .records()
+            .iter()
+            .any(|r| r.connection == old && matches!(r.kind, RecordKind::ClosedByServer { .. })),
         || "the simulator had to close the socket after op 7".into(),
     )?;
     no_loss_no_unparsed(&mut s.client)?;
-    Ok(format!("closes {}, resumes on resume_gateway_url", code.map_or("without code".into(), |c| c.to_string())))
+    Ok(format!(
+        "closes {}, resumes on resume_gateway_url",
+        code.map_or("without code".into(), |c| c.to_string())
+    ))
 }
 
 /// op 9 true: the session may be resumed (§4.6); twilight resumes and gets what was
@@ -174,12 +184,16 @@ pub fn invalid_session_resumable() -> Step<String> {
     push_messages(&s.sim, 2, 1);
     let from = s.client.log.len();
     let sent = Instant::now();
-    ensure(s.sim.invalidate_session(true), || "no connection for op 9".into())?;
+    ensure(s.sim.invalidate_session(true), || {
+        "no connection for op 9".into()
+    })?;
     let held = push_messages(&s.sim, 3, 3);
-    ensure(held.len() == 3, || "the session did not survive op 9 true".into())?;
-    let op9 = s
-        .client
-        .wait_from(from, STEP, "op 9 true", |i| i.seen == Seen::InvalidSession(true))?;
+    ensure(held.len() == 3, || {
+        "the session did not survive op 9 true".into()
+    })?;
+    let op9 = s.client.wait_from(from, STEP, "op 9 true", |i| {
+        i.seen == Seen::InvalidSession(true)
+    })?;
     let new_conn = expect_resume(&mut s, old, "/resume/", from)?;
     let hello = s.client.log[op9..]
         .iter()
@@ -190,15 +204,21 @@ pub fn invalid_session_resumable() -> Step<String> {
         !s.client.log[op9..hello]
             .iter()
             .any(|i| matches!(i.seen, Seen::Dispatch { .. })),
-        || format!("dispatches on the invalidated socket: {}", s.client.summary()),
+        || {
+            format!(
+                "dispatches on the invalidated socket: {}",
+                s.client.summary()
+            )
+        },
     )?;
     expect_seq(&mut s.client, *held.last().unwrap_or(&0), from)?;
     let on_old = ops_on(&s.sim, old);
     let opened = record(&s.sim, "the new connection", |r| r.connection == new_conn)?.at;
     no_loss_no_unparsed(&mut s.client)?;
-    ensure(on_old.iter().filter(|op| matches!(op, 2 | 6)).count() == 1, || {
-        format!("Identify/Resume again on the invalidated socket: {on_old:?}")
-    })?;
+    ensure(
+        on_old.iter().filter(|op| matches!(op, 2 | 6)).count() == 1,
+        || format!("Identify/Resume again on the invalidated socket: {on_old:?}"),
+    )?;
     Ok(format!(
         "closes the socket, resumes on a new one after {:.2}s (Discord: wait 1–5 s)",
         secs(sent, opened)
@@ -212,12 +232,18 @@ pub fn invalid_session_not_resumable() -> Step<String> {
     push_messages(&s.sim, 2, 1);
     let from = s.client.log.len();
     let sent = Instant::now();
-    ensure(s.sim.invalidate_session(false), || "no connection for op 9".into())?;
-    s.client
-        .wait_from(from, STEP, "op 9 false", |i| i.seen == Seen::InvalidSession(false))?;
+    ensure(s.sim.invalidate_session(false), || {
+        "no connection for op 9".into()
+    })?;
+    s.client.wait_from(from, STEP, "op 9 false", |i| {
+        i.seen == Seen::InvalidSession(false)
+    })?;
     let closed = record(&s.sim, "twilight's close", |r| {
         r.connection == old
-            && matches!(r.kind, RecordKind::ClosedByClient { .. } | RecordKind::Disconnected)
+            && matches!(
+                r.kind,
+                RecordKind::ClosedByClient { .. } | RecordKind::Disconnected
+            )
     })?;
     let how = expect_new_session(&mut s, old, from)?;
     ensure(how == "identify", || format!("after op 9 false: {how}"))?;
@@ -277,7 +303,8 @@ pub fn zombie() -> Step<String> {
     let mut s = identified(SimConfig::default().heartbeat_interval(interval))?;
     let old = s.conn;
     // One ACKed beat first, so the next unanswered one is the first miss.
-    s.client.wait(STEP, "an ACK", |i| i.seen == Seen::HeartbeatAck)?;
+    s.client
+        .wait(STEP, "an ACK", |i| i.seen == Seen::HeartbeatAck)?;
     let from = s.client.log.len();
     s.sim.set_acks(false);
     let stopped = Instant::now();
@@ -290,7 +317,12 @@ pub fn zombie() -> Step<String> {
     })?;
     s.sim.set_acks(true);
     ensure(
-        !matches!(gone.kind, RecordKind::ClosedByClient { code: Some(1000 | 1001) }),
+        !matches!(
+            gone.kind,
+            RecordKind::ClosedByClient {
+                code: Some(1000 | 1001)
+            }
+        ),
         || "closed with 1000/1001: that ends the session".into(),
     )?;
     let after = secs(stopped, gone.at);

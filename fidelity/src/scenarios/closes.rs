@@ -45,17 +45,24 @@ pub fn server_close_checked(code: u16, require_echo: bool) -> Step<String> {
     push_messages(&s.sim, 2, 1);
     let from = s.client.log.len();
     ensure(s.sim.close(code), || "no connection to close".into())?;
-    let close = s.client.wait_from(from, STEP, "the close", |i| matches!(i.seen, Seen::Close(_)))?;
+    let close = s.client.wait_from(from, STEP, "the close", |i| {
+        matches!(i.seen, Seen::Close(_))
+    })?;
     ensure(s.client.log[close].seen == Seen::Close(Some(code)), || {
         format!("twilight yielded {:?}", s.client.log[close].seen)
     })?;
     // RFC 6455: the client answers the close frame (twilight's websocket layer does).
     let echo = record(&s.sim, "the close echo", |r| {
         r.connection == old
-            && matches!(r.kind, RecordKind::CloseEchoed { .. } | RecordKind::Disconnected)
+            && matches!(
+                r.kind,
+                RecordKind::CloseEchoed { .. } | RecordKind::Disconnected
+            )
     })?;
     let echoed = matches!(echo.kind, RecordKind::CloseEchoed { .. });
-    ensure(echoed || !require_echo, || "twilight did not echo the close frame".into())?;
+    ensure(echoed || !require_echo, || {
+        "twilight did not echo the close frame".into()
+    })?;
     let cell = match after(code) {
         After::Fatal => return fatal(&mut s, old, close),
         After::Resume => {
@@ -64,16 +71,23 @@ pub fn server_close_checked(code: u16, require_echo: bool) -> Step<String> {
         }
         After::NewSession => expect_new_session(&mut s, old, from)?,
     };
-    let last = push_messages(&s.sim, 2, 3).pop().ok_or("no session after reconnecting")?;
+    let last = push_messages(&s.sim, 2, 3)
+        .pop()
+        .ok_or("no session after reconnecting")?;
     expect_seq(&mut s.client, last, from)?;
     no_loss_no_unparsed(&mut s.client)?;
-    Ok(format!("{cell}{}", if echoed { "" } else { " (close not echoed)" }))
+    Ok(format!(
+        "{cell}{}",
+        if echoed { "" } else { " (close not echoed)" }
+    ))
 }
 
 /// After a fatal close twilight's stream ends (`ShardState::FatallyClosed`) and it never
 /// connects again (§3: "do not reconnect").
 fn fatal(s: &mut Setup, old: u64, close: usize) -> Step<String> {
-    let ended = s.client.wait_from(close, STEP, "the stream's end", |i| i.seen == Seen::Ended)?;
+    let ended = s
+        .client
+        .wait_from(close, STEP, "the stream's end", |i| i.seen == Seen::Ended)?;
     ensure(
         format!("{:?}", s.client.log[close].state) == "FatallyClosed",
         || format!("state after the close: {:?}", s.client.log[close].state),
@@ -83,7 +97,9 @@ fn fatal(s: &mut Setup, old: u64, close: usize) -> Step<String> {
         .into_iter()
         .filter(|(c, _)| *c > old)
         .count();
-    ensure(later == 0, || format!("reconnected {later} times after a fatal close"))?;
+    ensure(later == 0, || {
+        format!("reconnected {later} times after a fatal close")
+    })?;
     no_loss_no_unparsed(&mut s.client)?;
     let code = match s.client.log[close].seen {
         Seen::Close(Some(code)) => code,
@@ -94,14 +110,21 @@ fn fatal(s: &mut Setup, old: u64, close: usize) -> Step<String> {
 
 /// A fatal close the simulator's own checks produce from what twilight sent: the close
 /// reaches twilight as that code and it stops.
-fn fatal_from(config: SimConfig, code: u16, adjust: impl FnOnce(&mut ClientOptions)) -> Step<String> {
+fn fatal_from(
+    config: SimConfig,
+    code: u16,
+    adjust: impl FnOnce(&mut ClientOptions),
+) -> Step<String> {
     let sim = syncord::sim::Simulator::start(config).map_err(|e| format!("simulator: {e}"))?;
     let mut options = ClientOptions::new(sim.token());
     adjust(&mut options);
     let mut client = crate::twilight::TwilightClient::start(&sim.gateway_url(), options)?;
     let close = client.wait(STEP, "a close", |i| matches!(i.seen, Seen::Close(_)))?;
     ensure(client.log[close].seen == Seen::Close(Some(code)), || {
-        format!("expected Close({code}), twilight yielded {}", client.summary())
+        format!(
+            "expected Close({code}), twilight yielded {}",
+            client.summary()
+        )
     })?;
     let closed = record(&sim, "the simulator's close", |r| {
         matches!(r.kind, RecordKind::ClosedByServer { .. })
@@ -121,7 +144,9 @@ fn fatal_from(config: SimConfig, code: u16, adjust: impl FnOnce(&mut ClientOptio
 
 /// A token the simulator does not accept: 4004.
 pub fn bad_token() -> Step<String> {
-    fatal_from(SimConfig::default(), 4004, |o| o.token = "not-the-token".into())
+    fatal_from(SimConfig::default(), 4004, |o| {
+        o.token = "not-the-token".into()
+    })
 }
 
 /// A privileged intent the application lacks: 4014.
@@ -147,5 +172,9 @@ pub fn invalid_shard() -> Step<String> {
 
 /// More guilds than one shard may hold: 4011.
 pub fn sharding_required() -> Step<String> {
-    fatal_from(SimConfig::default().guilds(3).max_guilds_per_shard(2), 4011, |_| {})
+    fatal_from(
+        SimConfig::default().guilds(3).max_guilds_per_shard(2),
+        4011,
+        |_| {},
+    )
 }

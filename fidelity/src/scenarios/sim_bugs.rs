@@ -15,15 +15,20 @@ pub fn op9_same_socket() -> Step<String> {
     let mut s = identified(sim_config())?;
     let old = s.conn;
     let from = s.client.log.len();
-    ensure(s.sim.invalidate_session(true), || "no connection for op 9".into())?;
+    ensure(s.sim.invalidate_session(true), || {
+        "no connection for op 9".into()
+    })?;
     expect_resume(&mut s, old, "/resume/", from)?;
     let on_old = ops_on(&s.sim, old);
-    ensure(on_old.iter().filter(|op| matches!(op, 2 | 6)).count() == 1, || {
-        format!("twilight sent {on_old:?} on the invalidated socket")
-    })?;
-    let closed_4005 = s.sim.records().iter().any(|r| {
-        matches!(r.kind, RecordKind::ClosedByServer { code: 4005 })
-    });
+    ensure(
+        on_old.iter().filter(|op| matches!(op, 2 | 6)).count() == 1,
+        || format!("twilight sent {on_old:?} on the invalidated socket"),
+    )?;
+    let closed_4005 = s
+        .sim
+        .records()
+        .iter()
+        .any(|r| matches!(r.kind, RecordKind::ClosedByServer { code: 4005 }));
     ensure(!closed_4005, || "closed with 4005".into())?;
     no_loss_no_unparsed(&mut s.client)?;
     Ok("n/a: never reuses the socket after op 9 (new socket, resumes)".into())
@@ -38,7 +43,9 @@ pub fn client_close_normal() -> Step<String> {
     s.client.close(CloseFrame::NORMAL);
     let close = s
         .client
-        .wait_from(from, STEP, "the server's close reply", |i| matches!(i.seen, Seen::Close(_)))?;
+        .wait_from(from, STEP, "the server's close reply", |i| {
+            matches!(i.seen, Seen::Close(_))
+        })?;
     let seen = s.client.log[close].seen.clone();
     ensure(seen == Seen::Close(Some(1000)), || {
         format!("twilight saw {seen:?}: no closing handshake")
@@ -70,7 +77,9 @@ pub fn client_close_resumable() -> Step<String> {
     s.client.close(CloseFrame::RESUME);
     let close = s
         .client
-        .wait_from(from, STEP, "the server's close reply", |i| matches!(i.seen, Seen::Close(_)))?;
+        .wait_from(from, STEP, "the server's close reply", |i| {
+            matches!(i.seen, Seen::Close(_))
+        })?;
     let seen = s.client.log[close].seen.clone();
     ensure(seen == Seen::Close(Some(4000)), || {
         format!("twilight saw {seen:?}: no closing handshake")
@@ -92,7 +101,9 @@ pub fn refuse_resume() -> Step<String> {
     let from = s.client.log.len();
     ensure(s.sim.reconnect(), || "no connection for op 7".into())?;
     s.client
-        .wait_from(from, STEP, "the failed reconnect", |i| i.seen == Seen::Error("reconnect".into()))?;
+        .wait_from(from, STEP, "the failed reconnect", |i| {
+            i.seen == Seen::Error("reconnect".into())
+        })?;
     // The refused attempt: a connection the simulator dropped before the upgrade.
     let refused = record(&s.sim, "the refused resume connection", |r| {
         r.connection > old && r.kind == RecordKind::Disconnected
