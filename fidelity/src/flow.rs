@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
 use syncord::sim::{RecordKind, SimConfig, Simulator};
 
 use crate::check::{ensure, payload_on, record, Step, STEP};
@@ -98,7 +97,7 @@ pub fn expect_resume(s: &mut Setup, old: u64, expected_path: &str, from: usize) 
         )
     })?;
     ensure(
-        resume["session_id"] == Value::from(s.session_id.clone()),
+        resume["session_id"].as_str() == Some(s.session_id.as_str()),
         || format!("Resume for another session: {}", resume["session_id"]),
     )?;
     let resumed = s.client.wait_dispatch(from, "RESUMED", STEP)?;
@@ -146,7 +145,7 @@ pub fn expect_new_session(s: &mut Setup, old: u64, from: usize) -> Step<&'static
     } else {
         "identify"
     };
-    let ready = s.client.wait_dispatch(from, "READY", STEP)?;
+    s.client.wait_dispatch(from, "READY", STEP)?;
     let new_id = s
         .sim
         .wait_for_session(STEP)
@@ -156,7 +155,6 @@ pub fn expect_new_session(s: &mut Setup, old: u64, from: usize) -> Step<&'static
     })?;
     s.session_id = new_id;
     s.conn = conn;
-    let _ = ready;
     Ok(how)
 }
 

@@ -7,6 +7,7 @@ use syncord::sim::{RecordKind, SimConfig};
 use crate::check::{ensure, no_loss_no_unparsed, push_messages, record, Step, STEP};
 use crate::flow::{expect_new_session, expect_resume, expect_seq, identified, sim_config, Setup};
 use crate::twilight::{ClientOptions, Seen};
+use twilight_gateway::ShardState;
 
 /// What a client must do after the server closes with `code`, per §4.7.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,14 +86,12 @@ pub fn server_close_checked(code: u16, require_echo: bool) -> Step<String> {
 /// After a fatal close twilight's stream ends (`ShardState::FatallyClosed`) and it never
 /// connects again (§3: "do not reconnect").
 fn fatal(s: &mut Setup, old: u64, close: usize) -> Step<String> {
-    let ended = s
-        .client
+    s.client
         .wait_from(close, STEP, "the stream's end", |i| i.seen == Seen::Ended)?;
-    ensure(
-        format!("{:?}", s.client.log[close].state) == "FatallyClosed",
-        || format!("state after the close: {:?}", s.client.log[close].state),
-    )?;
-    let _ = ended;
+    let state = s.client.log[close].state;
+    ensure(state == ShardState::FatallyClosed, || {
+        format!("state after the close: {state:?}")
+    })?;
     let later = crate::check::connections(&s.sim)
         .into_iter()
         .filter(|(c, _)| *c > old)

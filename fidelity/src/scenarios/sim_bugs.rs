@@ -112,8 +112,6 @@ pub fn refuse_resume() -> Step<String> {
         r.connection == refused.connection && matches!(r.kind, RecordKind::Connected { .. })
     });
     ensure(!upgraded, || "the resume connection was not refused".into())?;
-    let from_fallback = s.client.log.len();
-    let _ = from_fallback;
     expect_resume(&mut s, refused.connection, "/", from)?;
     no_loss_no_unparsed(&mut s.client)?;
     Ok("resume URL refused: error, then resumes on the gateway URL after 1 s".into())
