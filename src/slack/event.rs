@@ -49,6 +49,19 @@ pub enum SlackEvent {
         /// How long it waits first.
         delay: Duration,
     },
+    /// RTM: who the connection is (`rtm.connect`'s `team` and `self`), after `Connected`.
+    Identity {
+        /// The workspace's id (`T…`).
+        team_id: Option<String>,
+        /// The bot user's id (`U…`).
+        user_id: Option<String>,
+    },
+    /// RTM: an event as Slack sent it (`message`, `user_typing`, `reaction_added`, …).
+    Rtm(RtmMessage),
+    /// RTM: Slack's reply to a message sent with
+    /// [`RtmHandle::send_message`](super::RtmHandle::send_message). Replies may come out of
+    /// order, and after a reconnect the reply to the old connection's last message may come.
+    Reply(Reply),
     /// Something went wrong that the client recovered from (a skipped malformed frame, a
     /// late response, …).
     Error {
@@ -140,5 +153,61 @@ impl fmt::Debug for Envelope {
                 &format_args!("<{} bytes>", self.payload_range.len()),
             )
             .finish()
+    }
+}
+
+/// One RTM event (Slack: Legacy RTM API → Events): its `type` and the frame's JSON text.
+#[derive(Clone)]
+pub struct RtmMessage {
+    pub(crate) kind: Arc<str>,
+    pub(crate) json: Arc<str>,
+}
+
+impl RtmMessage {
+    /// The event's `type` (`message`, `user_typing`, …).
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// The whole event object's JSON text, as received.
+    pub fn json(&self) -> &str {
+        &self.json
+    }
+
+    /// Parses the event into `T` (the shapes are the Events API's inner `event`s).
+    pub fn parse<'a, T: serde::Deserialize<'a>>(&'a self) -> serde_json::Result<T> {
+        serde_json::from_str(&self.json)
+    }
+}
+
+impl fmt::Debug for RtmMessage {
+    // Message text is user content: not printed.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RtmMessage")
+            .field("kind", &self.kind)
+            .field("json", &format_args!("<{} bytes>", self.json.len()))
+            .finish()
+    }
+}
+
+/// Slack's reply to a sent RTM message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Reply {
+    /// The id [`RtmHandle::send_message`](super::RtmHandle::send_message) returned.
+    pub id: u64,
+    /// Whether Slack accepted the message.
+    pub ok: bool,
+    /// The posted message's `ts`, when accepted.
+    pub ts: Option<String>,
+    /// Slack's error `code` and `msg`, when refused (RTM's codes are undocumented; −1 is
+    /// "slow down, too many messages").
+    pub error: Option<(i64, String)>,
+}
+
+impl Reply {
+    /// Whether Slack refused the message for exceeding the send rate (code −1).
+    pub fn is_rate_limited(&self) -> bool {
+        matches!(self.error, Some((-1, _)))
     }
 }

@@ -1,6 +1,7 @@
-//! Slack's Socket Mode on syncord's engine (feature `slack`): the same transport, the same
-//! connection threads, the same stop and backoff as the Discord shard, with Slack's rules
-//! (Slack: Using Socket Mode).
+//! Slack's Socket Mode ([`SocketMode`]) and legacy RTM ([`Rtm`]) on syncord's engine
+//! (feature `slack`): the same transport, the same connection threads, the same stop and
+//! backoff as the Discord shard, with Slack's rules (Slack: Using Socket Mode; Legacy RTM
+//! API).
 
 mod client;
 mod config;
@@ -11,11 +12,13 @@ mod link;
 pub mod model;
 mod open;
 mod policy;
+mod rtm;
 mod runner;
 mod wire;
 
 pub use client::{RespondError, SlackHandle, SlackThread, SocketMode};
 pub use config::{SlackConfig, SlackConfigBuilder, SlackToken, DEFAULT_SLACK_API_BASE};
 pub use dispatch::{SlackContext, SlackDispatcher, SlackModel};
-pub use event::{Envelope, SlackEvent};
+pub use event::{Envelope, Reply, RtmMessage, SlackEvent};
+pub use rtm::{Rtm, RtmHandle, MAX_RTM_MESSAGE_BYTES, MAX_RTM_TEXT_CHARS};
 pub use wire::MAX_ACK_BYTES;

@@ -57,12 +57,15 @@ pub(crate) fn run_loop(
         }
         emit(SlackEvent::Connecting { attempt: streak });
         let failure = match connections.connect() {
-            Ok(live) => match connections.drive(live, emit)? {
-                Outcome::Shutdown => return Ok(()),
-                Outcome::TooManyWebsockets => Failure::TooManyWebsockets,
-                Outcome::Ended { had_hello: true } => Failure::EndedAfterHello,
-                Outcome::Ended { had_hello: false } => Failure::Failed,
-            },
+            Ok(live) => {
+                emit(SlackEvent::Connected);
+                match connections.drive(live, emit)? {
+                    Outcome::Shutdown => return Ok(()),
+                    Outcome::TooManyWebsockets => Failure::TooManyWebsockets,
+                    Outcome::Ended { had_hello: true } => Failure::EndedAfterHello,
+                    Outcome::Ended { had_hello: false } => Failure::Failed,
+                }
+            }
             Err(NotConnected::Stopped) => return Ok(()),
             Err(NotConnected::Fatal(e)) => {
                 log::error!("Slack: stopping: {e}");

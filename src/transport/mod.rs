@@ -25,5 +25,7 @@ pub use connection::TungsteniteAdapter;
 pub(crate) use connection::{Connection, Stream};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 pub(crate) use read_ahead::ReadAhead;
-pub(crate) use ureq_hook::{HeadGuard, Hook};
+#[cfg(feature = "fuzzing")]
+pub(crate) use ureq_hook::HeadGuard;
+pub(crate) use ureq_hook::Hook;
 pub(crate) use url::{check_api_base, WsUrl};
