@@ -52,6 +52,7 @@ pub(crate) struct Slot<F: ?Sized> {
 }
 
 impl<F: ?Sized> Slot<F> {
+    #[cfg_attr(not(feature = "slack"), allow(dead_code))]
     pub fn new(once: bool, f: Box<F>) -> Arc<Slot<F>> {
         Arc::new(Slot {
             state: EntryState::new(once),

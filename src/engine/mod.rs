@@ -64,6 +64,7 @@ pub(crate) enum Slot {
     Now,
     /// Not before this time (Slack: the plain acknowledgement of an envelope held for a
     /// responding handler goes at its deadline, if the handler has not answered first).
+    #[cfg_attr(not(feature = "slack"), allow(dead_code))]
     At(Instant),
 }
 

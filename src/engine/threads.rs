@@ -26,6 +26,7 @@ pub(crate) struct ReaderOutputs<W: Wire> {
     /// Starts the beat schedule; op 1 requests.
     pub beats: Sender<BeatSignal>,
     /// Priority payloads the reader itself asks for (Slack: acknowledgements on receipt).
+    #[cfg_attr(not(feature = "slack"), allow(dead_code))]
     pub priority: Sender<W::Priority>,
 }
 

@@ -231,7 +231,9 @@ impl Connection {
 
     /// Blocks until one message arrives or the connection fails.
     ///
-    /// After [`Connection::shutdown`] this returns an error promptly.
+    /// After [`Connection::shutdown`] this returns an error promptly. (The simulator's
+    /// blocking side uses it; the client polls with `try_read`.)
+    #[cfg(feature = "sim")]
     pub fn read(&self) -> Result<Message, tungstenite::Error> {
         loop {
             if let Some(message) = self.try_read()? {

@@ -22,8 +22,10 @@ pub use adapter::{
     WebSocketConnection,
 };
 pub use connection::TungsteniteAdapter;
+#[cfg(feature = "sim")]
 pub(crate) use connection::{Connection, Stream};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
+#[cfg(feature = "sim")]
 pub(crate) use read_ahead::ReadAhead;
 #[cfg(feature = "fuzzing")]
 pub(crate) use ureq_hook::HeadGuard;
