@@ -3,7 +3,7 @@
 //!
 //! ```ignore
 //! use syncord::slack::model::{AppMention, SlashCommand};
-//! use syncord::slack::{SlackConfig, SlackDispatcher, SocketMode};
+//! use syncord::slack::SlackDispatcher;
 //!
 //! let dispatcher = SlackDispatcher::new();
 //! dispatcher.on_hello(|_ctx, connections| println!("connected ({connections} open)"));
@@ -15,8 +15,12 @@
 //! dispatcher.respond::<SlashCommand>(|_ctx, command| {
 //!     (command.command == "/echo").then(|| serde_json::json!({ "text": command.text }))
 //! });
+//! // No model for this one: the envelope, parsed on demand (never log a whole payload: it
+//! // may carry tokens).
 //! dispatcher.on_raw("reaction_removed", |_ctx, envelope| {
-//!     println!("reaction removed: {}", envelope.payload_json().len());
+//!     if let Ok(payload) = envelope.parse::<serde_json::Value>() {
+//!         println!("reaction :{}: removed", payload["event"]["reaction"]);
+//!     }
 //! });
 //! let app_token = std::env::var("SLACK_APP_TOKEN").unwrap_or_default();
 //! let mut client = syncord::slack::SocketMode::new(syncord::slack::SlackConfig::new(app_token));

@@ -4,7 +4,7 @@
 
 mod client;
 mod dedupe;
-mod dispatch;
+pub mod dispatch;
 mod event;
 pub mod model;
 mod wire;
