@@ -64,9 +64,11 @@
 //! client's response deadline, after which the plain acknowledgement goes and the late
 //! answer is reported as an error). The first responder that returns `Some(payload)` has it
 //! sent at once; when all of an envelope's responders return `None` (or panic), the plain
-//! acknowledgement goes as soon as the last one returns. Handlers that only observe run
-//! after the acknowledgement is on its way, whatever their place in the order. Keep
-//! responders quick: they run on the handler thread, behind the events before them.
+//! acknowledgement goes as soon as the last one returns, and at once for an envelope that
+//! has none. Handlers registered after an envelope's responders run once its
+//! acknowledgement is on its way; those registered before run first and delay it. Keep
+//! responders quick, and register them early: they run on the handler thread, behind the
+//! events before them.
 //!
 //! # Panics and slow handlers
 //!
