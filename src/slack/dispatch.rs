@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use syncord::slack::model::{AppMention, SlashCommand};
-//! use syncord::slack::{SlackConfig, SlackDispatcher, SocketMode};
+//! use syncord::slack::SlackDispatcher;
 //!
 //! let dispatcher = SlackDispatcher::new();
 //! dispatcher.on_hello(|_ctx, connections| println!("connected ({connections} open)"));
@@ -15,8 +15,12 @@
 //! dispatcher.respond::<SlashCommand>(|_ctx, command| {
 //!     (command.command == "/echo").then(|| serde_json::json!({ "text": command.text }))
 //! });
+//! // No model for this one: the envelope, parsed on demand (never log a whole payload: it
+//! // may carry tokens).
 //! dispatcher.on_raw("reaction_removed", |_ctx, envelope| {
-//!     println!("reaction removed: {}", envelope.payload_json().len());
+//!     if let Ok(payload) = envelope.parse::<serde_json::Value>() {
+//!         println!("reaction :{}: removed", payload["event"]["reaction"]);
+//!     }
 //! });
 //! let app_token = std::env::var("SLACK_APP_TOKEN").unwrap_or_default();
 //! let mut client = syncord::slack::SocketMode::new(syncord::slack::SlackConfig::new(app_token));
@@ -60,9 +64,11 @@
 //! client's response deadline, after which the plain acknowledgement goes and the late
 //! answer is reported as an error). The first responder that returns `Some(payload)` has it
 //! sent at once; when all of an envelope's responders return `None` (or panic), the plain
-//! acknowledgement goes as soon as the last one returns. Handlers that only observe run
-//! after the acknowledgement is on its way, whatever their place in the order. Keep
-//! responders quick: they run on the handler thread, behind the events before them.
+//! acknowledgement goes as soon as the last one returns, and at once for an envelope that
+//! has none. Handlers registered after an envelope's responders run once its
+//! acknowledgement is on its way; those registered before run first and delay it. Keep
+//! responders quick, and register them early: they run on the handler thread, behind the
+//! events before them.
 //!
 //! # Panics and slow handlers
 //!

@@ -6,7 +6,7 @@
 mod client;
 mod config;
 mod dedupe;
-mod dispatch;
+pub mod dispatch;
 mod event;
 mod link;
 pub mod model;
