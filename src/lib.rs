@@ -197,10 +197,10 @@ mod ratelimit;
 mod rest;
 mod session;
 mod shard;
-#[cfg(feature = "slack")]
-pub mod slack;
 #[cfg(feature = "sim")]
 pub mod sim;
+#[cfg(feature = "slack")]
+pub mod slack;
 mod token;
 pub mod transport;
 

@@ -148,7 +148,10 @@ impl fmt::Debug for Envelope {
             .field("accepts_response_payload", &self.accepts_response_payload)
             .field("event_id", &self.event_id)
             .field("payload_type", &self.payload_type)
-            .field("payload", &format_args!("<{} bytes>", self.payload_range.len()))
+            .field(
+                "payload",
+                &format_args!("<{} bytes>", self.payload_range.len()),
+            )
             .finish()
     }
 }

@@ -201,8 +201,13 @@ mod tests {
         assert_eq!(envelope.payload_type(), Some("message"));
         let value: serde_json::Value = envelope.parse().unwrap();
         assert_eq!(value["event"]["text"], "a \"quoted\"\nline");
-        assert!(envelope.payload_json().starts_with("{\"type\":\"event_callback\""));
-        assert!(!format!("{envelope:?}").contains("quoted"), "Debug hides the payload");
+        assert!(envelope
+            .payload_json()
+            .starts_with("{\"type\":\"event_callback\""));
+        assert!(
+            !format!("{envelope:?}").contains("quoted"),
+            "Debug hides the payload"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::adapter::{
     WebSocketConnection,
 };
 use super::read_ahead::ReadAhead;
+use super::upgrade::{request_target, upgrade};
 use super::url::WsUrl;
 use bytes::Bytes;
 use parking_lot::{Mutex, MutexGuard};
@@ -18,9 +19,8 @@ use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
-use tungstenite::client::IntoClientRequest;
 use tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
-use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 
@@ -143,17 +143,6 @@ impl Connection {
             let _ = abort.shutdown(Shutdown::Both);
         });
 
-        let mut upgrade = request
-            .url
-            .into_client_request()
-            .map_err(|e| DialError(format!("bad request URL: {e}")))?;
-        for (name, value) in request.headers {
-            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| DialError(format!("bad header name {name:?}: {e}")))?;
-            let value = tungstenite::http::HeaderValue::from_str(value)
-                .map_err(|e| DialError(format!("bad value for header {name}: {e}")))?;
-            upgrade.headers_mut().insert(name, value);
-        }
         let config = WebSocketConfig::default()
             .max_message_size(Some(request.max_message_size))
             .max_frame_size(Some(request.max_message_size))
@@ -161,28 +150,45 @@ impl Connection {
             // buffer as needed.
             .read_buffer_size(16 * 1024)
             .write_buffer_size(0);
-        let connector = if url.secure {
+        let domain = url.host.trim_start_matches('[').trim_end_matches(']');
+        let mut stream: Stream = if url.secure {
             let tls = match request.tls {
                 Some(tls) => tls.clone(),
                 None => native_tls::TlsConnector::new()
                     .map_err(|e| DialError(format!("TLS setup failed: {e}")))?,
             };
-            tungstenite::Connector::NativeTls(tls)
+            let tls_stream = tls
+                .connect(domain, ReadAhead::new(tcp))
+                .map_err(|e| match e {
+                    native_tls::HandshakeError::Failure(e) => {
+                        DialError(format!("TLS handshake failed: {e}"))
+                    }
+                    native_tls::HandshakeError::WouldBlock(_) => {
+                        DialError("TLS handshake timed out".into())
+                    }
+                })?;
+            MaybeTlsStream::NativeTls(tls_stream)
         } else {
-            tungstenite::Connector::Plain
+            MaybeTlsStream::Plain(ReadAhead::new(tcp))
         };
-        let handshake = tungstenite::client_tls_with_config(
-            upgrade,
-            ReadAhead::new(tcp),
-            Some(config),
-            Some(connector),
+        let default_port = if url.secure { 443 } else { 80 };
+        let host_header = if url.port == default_port {
+            url.host.clone()
+        } else {
+            format!("{}:{}", url.host, url.port)
+        };
+        let upgraded = upgrade(
+            &mut stream,
+            &host_header,
+            request_target(request.url),
+            request.headers,
         );
         request.cancel.clear();
         if request.cancel.is_cancelled() {
             return Err(DialError("shutting down".into()));
         }
-        let (ws, _response) = handshake.map_err(|e| DialError(describe_handshake_error(e)))?;
-
+        let leftover = upgraded?;
+        let ws = WebSocket::from_partially_read(stream, leftover, Role::Client, Some(config));
         Connection::from_parts(ws, shared).map_err(setup)
     }
 
@@ -499,21 +505,6 @@ fn poll(tcp: &TcpStream, events: libc::c_short, timeout_ms: i32) -> io::Result<b
         if err.kind() != io::ErrorKind::Interrupted {
             return Err(err);
         }
-    }
-}
-
-fn describe_handshake_error(
-    e: tungstenite::HandshakeError<tungstenite::ClientHandshake<Stream>>,
-) -> String {
-    match e {
-        tungstenite::HandshakeError::Failure(tungstenite::Error::Http(response)) => {
-            format!("handshake refused with HTTP {}", response.status())
-        }
-        tungstenite::HandshakeError::Failure(tungstenite::Error::Tls(e)) => {
-            format!("TLS handshake failed: {e}")
-        }
-        tungstenite::HandshakeError::Failure(e) => format!("websocket handshake failed: {e}"),
-        tungstenite::HandshakeError::Interrupted(_) => "websocket handshake timed out".into(),
     }
 }
 

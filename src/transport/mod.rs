@@ -13,6 +13,7 @@ pub(crate) mod deflate;
 mod inflate;
 pub mod memory;
 mod read_ahead;
+mod upgrade;
 mod ureq_hook;
 mod url;
 
