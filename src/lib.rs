@@ -174,7 +174,8 @@
 //!
 //! # Slack
 //!
-//! The `slack` feature adds [`slack`]: Slack's Socket Mode on the same engine as the shard
+//! The `slack` feature adds [`slack`]: Slack's Socket Mode ([`slack::SocketMode`]) and legacy
+//! RTM ([`slack::Rtm`]) on the same engine as the shard
 //! (the same three connection threads, transport, backoff, stop and dispatcher machinery),
 //! with Slack's rules: a fresh single-use URL per connection, acknowledgements on receipt
 //! before any handler runs, make-before-break refreshes, duplicate removal on `event_id`,

@@ -10,6 +10,8 @@
 mod beat;
 mod counters;
 mod latency;
+#[cfg(feature = "slack")]
+mod read;
 mod stop;
 mod threads;
 mod writer;
@@ -17,6 +19,8 @@ mod writer;
 pub(crate) use beat::BeatSignal;
 pub(crate) use counters::Counters;
 pub use latency::Latency;
+#[cfg(feature = "slack")]
+pub(crate) use read::{hand_over, next_message};
 pub(crate) use stop::Stop;
 pub(crate) use threads::{LinkOptions, LinkThreads, ReaderOutputs};
 pub(crate) use writer::WriterOptions;

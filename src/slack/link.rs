@@ -5,13 +5,12 @@
 
 use super::event::Envelope;
 use super::wire::{ack, parse, Frame};
-use crate::engine::{BeatSignal, Link, ReaderOutputs, Slot, Wire};
+use crate::engine::{hand_over, next_message, BeatSignal, Link, ReaderOutputs, Slot, Wire};
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -128,32 +127,11 @@ fn read_frames(
     outputs: &ReaderOutputs<SocketModeWire>,
     reader: &SlackReader,
 ) -> Ended {
-    let deliver = |inbound: SlackInbound| -> bool {
-        match outputs.events.try_send(inbound) {
-            Ok(()) => true,
-            Err(TrySendError::Full(inbound)) => {
-                // A slow handler: the socket waits (TCP pushes back), and the silence is
-                // ours, not Slack's. Acknowledgements already went.
-                link.reader_blocked.store(true, Ordering::Release);
-                let sent = outputs.events.send(inbound).is_ok();
-                link.reader_blocked.store(false, Ordering::Release);
-                sent
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        }
-    };
     loop {
-        let message = match link.conn.try_read() {
-            Ok(Some(message)) => message,
-            Ok(None) => match link.conn.wait_readable() {
-                Ok(()) => continue,
-                Err(e) => return transport_ended(e),
-            },
-            Err(e) => return transport_ended(e),
+        let message = match next_message(link) {
+            Ok(message) => message,
+            Err(ended) => return ended,
         };
-        // Any frame proves the connection alive (SLACK.md §3).
-        link.received.fetch_add(1, Ordering::Release);
-        link.metrics.received_message(&message);
         let text = match message {
             Message::Text(text) => text,
             Message::Pong(_) => {
@@ -162,7 +140,7 @@ fn read_frames(
             }
             Message::Binary(bytes) => {
                 let notice = format!("skipped a binary frame of {} bytes", bytes.len());
-                if !deliver(SlackInbound::Notice(notice)) {
+                if !hand_over(link, &outputs.events, SlackInbound::Notice(notice)) {
                     return Ended::Shutdown { resumable: false };
                 }
                 continue;
@@ -197,7 +175,7 @@ fn read_frames(
             }
             Err(e) => SlackInbound::Notice(format!("skipped a frame: {e}")),
         };
-        if !deliver(inbound) {
+        if !hand_over(link, &outputs.events, inbound) {
             return Ended::Shutdown { resumable: false };
         }
     }
@@ -233,13 +211,5 @@ fn acknowledge(
             "envelope id of {} bytes: its acknowledgement is too large to send",
             e.0
         ),
-    }
-}
-
-fn transport_ended(e: TransportError) -> Ended {
-    match e {
-        TransportError::Closed { code, reason } => Ended::Closed { code, reason },
-        TransportError::Eof => Ended::Eof,
-        other => Ended::Io(other.to_string()),
     }
 }

@@ -9,13 +9,13 @@ use super::event::{Reply, RtmMessage, SlackEvent};
 use super::open::{Identity, Method};
 use super::runner::{isolated, run_loop, Connections, Dialer, Emit, NotConnected, Outcome};
 use crate::engine::{
-    BeatSignal, Command, Counters, Latency, Link, LinkOptions, LinkThreads, ReaderOutputs, Stop,
-    Wire, WriterOptions,
+    hand_over, next_message, BeatSignal, Command, Counters, Latency, Link, LinkOptions,
+    LinkThreads, ReaderOutputs, Stop, Wire, WriterOptions,
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
 use crate::{Error, Result};
-use crossbeam_channel::{at, bounded, never, select, Receiver, Sender, TrySendError};
+use crossbeam_channel::{at, bounded, never, select, Receiver, Sender};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,27 +94,11 @@ fn read_frames(
     outputs: &ReaderOutputs<RtmWire>,
     ping: Duration,
 ) -> Ended {
-    let deliver = |inbound: RtmInbound| match outputs.events.try_send(inbound) {
-        Ok(()) => true,
-        Err(TrySendError::Full(inbound)) => {
-            link.reader_blocked.store(true, Ordering::Release);
-            let sent = outputs.events.send(inbound).is_ok();
-            link.reader_blocked.store(false, Ordering::Release);
-            sent
-        }
-        Err(TrySendError::Disconnected(_)) => false,
-    };
     loop {
-        let message = match link.conn.try_read() {
-            Ok(Some(message)) => message,
-            Ok(None) => match link.conn.wait_readable() {
-                Ok(()) => continue,
-                Err(e) => return ended_by(e),
-            },
-            Err(e) => return ended_by(e),
+        let message = match next_message(link) {
+            Ok(message) => message,
+            Err(ended) => return ended,
         };
-        link.received.fetch_add(1, Ordering::Release);
-        link.metrics.received_message(&message);
         let Message::Text(text) = message else {
             continue;
         };
@@ -138,17 +122,9 @@ fn read_frames(
             }
             Err(e) => RtmInbound::Notice(format!("skipped an RTM frame: {e}")),
         };
-        if !deliver(inbound) {
+        if !hand_over(link, &outputs.events, inbound) {
             return Ended::Shutdown { resumable: false };
         }
-    }
-}
-
-fn ended_by(e: TransportError) -> Ended {
-    match e {
-        TransportError::Closed { code, reason } => Ended::Closed { code, reason },
-        TransportError::Eof => Ended::Eof,
-        other => Ended::Io(other.to_string()),
     }
 }
 
