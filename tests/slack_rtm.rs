@@ -254,3 +254,31 @@ fn an_app_token_is_refused_with_advice() {
     );
     assert!(!text.contains(sim.app_token()), "{text}");
 }
+
+#[test]
+fn an_expired_url_error_is_reported_and_a_new_url_is_asked_for() {
+    let sim = SlackSim::start(SlackSimConfig::default().rtm_url_ttl(Duration::ZERO)).unwrap();
+    let run = start(&sim);
+    let message = wait_for(&run.events, |e| match e {
+        SlackEvent::Error { message } => Some(message),
+        _ => None,
+    });
+    assert!(message.contains("Socket URL has expired"), "{message}");
+    let attempt = wait_for(&run.events, |e| match e {
+        SlackEvent::Connecting { attempt } => Some(attempt),
+        _ => None,
+    });
+    assert_eq!(attempt, 1, "a failed connection backs off and asks again");
+    let connects = || {
+        sim.records()
+            .iter()
+            .filter(|r| matches!(&r.kind, SlackRecordKind::Http { path, .. } if path.contains("rtm.connect")))
+            .count()
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    while connects() < 2 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert!(connects() >= 2, "a fresh rtm.connect for the next try");
+    run.stop();
+}

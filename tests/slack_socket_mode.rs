@@ -396,8 +396,9 @@ fn a_silent_connection_is_detected_and_replaced() {
 }
 
 #[test]
-fn client_pings_are_answered_and_measured() {
-    let sim = SlackSim::start(SlackSimConfig::default()).unwrap();
+fn client_pings_are_answered_and_measured_and_slacks_pings_get_pongs() {
+    let sim = SlackSim::start(SlackSimConfig::default().ping_interval(Duration::from_millis(50)))
+        .unwrap();
     let client = SocketMode::new(
         config(&sim)
             .ping_interval(Duration::from_millis(50))
@@ -416,6 +417,14 @@ fn client_pings_are_answered_and_measured() {
     assert!(sim
         .wait_for_record(TIMEOUT, |r| matches!(r.kind, SlackRecordKind::Ping { .. }))
         .is_some());
+    // The simulator's own pings ("Ping from <host>") come back as pongs echoing them.
+    let pong = sim
+        .wait_for_record(TIMEOUT, |r| matches!(r.kind, SlackRecordKind::Pong { .. }))
+        .expect("a pong to the simulator's ping");
+    let SlackRecordKind::Pong { payload } = pong.kind else {
+        unreachable!()
+    };
+    assert!(String::from_utf8_lossy(&payload).starts_with("Ping from"));
     thread.shutdown().unwrap();
 }
 
