@@ -56,7 +56,8 @@ fn run(mode: Mode, rate: f64, n: usize, commands: bool, idle_for: Duration) -> R
         .compression(mode.compression())
         // Our own server does not limit: let the commands go at the pace we send them.
         .rate_limit(100_000, Duration::from_secs(60))
-        .build();
+        .build()
+        .expect("valid config");
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (ready_tx, ready_rx) = mpsc::channel();

@@ -36,7 +36,8 @@ fn client_run(stream: &Arc<Prebuilt>, mode: Mode, n: usize) -> ClientRun {
     let config = Config::builder("bench-token", Intents::GUILD_MESSAGES)
         .gateway_url(server.url())
         .compression(mode.compression())
-        .build();
+        .build()
+        .expect("valid config");
     let caller = std::thread::Builder::new()
         .name("bench-caller".into())
         .spawn(move || {

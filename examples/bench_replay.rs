@@ -73,7 +73,11 @@ fn main() {
             max: Duration::from_secs(60),
             reset_after: Duration::from_secs(3600),
         })
-        .build();
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("bench_replay: {e}");
+            std::process::exit(1)
+        });
     let shard = Shard::with_config(config);
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
     let (done, count) = match mode.as_str() {

@@ -128,7 +128,10 @@ fn main() -> ExitCode {
                 if let Some(url) = url {
                     config = config.gateway_url(url);
                 }
-                match cluster_builder(config.build(), shards, with_gateway, redis_url) {
+                let built = config.build().map_err(|e| e.to_string());
+                match built
+                    .and_then(|config| cluster_builder(config, shards, with_gateway, redis_url))
+                {
                     Ok(builder) => run_cluster(builder),
                     Err(message) => {
                         eprintln!("tail: {message}");
@@ -160,7 +163,13 @@ fn main() -> ExitCode {
             if let Some(url) = url {
                 config = config.gateway_url(url);
             }
-            let shard = Shard::with_config(config.build());
+            let shard = match config.build() {
+                Ok(config) => Shard::with_config(config),
+                Err(e) => {
+                    eprintln!("tail: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let handle = shard.handle();
             let mut printer = Printer::new(handle);
             let result = shard.run(|event| printer.print(&event));
@@ -190,7 +199,7 @@ fn run_on_simulator(intents: Intents, compression: Compression) -> Result<(), St
         .client_config(intents)
         .compression(compression)
         .invalid_session_delay(Duration::from_millis(50)..=Duration::from_millis(200));
-    let shard = Shard::with_config(config.build());
+    let shard = Shard::with_config(config.build().map_err(|e| e.to_string())?);
     let handle = shard.handle();
     let mut printer = Printer::new(handle.clone());
     // The dispatches the handler has printed, so the pusher knows what has arrived.
@@ -553,7 +562,11 @@ fn cluster_on_simulator(
             .reject_early_identify(true),
     )
     .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    let config = sim.client_config(intents).compression(compression).build();
+    let config = sim
+        .client_config(intents)
+        .compression(compression)
+        .build()
+        .map_err(|e| e.to_string())?;
     let builder = cluster_builder(config, shards, false, None)?
         .identify_window(Duration::from_millis(100), None);
     let cluster = builder.build().map_err(|e| format!("fatal error: {e}"))?;

@@ -77,6 +77,15 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// [`ConfigBuilder::build`](crate::ConfigBuilder::build) found a setting out of range.
+    /// Fatal: change the setting it names.
+    #[error("invalid setting `{setting}`: {problem}")]
+    InvalidSetting {
+        /// The builder method whose value is wrong, e.g. `"shard"` or `"hello_timeout"`.
+        setting: &'static str,
+        /// What is wrong and what is accepted (never the token itself).
+        problem: String,
+    },
     /// A command was larger than the gateway accepts; nothing was sent and the connection
     /// is unaffected.
     #[error("payload of {size} bytes exceeds the gateway's limit of {limit} bytes")]

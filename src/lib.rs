@@ -21,7 +21,7 @@
 //! // The handlers need GUILD_MESSAGES and DIRECT_MESSAGES; message text is privileged.
 //! dispatcher.add_intents(Intents::MESSAGE_CONTENT);
 //! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
-//! dispatcher.run(dispatcher.shard(token))?;
+//! dispatcher.run(dispatcher.shard(token)?)?;
 //! # Ok::<(), syncord::Error>(())
 //! ```
 //!
@@ -40,7 +40,7 @@
 //! use syncord::{Event, Intents, Shard};
 //!
 //! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
-//! let shard = Shard::new(token, Intents::non_privileged());
+//! let shard = Shard::new(token, Intents::non_privileged())?;
 //! let handle = shard.handle(); // Clone + Send + Sync
 //! shard.run(|event| match event {
 //!     Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE" => {

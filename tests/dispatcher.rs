@@ -24,7 +24,7 @@ fn sim() -> Simulator {
 }
 
 fn config(sim: &Simulator, intents: Intents) -> Config {
-    sim.client_config(intents).build()
+    sim.client_config(intents).build().expect("valid config")
 }
 
 /// Runs `dispatcher` on a shard of `sim` on its own thread, its session live.
@@ -325,7 +325,8 @@ fn lifecycle_handlers_hear_ready_disconnect_resume_and_session_loss() {
             reset_after: Duration::from_secs(60),
         })
         .invalid_session_delay(Duration::ZERO..=Duration::ZERO)
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     assert_eq!(recv(&rx, "ready"), "ready true None");
 
@@ -407,7 +408,10 @@ fn a_handler_whose_event_cannot_arrive_is_named_with_the_missing_intent_at_start
     let running = spawn(
         &sim,
         &dispatcher,
-        sim.client_config(Intents::GUILDS).shard(0, 1).build(),
+        sim.client_config(Intents::GUILDS)
+            .shard(0, 1)
+            .build()
+            .expect("valid config"),
     );
     let line = logs::wait_for(TIMEOUT, |line| {
         line.contains("GUILD_MEMBER_ADD") && line.contains("never fires")
@@ -522,7 +526,8 @@ fn stop_on_handler_panic_still_stops_the_shard() {
     let config = sim
         .client_config(Intents::GUILDS)
         .stop_on_handler_panic(true)
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     sim.push("BOOM", "{}").unwrap();
     match running.join() {
@@ -549,7 +554,8 @@ fn a_slow_handler_is_reported_while_it_still_runs() {
     let config = sim
         .client_config(Intents::GUILDS)
         .slow_handler_warning(Duration::from_millis(100))
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     let seq = sim.push("SLOW_EVENT", "{}").unwrap();
     let line = logs::wait_for(TIMEOUT, |line| {

@@ -47,7 +47,8 @@ impl Harness {
                     reset_after: Duration::ZERO,
                 }),
         )
-        .build();
+        .build()
+        .expect("valid config");
         let (shard, events) = spawn_forwarding(config);
         let harness = Harness { sim, shard, events };
         harness.next("Ready", |e| matches!(e, Event::Ready(_)));

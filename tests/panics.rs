@@ -28,9 +28,13 @@ fn panicking_forwarder(tx: crossbeam_channel::Sender<Event>) -> impl FnMut(Event
 fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
     let sim = sim();
     let (tx, rx) = unbounded();
-    let thread = Shard::with_config(sim.client_config(Intents::non_privileged()).build())
-        .spawn(panicking_forwarder(tx))
-        .unwrap();
+    let thread = Shard::with_config(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    )
+    .spawn(panicking_forwarder(tx))
+    .unwrap();
     let mut events = Events::new(rx);
     events.wait_dispatch("READY");
     push_messages(&sim, 0, 4);
@@ -83,7 +87,8 @@ fn with_stop_on_handler_panic_run_ends_with_handler_panicked() {
     let shard = Shard::with_config(
         sim.client_config(Intents::non_privileged())
             .stop_on_handler_panic(true)
-            .build(),
+            .build()
+            .expect("valid config"),
     );
     let handle = shard.handle();
     let thread = shard

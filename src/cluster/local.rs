@@ -32,8 +32,9 @@ const GRANTS_KEPT: usize = 4096;
 /// let config = Config::builder("token", Intents::GUILDS)
 ///     .shard(3, 32)
 ///     .identify_queue(queue)
-///     .build();
+///     .build()?;
 /// # let _ = config;
+/// # Ok::<(), syncord::Error>(())
 /// ```
 ///
 /// For shards spread over several processes, use one queue they share instead (the

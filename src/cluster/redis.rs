@@ -39,7 +39,7 @@ const YIELD: Duration = Duration::from_millis(2);
 /// use syncord::{Config, Intents};
 ///
 /// let queue = RedisQueue::new("redis://127.0.0.1:6379/", 16)?.prefix("mybot");
-/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS);
+/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS)?;
 /// let cluster = Cluster::builder(config)
 ///     .shard_count(ShardCount::Fixed(64))
 ///     .shards(0..16) // this process; others run 16..32, 32..48, 48..64

@@ -267,7 +267,7 @@ fn discover(config: &Config, sleep: &dyn Fn(Duration) -> bool) -> Result<crate::
 /// use syncord::cluster::{Cluster, ShardCount};
 /// use syncord::{Config, Event, Intents};
 ///
-/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS);
+/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS)?;
 /// let cluster = Cluster::builder(config).shard_count(ShardCount::Auto).build()?;
 /// let handle = cluster.handle(); // Clone + Send + Sync: send commands, read states, stop
 /// cluster.run(|shard, event| {

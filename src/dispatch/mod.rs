@@ -13,7 +13,7 @@
 //! });
 //! // GUILD_MESSAGES | DIRECT_MESSAGES, derived from the handlers; message text is privileged.
 //! dispatcher.add_intents(Intents::MESSAGE_CONTENT);
-//! let shard = dispatcher.shard(std::env::var("DISCORD_TOKEN").unwrap_or_default());
+//! let shard = dispatcher.shard(std::env::var("DISCORD_TOKEN").unwrap_or_default())?;
 //! dispatcher.run(shard)?;
 //! # Ok::<(), syncord::Error>(())
 //! ```
@@ -644,7 +644,9 @@ impl Dispatcher {
 
     /// A shard with the default config that identifies with the dispatcher's
     /// [`intents`](Dispatcher::intents).
-    pub fn shard(&self, token: impl Into<Token>) -> Shard {
+    ///
+    /// Errors: [`Error::InvalidSetting`](crate::Error::InvalidSetting) for an empty token.
+    pub fn shard(&self, token: impl Into<Token>) -> Result<Shard> {
         Shard::new(token, self.intents())
     }
 }
@@ -752,7 +754,7 @@ impl Dispatcher {
     /// # use syncord::dispatch::Dispatcher;
     /// # use std::time::Duration;
     /// let dispatcher = Dispatcher::new();
-    /// let running = dispatcher.spawn(dispatcher.shard("token"))?;
+    /// let running = dispatcher.spawn(dispatcher.shard("token")?)?;
     /// dispatcher.wait_ready(Duration::from_secs(30))?;
     /// let idle = syncord::protocol::UpdatePresence::new(syncord::protocol::Status::Idle);
     /// running.handle().send(&idle)?;
