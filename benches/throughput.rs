@@ -81,7 +81,7 @@ fn client_run(stream: &Arc<Prebuilt>, mode: Mode, n: usize) -> ClientRun {
                         eprintln!("disconnected after {count} events: {reason}");
                         handle.shutdown();
                     }
-                    Event::Error { message } => eprintln!("error event: {message}"),
+                    Event::Error { message, .. } => eprintln!("error event: {message}"),
                     _ => {}
                 })
                 .expect("shard run");

@@ -163,7 +163,7 @@ fn raw(shard: Shard) -> (bool, u64) {
             eprintln!("bench_replay: disconnected after {count} events: {reason}");
             handle.shutdown();
         }
-        Event::Error { message } => eprintln!("bench_replay: {message}"),
+        Event::Error { message, .. } => eprintln!("bench_replay: {message}"),
         _ => {}
     });
     if let Err(e) = result {
@@ -227,7 +227,7 @@ fn dispatched(shard: Shard, typed: bool) -> (bool, u64) {
             }
         });
     }
-    dispatcher.on_error(|_, message| eprintln!("bench_replay: {message}"));
+    dispatcher.on_error(|_, _, message| eprintln!("bench_replay: {message}"));
     if let Err(e) = dispatcher.run(shard) {
         eprintln!("bench_replay: {e}");
     }

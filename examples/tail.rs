@@ -39,7 +39,7 @@
 //! {"event":"reconnecting","attempt":1,"delay_ms":1000}
 //! {"event":"invalid_session","resumable":false}
 //! {"event":"sequence_gap","expected":5,"received":7}
-//! {"event":"error","message":"..."}
+//! {"event":"error","kind":"skipped_payload","message":"..."}     kind: ErrorKind::name()
 //! {"event":"session_lost","session_id":"...","last_seq":9,"reason":"..."}
 //! {"event":"session_start_limit","remaining":0,"total":1000,"wait_ms":3600000}
 //! ```
@@ -47,8 +47,14 @@
 //! In cluster mode each line carries its shard right after the event name:
 //! `{"event":"dispatch","shard":3,"t":"MESSAGE_CREATE",...}`.
 //!
+//! `error.kind` is [`ErrorKind::name`](syncord::ErrorKind::name): `skipped_payload`,
+//! `oversized_message`, `ready_without_session`, `refused_resume_url`, `repeated_failures`,
+//! `discovery`, `handler_panicked`, `unparsed_dispatch`, `identify_queue` or `resharded`
+//! (later versions may add kinds).
+//!
 //! Exit status: 0 after a clean stop, 1 when the shard (or cluster) stops with a fatal error
-//! (the message goes to stderr), 2 for a bad environment variable.
+//! (the message goes to stderr), 2 for a bad environment variable or a setting the config
+//! refuses (e.g. a `ws://` gateway URL to a host that is not loopback).
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 use serde_json::json;
@@ -407,7 +413,10 @@ impl Serialize for Line<'_> {
                 map.serialize_entry("expected", expected)?;
                 map.serialize_entry("received", received)?;
             }
-            Event::Error { message } => map.serialize_entry("message", message)?,
+            Event::Error { kind, message } => {
+                map.serialize_entry("kind", kind.name())?;
+                map.serialize_entry("message", message)?;
+            }
             Event::SessionLost {
                 session_id,
                 last_seq,

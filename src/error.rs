@@ -142,6 +142,79 @@ pub enum Error {
     Thread(String),
 }
 
+/// What an [`Event::Error`](crate::Event::Error) reports: something syncord handled and
+/// carried on from, for a program to match on (the `message` is for people).
+///
+/// ```
+/// use syncord::{ErrorKind, Event};
+/// fn on_event(event: &Event) {
+///     match event {
+///         Event::Error { kind: ErrorKind::HandlerPanicked, message } => eprintln!("bug: {message}"),
+///         Event::Error { kind, message } => eprintln!("{}: {message}", kind.name()),
+///         _ => {}
+///     }
+/// }
+/// # on_event(&Event::Connected);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A malformed payload from the gateway was dropped (see the crate docs' "Hostile input"
+    /// table); the connection goes on. The message names what was wrong.
+    SkippedPayload,
+    /// A dispatch over [`max_message_size`](crate::ConfigBuilder::max_message_size) was met
+    /// twice at the same place while resuming and is skipped: it can never be received. The
+    /// message names its `s`.
+    OversizedMessage,
+    /// READY came without a usable `session_id`: it was delivered, but this session cannot
+    /// be resumed.
+    ReadyWithoutSession,
+    /// The session's `resume_gateway_url` is not used (not `wss://`, or it would downgrade
+    /// TLS); the shard resumes through the gateway URL instead.
+    RefusedResumeUrl,
+    /// Several connection attempts in a row ended the same way before READY; retries go
+    /// on. The message says what to check.
+    RepeatedFailures,
+    /// Gateway discovery (`GET /gateway/bot`) failed for now; it is retried with backoff
+    /// before `run` ends with [`Error::Discovery`].
+    Discovery,
+    /// An event handler panicked; the shard (or dispatcher) carried on.
+    HandlerPanicked,
+    /// A dispatch did not parse as the model its typed dispatcher handlers take; they were
+    /// skipped for it.
+    UnparsedDispatch,
+    /// The shared identify queue (e.g. Redis) is unreachable; the shard waits for it
+    /// before identifying.
+    IdentifyQueue,
+    /// A [`Cluster`](crate::cluster::Cluster) restarted its shards with a new count after
+    /// close 4011.
+    Resharded,
+}
+
+impl ErrorKind {
+    /// A short stable name: `skipped_payload`, `handler_panicked`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::SkippedPayload => "skipped_payload",
+            ErrorKind::OversizedMessage => "oversized_message",
+            ErrorKind::ReadyWithoutSession => "ready_without_session",
+            ErrorKind::RefusedResumeUrl => "refused_resume_url",
+            ErrorKind::RepeatedFailures => "repeated_failures",
+            ErrorKind::Discovery => "discovery",
+            ErrorKind::HandlerPanicked => "handler_panicked",
+            ErrorKind::UnparsedDispatch => "unparsed_dispatch",
+            ErrorKind::IdentifyQueue => "identify_queue",
+            ErrorKind::Resharded => "resharded",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// `shard 3 of 2`, or that none was set.
 fn describe_shard(shard: Option<[u64; 2]>) -> String {
     match shard {

@@ -131,7 +131,10 @@
 //! Whatever the network sends, the shard neither panics nor hangs. Each kind of bad input has
 //! one reaction: **skip** (the payload is dropped, an [`Event::Error`] says why, the
 //! connection stays) or **resume** (the connection is closed with 4000 and the session
-//! resumed, the [`Event::Disconnected`] reason says why).
+//! resumed, the [`Event::Disconnected`] reason says why). Each [`Event::Error`] carries an
+//! [`ErrorKind`] to match on: [`ErrorKind::SkippedPayload`] for a skip,
+//! [`ErrorKind::OversizedMessage`], [`ErrorKind::ReadyWithoutSession`] and
+//! [`ErrorKind::RefusedResumeUrl`] for the rows below that name one.
 //!
 //! | input | reaction |
 //! |---|---|
@@ -209,7 +212,7 @@ pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_
 /// receiver, re-exported so that no version has to be guessed.
 pub use crossbeam_channel::Receiver;
 pub use dispatch::{Context, Dispatcher, Registration};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use policy::Backoff;
 pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;

@@ -166,7 +166,7 @@ fn chaos_every_sequence_number_exactly_once_and_in_order() {
                 Event::SequenceGap { .. } => {
                     gaps.fetch_add(1, Ordering::Relaxed);
                 }
-                Event::Error { message } => {
+                Event::Error { message, .. } => {
                     let _ = errors_tx.send(message);
                 }
                 _ => {}

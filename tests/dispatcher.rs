@@ -190,23 +190,25 @@ fn a_dispatch_nobody_handles_is_not_scanned_past_its_envelope() {
     // it is reported and skipped; unhandled, nobody looks, and the session goes on.
     let sim = sim();
     let dispatcher = Dispatcher::new();
-    let (errors_tx, errors) = unbounded::<String>();
-    dispatcher.on_error(move |_, message| {
-        let _ = errors_tx.send(message.to_owned());
+    let (errors_tx, errors) = unbounded::<(syncord::ErrorKind, String)>();
+    dispatcher.on_error(move |_, kind, message| {
+        let _ = errors_tx.send((kind, message.to_owned()));
     });
     let marks = marks(&dispatcher);
     let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILDS));
     sim.push("UNHANDLED", r#"{"a":[1}"#).unwrap();
     barrier(&sim, &marks);
-    assert_eq!(errors.try_iter().collect::<Vec<_>>(), Vec::<String>::new());
+    assert_eq!(errors.try_iter().collect::<Vec<_>>(), Vec::new());
 
     let handled = dispatcher.on_raw("UNHANDLED", |_, _| {});
     sim.push("UNHANDLED", r#"{"a":[1}"#).unwrap();
     barrier(&sim, &marks);
-    let reported: Vec<String> = errors.try_iter().collect();
+    let reported: Vec<_> = errors.try_iter().collect();
     assert!(
-        reported.iter().any(|m| m.contains("malformed")),
-        "handled now, so scanned and reported: {reported:?}"
+        reported
+            .iter()
+            .any(|(kind, m)| *kind == syncord::ErrorKind::SkippedPayload && m.contains("malformed")),
+        "handled now, so scanned and reported as a skipped payload: {reported:?}"
     );
     assert!(handled.remove());
     running.shutdown().unwrap();
@@ -501,15 +503,17 @@ fn a_panicking_handler_is_reported_and_the_others_still_run() {
         let _ = t.send(format!("second saw {}", m.id));
     });
     let t = tx.clone();
-    dispatcher.on_error(move |_, message| {
-        let _ = t.send(format!("error: {message}"));
+    dispatcher.on_error(move |_, kind, message| {
+        let _ = t.send(format!("error {kind}: {message}"));
     });
     let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILD_MESSAGES));
     let seq = sim.push("MESSAGE_CREATE", &message(5, "x")).unwrap();
     assert_eq!(recv(&rx, "the second handler"), "second saw 5");
     let report = recv(&rx, "the panic report");
     assert!(
-        report.contains(&format!("MESSAGE_CREATE (s={seq})")) && report.contains("boom on 5"),
+        report.starts_with("error handler_panicked: ")
+            && report.contains(&format!("MESSAGE_CREATE (s={seq})"))
+            && report.contains("boom on 5"),
         "{report}"
     );
     // The shard carries on.

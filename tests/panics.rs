@@ -48,7 +48,10 @@ fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
         .seen()
         .iter()
         .filter_map(|e| match e {
-            Event::Error { message } => Some(message.clone()),
+            Event::Error { kind, message } => {
+                assert_eq!(*kind, syncord::ErrorKind::HandlerPanicked, "{message}");
+                Some(message.clone())
+            }
             _ => None,
         })
         .collect();
@@ -66,8 +69,9 @@ fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
     // The error is reported right after the event that panicked.
     let position = |pred: &dyn Fn(&Event) -> bool| events.seen().iter().position(pred).unwrap();
     let panicked_at = position(&|e| message_number(e) == Some(1));
-    let reported_at =
-        position(&|e| matches!(e, Event::Error { message } if message.contains("boom on message")));
+    let reported_at = position(
+        &|e| matches!(e, Event::Error { message, .. } if message.contains("boom on message")),
+    );
     assert_eq!(reported_at, panicked_at + 1);
     // The connection was not touched.
     assert_eq!(connections(&sim).len(), 1);

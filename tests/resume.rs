@@ -521,7 +521,7 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
     assert!(lost[0].1.contains("3 resume attempts"), "{}", lost[0].1);
     // Three attempts that ended the same way (no Hello) are also reported as a loop.
     let streaks = events.count(|e| {
-        matches!(e, Event::Error { message } if message.contains("3 connection attempts in a row"))
+        matches!(e, Event::Error { kind: syncord::ErrorKind::RepeatedFailures, message } if message.contains("3 connection attempts in a row"))
     });
     assert_eq!(streaks, 1, "{:?}", events.seen());
     thread.shutdown().unwrap();

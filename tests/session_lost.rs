@@ -97,7 +97,10 @@ fn identical_failures_before_ready_are_reported_once_and_retrying_goes_on() {
         .seen()
         .iter()
         .filter_map(|e| match e {
-            Event::Error { message } if message.contains("in a row") => Some(message.clone()),
+            Event::Error {
+                kind: syncord::ErrorKind::RepeatedFailures,
+                message,
+            } if message.contains("in a row") => Some(message.clone()),
             _ => None,
         })
         .collect();

@@ -81,7 +81,10 @@ fn resume_url_refused(sim: &Simulator, reason: &str) -> (ShardThread, Receiver<E
     next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.close(4000);
     let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
-        Event::Error { message } => message,
+        Event::Error { kind, message } => {
+            assert_eq!(kind, syncord::ErrorKind::RefusedResumeUrl, "{message}");
+            message
+        }
         _ => unreachable!(),
     };
     assert!(message.contains(reason), "{message}");

@@ -418,6 +418,7 @@ impl IdentifyQueue for RedisQueue {
                             self.report(
                                 shard_id,
                                 Event::Error {
+                                    kind: crate::ErrorKind::IdentifyQueue,
                                     message: format!(
                                         "identify queue: Redis at {} is unreachable ({why}); waiting for it before identifying",
                                         self.shown_url

@@ -401,6 +401,7 @@ impl Cluster {
                 handler,
                 lowest,
                 Event::Error {
+                    kind: crate::ErrorKind::Resharded,
                     message: format!(
                         "re-sharding: the gateway closed with 4011 (sharding required) at {old} shards; restarted with {new} (GET /gateway/bot)"
                     ),

@@ -528,16 +528,26 @@ impl Dispatcher {
 
     /// Registers a handler for [`Event::Error`]: what the shard handled and carried on
     /// from (a malformed payload…), and the dispatcher's own reports (a handler that
-    /// panicked, a dispatch that did not parse as its typed handlers' model).
+    /// panicked, a dispatch that did not parse as its typed handlers' model). The handler
+    /// gets the [`ErrorKind`](crate::ErrorKind) to match on and the message to show.
+    ///
+    /// ```
+    /// use syncord::{dispatch::Dispatcher, ErrorKind};
+    /// let dispatcher = Dispatcher::new();
+    /// dispatcher.on_error(|ctx, kind, message| match kind {
+    ///     ErrorKind::HandlerPanicked => eprintln!("shard {}: a bug: {message}", ctx.shard_id()),
+    ///     _ => eprintln!("shard {}: {kind}: {message}", ctx.shard_id()),
+    /// });
+    /// ```
     pub fn on_error<F>(&self, mut f: F) -> Registration
     where
-        F: FnMut(&Context, &str) + Send + 'static,
+        F: FnMut(&Context, crate::ErrorKind, &str) + Send + 'static,
     {
         self.lifecycle(
             "error",
             Box::new(move |ctx, event| {
-                if let Event::Error { message } = event {
-                    f(ctx, message)
+                if let Event::Error { kind, message } = event {
+                    f(ctx, *kind, message)
                 }
             }),
         )

@@ -10,7 +10,7 @@ use crate::policy::{
     reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
 };
 use crate::transport::WsUrl;
-use crate::{Config, Error, Result};
+use crate::{Config, Error, ErrorKind, Result};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,9 +145,12 @@ impl<H: FnMut(Event)> Runner<H> {
                 has_session,
             };
             let plan = self.policy.after(&attempt, &settings, fastrand::f64());
-            for warning in plan.warnings {
+            for (kind, warning) in plan.warnings {
                 log::warn!("shard {}: {warning}", self.config.shard_id());
-                self.handler.emit(Event::Error { message: warning });
+                self.handler.emit(Event::Error {
+                    kind,
+                    message: warning,
+                });
             }
             if let Some(resumable) = plan.invalid_session {
                 self.handler.emit(Event::InvalidSession { resumable });
@@ -228,7 +231,10 @@ impl<H: FnMut(Event)> Runner<H> {
                     Err(e) => format!("not using the resume URL: {e}"),
                 };
                 if reaction(BadInput::InsecureResumeUrl) == Reaction::AvoidUrl {
-                    self.handler.emit(Event::Error { message: unusable });
+                    self.handler.emit(Event::Error {
+                        kind: ErrorKind::RefusedResumeUrl,
+                        message: unusable,
+                    });
                     self.policy.resume_url_unusable();
                 }
             }
@@ -276,6 +282,7 @@ impl<H: FnMut(Event)> Runner<H> {
                             return Err(NoUrl::Stop(Err(Error::Discovery(e))));
                         }
                         self.handler.emit(Event::Error {
+                            kind: ErrorKind::Discovery,
                             message: message.clone(),
                         });
                         return Err(NoUrl::Retry(Ended::Dial(message)));
