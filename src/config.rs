@@ -181,15 +181,14 @@ impl Config {
 
     /// The TLS connector for `wss://` and `https://`: the configured one, else the default
     /// one, built on first use and shared by every clone of this config.
-    pub(crate) fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
+    pub(crate) fn tls_connector(&self) -> Result<native_tls::TlsConnector, native_tls::Error> {
         if let Some(tls) = &self.tls {
             return Ok(tls.clone());
         }
         if let Some(tls) = self.default_tls.cell.get() {
             return Ok(tls.clone());
         }
-        let built =
-            native_tls::TlsConnector::new().map_err(|e| format!("TLS setup failed: {e}"))?;
+        let built = native_tls::TlsConnector::new()?;
         self.default_tls
             .builds
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -64,8 +64,14 @@ pub enum Error {
         why: &'static str,
     },
     /// REST gateway discovery failed after its retries.
-    #[error("gateway discovery failed: {0}")]
-    Discovery(String),
+    #[error("gateway discovery failed: {message}")]
+    Discovery {
+        /// What failed, e.g. `GET /gateway/bot answered HTTP 503: …` (never the token).
+        message: String,
+        /// The local cause, when there is one (the TLS connector could not be built).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Slack refused to open a Socket Mode connection for a reason retrying cannot fix.
     #[error("Slack refused the connection ({error}): {advice}")]
     SlackRefused {
@@ -100,7 +106,7 @@ pub enum Error {
     NotSendable(u8),
     /// The JSON given to `send_raw` is not valid JSON.
     #[error("invalid command JSON: {0}")]
-    InvalidJson(String),
+    InvalidJson(#[source] serde_json::Error),
     /// The command is invalid (e.g. a member request nonce over 32 bytes).
     #[error("invalid command: {0}")]
     InvalidCommand(String),
@@ -115,9 +121,6 @@ pub enum Error {
     /// The shard is not connected and the command policy is to fail fast.
     #[error("the shard is not connected")]
     NotConnected,
-    /// The connection failed while the command was being written; it may not have arrived.
-    #[error("the connection failed while sending: {0}")]
-    SendFailed(String),
     /// The shard has stopped (shut down or ended with an error); nothing more can be sent.
     #[error("the shard has stopped")]
     Stopped,
@@ -137,9 +140,19 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
-    /// The runner thread started by `spawn()` could not be started or panicked.
+    /// A thread syncord runs on (e.g. `spawn()`'s runner) panicked.
     #[error("shard thread failed: {0}")]
     Thread(String),
+    /// The operating system refused to start a thread (usually: out of memory or over the
+    /// process's thread limit). The shard or cluster did not start.
+    #[error("could not start the thread {thread}: {source}")]
+    Spawn {
+        /// The thread's name, e.g. `syncord-sh-3`.
+        thread: String,
+        /// Why the OS refused.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What an [`Event::Error`](crate::Event::Error) reports: something syncord handled and
@@ -224,6 +237,14 @@ fn describe_shard(shard: Option<[u64; 2]>) -> String {
 }
 
 impl Error {
+    /// An [`Error::Discovery`] without a local cause.
+    pub(crate) fn discovery(message: impl Into<String>) -> Error {
+        Error::Discovery {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// Whether retrying cannot help: the token, config or application must change first.
     pub fn is_fatal(&self) -> bool {
         !matches!(
@@ -233,7 +254,6 @@ impl Error {
                 | Error::NotConnected
                 | Error::InvalidJson(_)
                 | Error::NotSendable(_)
-                | Error::SendFailed(_)
                 | Error::InvalidCommand(_)
                 | Error::TimedOut(_)
         )
@@ -286,6 +306,42 @@ mod tests {
         assert!(intents.to_string().contains("Intents::"), "{intents}");
         let shard = Error::InvalidShard { shard: None };
         assert!(shard.to_string().contains("no shard was set"), "{shard}");
+    }
+
+    #[test]
+    fn errors_with_a_local_cause_expose_it_through_source() {
+        use std::error::Error as _;
+        let json = serde_json::from_str::<serde_json::Value>("{not json").unwrap_err();
+        let shown = json.to_string();
+        let err = Error::InvalidJson(json);
+        assert_eq!(err.to_string(), format!("invalid command JSON: {shown}"));
+        assert!(err.source().is_some_and(|s| s.is::<serde_json::Error>()));
+
+        let err = Error::Spawn {
+            thread: "syncord-sh-3".into(),
+            source: std::io::Error::from(std::io::ErrorKind::OutOfMemory),
+        };
+        assert!(err
+            .to_string()
+            .starts_with("could not start the thread syncord-sh-3: "));
+        assert!(err.source().is_some_and(|s| s.is::<std::io::Error>()));
+        assert!(err.is_fatal());
+
+        // Discovery keeps its message; a cause only when there is a local one.
+        let err = Error::discovery("GET /gateway/bot answered HTTP 503: busy");
+        assert_eq!(
+            err.to_string(),
+            "gateway discovery failed: GET /gateway/bot answered HTTP 503: busy"
+        );
+        assert!(err.source().is_none());
+        let err = Error::Discovery {
+            message: "TLS setup failed: no roots".into(),
+            source: Some(Box::new(std::io::Error::other("no roots"))),
+        };
+        assert_eq!(
+            err.source().map(|s| s.to_string()).as_deref(),
+            Some("no roots")
+        );
     }
 
     #[test]

@@ -248,7 +248,12 @@ fn discover(config: &Config, sleep: &dyn Fn(Duration) -> bool) -> Result<crate::
         .starts_with("https://")
         .then(|| config.tls_connector())
     {
-        Some(Err(e)) => return Err(Error::Discovery(e)),
+        Some(Err(e)) => {
+            return Err(Error::Discovery {
+                message: format!("TLS setup failed: {e}"),
+                source: Some(Box::new(e)),
+            })
+        }
         Some(Ok(tls)) => Some(tls),
         None => None,
     };
@@ -453,7 +458,10 @@ impl Cluster {
                     for thread in threads {
                         let _ = thread.join();
                     }
-                    return Err(Error::Thread(format!("could not start shard {id}: {e}")));
+                    return Err(Error::Spawn {
+                        thread: format!("syncord-sh-{id}"),
+                        source: e,
+                    });
                 }
             }
         }
@@ -524,7 +532,10 @@ impl Cluster {
         let thread = std::thread::Builder::new()
             .name("syncord-cluster".into())
             .spawn(move || self.run(handler))
-            .map_err(|e| Error::Thread(e.to_string()))?;
+            .map_err(|source| Error::Spawn {
+                thread: "syncord-cluster".into(),
+                source,
+            })?;
         Ok(ClusterThread { handle, thread })
     }
 

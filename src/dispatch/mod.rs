@@ -689,10 +689,9 @@ impl Dispatcher {
         config.slow_handler_warning = Duration::MAX;
         let shard_id = config.shard_id();
         let who: Arc<str> = format!("shard {shard_id}").into();
-        let watchdog = Watchdog::start(format!("syncord-wd-{shard_id}"), who.clone(), threshold)
-            .map_err(|e| {
-                crate::Error::Thread(format!("could not start the slow-handler watchdog: {e}"))
-            })?;
+        let thread = format!("syncord-wd-{shard_id}");
+        let watchdog = Watchdog::start(thread.clone(), who.clone(), threshold)
+            .map_err(|source| crate::Error::Spawn { thread, source })?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.inner.runners.lock().push(RunnerEntry {
             id,

@@ -36,7 +36,7 @@ impl<H: FnMut(Event)> Runner<H> {
         });
         let user_agent = crate::rest::user_agent();
         let tls = match url.secure.then(|| self.config.tls_connector()) {
-            Some(Err(e)) => return (Ended::Dial(e), None),
+            Some(Err(e)) => return (Ended::Dial(format!("TLS setup failed: {e}")), None),
             Some(Ok(tls)) => Some(tls),
             None => None,
         };

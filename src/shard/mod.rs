@@ -186,9 +186,12 @@ impl Shard {
         let handle = self.handle();
         let name = format!("syncord-sh-{}", self.config.shard_id());
         let thread = std::thread::Builder::new()
-            .name(name)
+            .name(name.clone())
             .spawn(move || self.run(handler))
-            .map_err(|e| Error::Thread(e.to_string()))?;
+            .map_err(|source| Error::Spawn {
+                thread: name,
+                source,
+            })?;
         Ok(ShardThread { handle, thread })
     }
 }
@@ -352,7 +355,7 @@ impl ShardHandle {
             return Err(Error::NotSendable(op.0));
         }
         serde_json::from_str::<&serde_json::value::RawValue>(data_json)
-            .map_err(|e| Error::InvalidJson(e.to_string()))?;
+            .map_err(Error::InvalidJson)?;
         self.enqueue(format!(r#"{{"op":{},"d":{}}}"#, op.0, data_json.trim()))
     }
 
@@ -522,10 +525,12 @@ mod tests {
             handle.send_raw(OpCode::PRESENCE_UPDATE, &big),
             Err(Error::PayloadTooLarge { limit: 4096, .. })
         ));
-        assert!(matches!(
-            handle.send_raw(OpCode::PRESENCE_UPDATE, "{not json"),
-            Err(Error::InvalidJson(_))
-        ));
+        let Err(invalid) = handle.send_raw(OpCode::PRESENCE_UPDATE, "{not json") else {
+            panic!("invalid JSON accepted");
+        };
+        assert!(matches!(invalid, Error::InvalidJson(_)), "{invalid}");
+        let cause = std::error::Error::source(&invalid).expect("the parse error as its cause");
+        assert!(cause.is::<serde_json::Error>());
         assert!(matches!(
             handle.send_raw(OpCode::HELLO, "{}"),
             Err(Error::NotSendable(10))

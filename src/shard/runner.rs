@@ -248,7 +248,9 @@ impl<H: FnMut(Event)> Runner<H> {
                 // Discovery shares the config's TLS connector (built once) with the dials.
                 let secure = self.config.api_base.starts_with("https://");
                 let tls = match secure.then(|| self.config.tls_connector()) {
-                    Some(Err(e)) => return Err(NoUrl::Retry(Ended::Dial(e))),
+                    Some(Err(e)) => {
+                        return Err(NoUrl::Retry(Ended::Dial(format!("TLS setup failed: {e}"))))
+                    }
                     Some(Ok(tls)) => Some(tls),
                     None => None,
                 };
@@ -275,11 +277,11 @@ impl<H: FnMut(Event)> Runner<H> {
                     Err(Error::Stopped) => return Err(NoUrl::Stop(Ok(()))),
                     // Transient failures (after discovery's own retries) are retried a few
                     // times with backoff, each one reported; then `run` ends with the error.
-                    Err(Error::Discovery(e)) => {
+                    Err(e @ Error::Discovery { .. }) => {
                         let give_up = self.policy.discovery_failed();
-                        let message = format!("gateway discovery failed: {e}");
+                        let message = e.to_string();
                         if give_up {
-                            return Err(NoUrl::Stop(Err(Error::Discovery(e))));
+                            return Err(NoUrl::Stop(Err(e)));
                         }
                         self.handler.emit(Event::Error {
                             kind: ErrorKind::Discovery,
