@@ -192,10 +192,10 @@ fn run_floor(mode: Mode, rate: f64, n: usize) -> Vec<u64> {
             _ => continue,
         };
         let text = std::str::from_utf8(payload).expect("UTF-8");
-        let (op, s) = match syncord::protocol::skim(text) {
+        let (op, s) = match syncord::fuzzing::readers::skim(text) {
             Some(top) => (top.op, top.s),
             None => {
-                let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+                let envelope = syncord::fuzzing::readers::Envelope::parse(text).expect("envelope");
                 (envelope.op, envelope.s)
             }
         };

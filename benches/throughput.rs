@@ -9,8 +9,8 @@
 //!
 //! The floor: the same payload bytes inflated (one context, reused buffer) and
 //! envelope-parsed in a tight loop on one thread, no sockets, no threads. Two floors: with
-//! `syncord::protocol::Envelope::parse` (serde_json, validates `d`), and with
-//! `syncord::protocol::skim` (serde fallback), the top-level read the reader thread does.
+//! `syncord::fuzzing::readers::Envelope::parse` (serde_json, validates `d`), and with
+//! `syncord::fuzzing::readers::skim` (serde fallback), the top-level read the reader thread does.
 //!
 //!     cargo bench --bench throughput -- [EVENTS] [RUNS] [none] [zlib] [zstd] [--messages-only]
 

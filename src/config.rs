@@ -332,7 +332,7 @@ impl ConfigBuilder {
     }
 
     /// The largest message accepted from the gateway, in bytes. At least
-    /// [`MIN_MESSAGE_SIZE`]. Defaults to 64 MiB.
+    /// [`MIN_MESSAGE_SIZE`](crate::MIN_MESSAGE_SIZE). Defaults to 64 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.0.max_message_size = bytes;
         self

@@ -207,7 +207,9 @@ pub mod slack;
 mod token;
 pub mod transport;
 
-pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+pub use config::{
+    Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE, MIN_MESSAGE_SIZE,
+};
 /// The channel type of [`Shard::spawn_receiver`] and member requests: crossbeam-channel 0.5's
 /// receiver, re-exported so that no version has to be guessed.
 pub use crossbeam_channel::Receiver;
