@@ -3,6 +3,7 @@
 
 use super::local::LocalQueue;
 use super::queue::{IdentifyQueue, Reporter};
+use super::window::Window;
 use crate::protocol::Command as CommandPayload;
 use crate::{Config, Error, Event, Latency, Result, Shard, ShardHandle, ShardMetrics, ShardState};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
@@ -91,7 +92,7 @@ pub struct ClusterBuilder {
     count: ShardCount,
     ids: Option<Range<u64>>,
     queue: Option<Arc<dyn IdentifyQueue>>,
-    window: Option<(Duration, Option<Duration>)>,
+    window: Option<Window>,
     event_queue: usize,
 }
 
@@ -132,7 +133,10 @@ impl ClusterBuilder {
     /// with a shorter one; `slack` is added to it (`None`: a fifth of the window, see
     /// [`LocalQueue::window`]). Defaults to Discord's 5 s.
     pub fn identify_window(mut self, window: Duration, slack: Option<Duration>) -> Self {
-        self.window = Some((window, slack));
+        self.window = Some(match slack {
+            Some(slack) => Window::with_slack(window, slack),
+            None => Window::new(window),
+        });
         self
     }
 
@@ -187,11 +191,8 @@ impl ClusterBuilder {
                     Some(limit) => LocalQueue::from_limit(limit),
                     None => LocalQueue::new(1),
                 };
-                if let Some((window, slack)) = self.window {
-                    queue = queue.window_and_slack(
-                        window,
-                        slack.unwrap_or_else(|| super::local::default_slack(window)),
-                    );
+                if let Some(window) = self.window {
+                    queue = queue.with_window(window);
                 }
                 Arc::new(queue)
             }
