@@ -103,10 +103,14 @@ fn report_start(label: &str, sim: &Simulator, took: Duration) {
 fn start_one_process() {
     let sim = start_sim();
     let started = Instant::now();
-    let cluster = Cluster::builder(sim.client_config(Intents::GUILDS).build())
-        .identify_window(WINDOW, None)
-        .build()
-        .expect("cluster");
+    let cluster = Cluster::builder(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    )
+    .identify_window(WINDOW, None)
+    .build()
+    .expect("cluster");
     let (thread, events) = cluster.spawn_receiver().expect("spawn");
     let mut ready = 0;
     while ready < START_SHARDS {
@@ -129,7 +133,8 @@ fn start_child(args: &[String]) {
     let queue = redis_queue(redis_url);
     let config = Config::builder("sim-token", Intents::GUILDS)
         .gateway_url(gateway.clone())
-        .build();
+        .build()
+        .expect("valid config");
     let cluster = Cluster::builder(config)
         .shard_count(ShardCount::Fixed(START_SHARDS))
         .shards(from..from + START_SHARDS / 4)
@@ -296,7 +301,8 @@ fn idle_child(args: &[String]) {
     let rss0 = common::proc_status("VmRSS");
     let config = Config::builder("sim-token", Intents::GUILD_MESSAGES)
         .gateway_url(url.clone())
-        .build();
+        .build()
+        .expect("valid config");
     // 100 buckets, a short window: the start is not what this measures.
     let queue = Arc::new(LocalQueue::new(100).window(Duration::from_millis(100)));
     let cluster = Cluster::builder(config)
@@ -391,7 +397,8 @@ fn busy_run(stream: &Arc<Prebuilt>, shards: u64) -> f64 {
     let config = Config::builder("bench-token", Intents::GUILD_MESSAGES)
         .gateway_url(server.url())
         .compression(Mode::Zstd.compression())
-        .build();
+        .build()
+        .expect("valid config");
     let cluster = Cluster::builder(config)
         .shard_count(ShardCount::Fixed(shards))
         .identify_queue(Arc::new(

@@ -91,7 +91,7 @@ fn measure(args: &[String]) {
         if event_queue > 0 {
             config = config.event_queue(event_queue);
         }
-        let config = config.build();
+        let config = config.build().expect("valid config");
         let (ready, dropped) = (ready.clone(), dropped.clone());
         let shard = Shard::with_config(config)
             .spawn(move |event| match event {

@@ -56,7 +56,8 @@ fn run(mode: Mode, rate: f64, n: usize, commands: bool, idle_for: Duration) -> R
         .compression(mode.compression())
         // Our own server does not limit: let the commands go at the pace we send them.
         .rate_limit(100_000, Duration::from_secs(60))
-        .build();
+        .build()
+        .expect("valid config");
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -191,10 +192,10 @@ fn run_floor(mode: Mode, rate: f64, n: usize) -> Vec<u64> {
             _ => continue,
         };
         let text = std::str::from_utf8(payload).expect("UTF-8");
-        let (op, s) = match syncord::protocol::skim(text) {
+        let (op, s) = match syncord::fuzzing::readers::skim(text) {
             Some(top) => (top.op, top.s),
             None => {
-                let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+                let envelope = syncord::fuzzing::readers::Envelope::parse(text).expect("envelope");
                 (envelope.op, envelope.s)
             }
         };

@@ -47,7 +47,8 @@ fn main() {
                 max: Duration::from_secs(120),
                 reset_after: Duration::ZERO,
             })
-            .build();
+            .build()
+            .expect("valid config");
         let (tx, rx) = mpsc::channel::<(&'static str, Instant)>();
         let shard = Shard::with_config(config);
         let handle = shard.handle();

@@ -9,8 +9,8 @@
 //!
 //! The floor: the same payload bytes inflated (one context, reused buffer) and
 //! envelope-parsed in a tight loop on one thread, no sockets, no threads. Two floors: with
-//! `syncord::protocol::Envelope::parse` (serde_json, validates `d`), and with
-//! `syncord::protocol::skim` (serde fallback), the top-level read the reader thread does.
+//! `syncord::fuzzing::readers::Envelope::parse` (serde_json, validates `d`), and with
+//! `syncord::fuzzing::readers::skim` (serde fallback), the top-level read the reader thread does.
 //!
 //!     cargo bench --bench throughput -- [EVENTS] [RUNS] [none] [zlib] [zstd] [--messages-only]
 
@@ -36,7 +36,8 @@ fn client_run(stream: &Arc<Prebuilt>, mode: Mode, n: usize) -> ClientRun {
     let config = Config::builder("bench-token", Intents::GUILD_MESSAGES)
         .gateway_url(server.url())
         .compression(mode.compression())
-        .build();
+        .build()
+        .expect("valid config");
     let caller = std::thread::Builder::new()
         .name("bench-caller".into())
         .spawn(move || {
@@ -80,7 +81,7 @@ fn client_run(stream: &Arc<Prebuilt>, mode: Mode, n: usize) -> ClientRun {
                         eprintln!("disconnected after {count} events: {reason}");
                         handle.shutdown();
                     }
-                    Event::Error { message } => eprintln!("error event: {message}"),
+                    Event::Error { message, .. } => eprintln!("error event: {message}"),
                     _ => {}
                 })
                 .expect("shard run");

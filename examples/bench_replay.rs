@@ -73,7 +73,11 @@ fn main() {
             max: Duration::from_secs(60),
             reset_after: Duration::from_secs(3600),
         })
-        .build();
+        .build()
+        .unwrap_or_else(|e| {
+            eprintln!("bench_replay: {e}");
+            std::process::exit(1)
+        });
     let shard = Shard::with_config(config);
     let mode = std::env::var("BENCH_MODE").unwrap_or_default();
     let (done, count) = match mode.as_str() {
@@ -159,7 +163,7 @@ fn raw(shard: Shard) -> (bool, u64) {
             eprintln!("bench_replay: disconnected after {count} events: {reason}");
             handle.shutdown();
         }
-        Event::Error { message } => eprintln!("bench_replay: {message}"),
+        Event::Error { message, .. } => eprintln!("bench_replay: {message}"),
         _ => {}
     });
     if let Err(e) = result {
@@ -223,7 +227,7 @@ fn dispatched(shard: Shard, typed: bool) -> (bool, u64) {
             }
         });
     }
-    dispatcher.on_error(|_, message| eprintln!("bench_replay: {message}"));
+    dispatcher.on_error(|_, _, message| eprintln!("bench_replay: {message}"));
     if let Err(e) = dispatcher.run(shard) {
         eprintln!("bench_replay: {e}");
     }

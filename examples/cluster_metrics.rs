@@ -140,7 +140,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .identify_window(Duration::from_millis(100))
             .reject_early_identify(true),
     )?;
-    let cluster = Cluster::builder(sim.client_config(Intents::GUILDS).build())
+    let cluster = Cluster::builder(sim.client_config(Intents::GUILDS).build()?)
         .identify_window(Duration::from_millis(100), None)
         .build()?;
     let handle = cluster.handle();

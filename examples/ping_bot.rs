@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             println!("connecting to Discord; press Ctrl-C to stop");
             bot(DEFAULT_API_BASE.to_owned(), token.clone())
                 .map_err(Into::into)
-                .and_then(|dispatcher| dispatcher.run(dispatcher.shard(token)).map_err(Into::into))
+                .and_then(|dispatcher| Ok(dispatcher.run(dispatcher.shard(token)?)?))
         }
         _ => {
             println!("DISCORD_TOKEN is not set: using the built-in gateway simulator");
@@ -115,7 +115,7 @@ fn post_reply(
 fn offline() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(SimConfig::default())?;
     let dispatcher = bot(sim.api_base(), sim.token().to_owned())?;
-    let shard = Shard::with_config(sim.client_config(dispatcher.intents()).build());
+    let shard = Shard::with_config(sim.client_config(dispatcher.intents()).build()?);
     let running = dispatcher.spawn(shard)?;
 
     dispatcher.wait_ready(Duration::from_secs(10))?;

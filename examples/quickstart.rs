@@ -52,7 +52,10 @@ fn main() -> ExitCode {
                 dispatcher.add_intents(Intents::MESSAGE_CONTENT);
             }
             println!("connecting to Discord; press Ctrl-C to stop");
-            dispatcher.run(dispatcher.shard(token)).map_err(Into::into)
+            dispatcher
+                .shard(token)
+                .and_then(|shard| dispatcher.run(shard))
+                .map_err(Into::into)
         }
         _ => {
             println!("DISCORD_TOKEN is not set: using the built-in gateway simulator");
@@ -71,7 +74,7 @@ fn run_on_simulator(dispatcher: &Dispatcher) -> Result<(), Box<dyn std::error::E
     let sim = Simulator::start(SimConfig::default())?;
     // The simulator's config (its token, discovery through its REST endpoint) with the
     // dispatcher's intents.
-    let shard = Shard::with_config(sim.client_config(dispatcher.intents()).build());
+    let shard = Shard::with_config(sim.client_config(dispatcher.intents()).build()?);
     println!("intents: {}", dispatcher.intents().names().join(" | "));
 
     std::thread::scope(|scope| {

@@ -39,7 +39,7 @@
 //! {"event":"reconnecting","attempt":1,"delay_ms":1000}
 //! {"event":"invalid_session","resumable":false}
 //! {"event":"sequence_gap","expected":5,"received":7}
-//! {"event":"error","message":"..."}
+//! {"event":"error","kind":"skipped_payload","message":"..."}     kind: ErrorKind::name()
 //! {"event":"session_lost","session_id":"...","last_seq":9,"reason":"..."}
 //! {"event":"session_start_limit","remaining":0,"total":1000,"wait_ms":3600000}
 //! ```
@@ -47,8 +47,14 @@
 //! In cluster mode each line carries its shard right after the event name:
 //! `{"event":"dispatch","shard":3,"t":"MESSAGE_CREATE",...}`.
 //!
+//! `error.kind` is [`ErrorKind::name`](syncord::ErrorKind::name): `skipped_payload`,
+//! `oversized_message`, `ready_without_session`, `refused_resume_url`, `repeated_failures`,
+//! `discovery`, `handler_panicked`, `unparsed_dispatch`, `identify_queue` or `resharded`
+//! (later versions may add kinds).
+//!
 //! Exit status: 0 after a clean stop, 1 when the shard (or cluster) stops with a fatal error
-//! (the message goes to stderr), 2 for a bad environment variable.
+//! (the message goes to stderr), 2 for a bad environment variable or a setting the config
+//! refuses (e.g. a `ws://` gateway URL to a host that is not loopback).
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 use serde_json::json;
@@ -128,7 +134,10 @@ fn main() -> ExitCode {
                 if let Some(url) = url {
                     config = config.gateway_url(url);
                 }
-                match cluster_builder(config.build(), shards, with_gateway, redis_url) {
+                let built = config.build().map_err(|e| e.to_string());
+                match built
+                    .and_then(|config| cluster_builder(config, shards, with_gateway, redis_url))
+                {
                     Ok(builder) => run_cluster(builder),
                     Err(message) => {
                         eprintln!("tail: {message}");
@@ -160,7 +169,13 @@ fn main() -> ExitCode {
             if let Some(url) = url {
                 config = config.gateway_url(url);
             }
-            let shard = Shard::with_config(config.build());
+            let shard = match config.build() {
+                Ok(config) => Shard::with_config(config),
+                Err(e) => {
+                    eprintln!("tail: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             let handle = shard.handle();
             let mut printer = Printer::new(handle);
             let result = shard.run(|event| printer.print(&event));
@@ -190,7 +205,7 @@ fn run_on_simulator(intents: Intents, compression: Compression) -> Result<(), St
         .client_config(intents)
         .compression(compression)
         .invalid_session_delay(Duration::from_millis(50)..=Duration::from_millis(200));
-    let shard = Shard::with_config(config.build());
+    let shard = Shard::with_config(config.build().map_err(|e| e.to_string())?);
     let handle = shard.handle();
     let mut printer = Printer::new(handle.clone());
     // The dispatches the handler has printed, so the pusher knows what has arrived.
@@ -398,7 +413,10 @@ impl Serialize for Line<'_> {
                 map.serialize_entry("expected", expected)?;
                 map.serialize_entry("received", received)?;
             }
-            Event::Error { message } => map.serialize_entry("message", message)?,
+            Event::Error { kind, message } => {
+                map.serialize_entry("kind", kind.name())?;
+                map.serialize_entry("message", message)?;
+            }
             Event::SessionLost {
                 session_id,
                 last_seq,
@@ -553,7 +571,11 @@ fn cluster_on_simulator(
             .reject_early_identify(true),
     )
     .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    let config = sim.client_config(intents).compression(compression).build();
+    let config = sim
+        .client_config(intents)
+        .compression(compression)
+        .build()
+        .map_err(|e| e.to_string())?;
     let builder = cluster_builder(config, shards, false, None)?
         .identify_window(Duration::from_millis(100), None);
     let cluster = builder.build().map_err(|e| format!("fatal error: {e}"))?;

@@ -4,8 +4,9 @@ use crate::cluster::{EventFilter, IdentifyQueue, QueueSlot};
 use crate::policy::Backoff;
 use crate::protocol::{IdentifyProperties, Intents, UpdatePresence};
 use crate::session::Session;
+use crate::transport::{check_api_base, WsUrl};
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
-use crate::Token;
+use crate::{Error, Token};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -109,7 +110,9 @@ pub struct Config {
 
 impl Config {
     /// A config with every default: the easy path.
-    pub fn new(token: impl Into<Token>, intents: Intents) -> Config {
+    ///
+    /// Errors as [`ConfigBuilder::build`] does: here only an empty token can be wrong.
+    pub fn new(token: impl Into<Token>, intents: Intents) -> crate::Result<Config> {
         Config::builder(token, intents).build()
     }
 
@@ -122,8 +125,9 @@ impl Config {
     ///     .shard(0, 2)
     ///     .large_threshold(250)
     ///     .handshake_timeout(Duration::from_secs(5))
-    ///     .build();
+    ///     .build()?;
     /// assert_eq!(config.shard(), Some([0, 2]));
+    /// # Ok::<(), syncord::Error>(())
     /// ```
     pub fn builder(token: impl Into<Token>, intents: Intents) -> ConfigBuilder {
         ConfigBuilder(Config {
@@ -177,15 +181,14 @@ impl Config {
 
     /// The TLS connector for `wss://` and `https://`: the configured one, else the default
     /// one, built on first use and shared by every clone of this config.
-    pub(crate) fn tls_connector(&self) -> Result<native_tls::TlsConnector, String> {
+    pub(crate) fn tls_connector(&self) -> Result<native_tls::TlsConnector, native_tls::Error> {
         if let Some(tls) = &self.tls {
             return Ok(tls.clone());
         }
         if let Some(tls) = self.default_tls.cell.get() {
             return Ok(tls.clone());
         }
-        let built =
-            native_tls::TlsConnector::new().map_err(|e| format!("TLS setup failed: {e}"))?;
+        let built = native_tls::TlsConnector::new()?;
         self.default_tls
             .builds
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -303,14 +306,15 @@ impl ConfigBuilder {
     /// Capacity of the queue between the reader thread and the handler. When the handler
     /// falls this far behind, reading pauses (TCP back-pressure) instead of buffering more.
     /// Defaults to 256 events (the queue is allocated up front: about 100 bytes per slot per connection).
+    /// Must be at least 1.
     pub fn event_queue(mut self, capacity: usize) -> Self {
-        self.0.event_queue = capacity.max(1);
+        self.0.event_queue = capacity;
         self
     }
 
-    /// Capacity of the outgoing command queue. Defaults to 256.
+    /// Capacity of the outgoing command queue. Must be at least 1. Defaults to 256.
     pub fn command_queue(mut self, capacity: usize) -> Self {
-        self.0.command_queue = capacity.max(1);
+        self.0.command_queue = capacity;
         self
     }
 
@@ -327,7 +331,8 @@ impl ConfigBuilder {
         self
     }
 
-    /// The largest message accepted from the gateway, in bytes. Defaults to 64 MiB.
+    /// The largest message accepted from the gateway, in bytes. At least
+    /// [`MIN_MESSAGE_SIZE`](crate::MIN_MESSAGE_SIZE). Defaults to 64 MiB.
     pub fn max_message_size(mut self, bytes: usize) -> Self {
         self.0.max_message_size = bytes;
         self
@@ -366,7 +371,7 @@ impl ConfigBuilder {
     /// server's setting: Discord closes with 4008 above 120 per 60 s. Defaults to
     /// [`GATEWAY_SEND_LIMIT`](crate::GATEWAY_SEND_LIMIT).
     pub fn rate_limit(mut self, count: u32, window: Duration) -> Self {
-        self.0.rate_limit = (count.max(1), window);
+        self.0.rate_limit = (count, window);
         self
     }
 
@@ -402,10 +407,127 @@ impl ConfigBuilder {
         self
     }
 
-    /// Finishes the config.
-    pub fn build(self) -> Config {
-        self.0
+    /// Checks every setting and finishes the config.
+    ///
+    /// Errors: [`Error::InvalidSetting`] naming the builder method whose value is wrong (an
+    /// empty token, a shard id not below the count, a zero timeout or queue, …), or
+    /// [`Error::InvalidUrl`] for a `gateway_url` or `api_base` that is not `wss://`/`https://`
+    /// (plain text only to loopback). Checking here means a mistake fails at start-up, not
+    /// on the first dial minutes later.
+    ///
+    /// ```
+    /// use syncord::{Config, Error, Intents};
+    /// let err = Config::builder("token", Intents::GUILDS).shard(2, 2).build().unwrap_err();
+    /// assert!(matches!(err, Error::InvalidSetting { setting: "shard", .. }));
+    /// ```
+    pub fn build(self) -> crate::Result<Config> {
+        check(&self.0)?;
+        Ok(self.0)
     }
+}
+
+/// The smallest [`ConfigBuilder::max_message_size`] accepted: Discord's own limit on a
+/// payload a client sends (Gateway → Sending Events: 4096 bytes). Anything smaller would
+/// refuse ordinary gateway messages such as Hello with a long trace or READY.
+pub const MIN_MESSAGE_SIZE: usize = 4096;
+
+/// The checks behind [`ConfigBuilder::build`]; the first setting found wrong is reported.
+fn check(c: &Config) -> crate::Result<()> {
+    let invalid =
+        |setting: &'static str, problem: String| Err(Error::InvalidSetting { setting, problem });
+    let token = c.token.expose();
+    if token.is_empty() {
+        return invalid(
+            "token",
+            "the token is empty; copy it from the Developer Portal (your app → Bot → Token)".into(),
+        );
+    }
+    if token
+        .chars()
+        .any(|ch| ch.is_whitespace() || ch.is_control())
+    {
+        // Never echo the token: it is the secret.
+        return invalid(
+            "token",
+            "the token contains whitespace or control characters; a bot token is one word".into(),
+        );
+    }
+    if let Some([id, count]) = c.shard {
+        if count == 0 {
+            return invalid("shard", "the shard count must be at least 1".into());
+        }
+        if id >= count {
+            return invalid(
+                "shard",
+                format!("the shard id {id} must be below the shard count {count} (ids run from 0 to {})", count - 1),
+            );
+        }
+    }
+    if let Some(url) = &c.gateway_url {
+        WsUrl::parse(url)?;
+    }
+    check_api_base(&c.api_base)?;
+    if let Some(threshold) = c.large_threshold {
+        // Discord: Gateway Events → Identify (`large_threshold`: 50–250).
+        if !(50..=250).contains(&threshold) {
+            return invalid(
+                "large_threshold",
+                format!("{threshold} is outside the 50–250 Discord accepts"),
+            );
+        }
+    }
+    for (setting, timeout) in [
+        ("dial_timeout", c.dial_timeout),
+        ("handshake_timeout", c.handshake_timeout),
+        ("hello_timeout", c.hello_timeout),
+        ("ready_timeout", c.ready_timeout),
+        ("slow_handler_warning", c.slow_handler_warning),
+    ] {
+        if timeout.is_zero() {
+            return invalid(setting, "must be above zero".into());
+        }
+    }
+    if c.backoff.base > c.backoff.max {
+        return invalid(
+            "backoff",
+            format!(
+                "the base {:?} is above the cap {:?}",
+                c.backoff.base, c.backoff.max
+            ),
+        );
+    }
+    if c.invalid_session_delay.start() > c.invalid_session_delay.end() {
+        return invalid(
+            "invalid_session_delay",
+            format!(
+                "the range {:?} is empty (start above end)",
+                c.invalid_session_delay
+            ),
+        );
+    }
+    if c.event_queue == 0 {
+        return invalid("event_queue", "the capacity must be at least 1".into());
+    }
+    if c.command_queue == 0 {
+        return invalid("command_queue", "the capacity must be at least 1".into());
+    }
+    if c.max_message_size < MIN_MESSAGE_SIZE {
+        return invalid(
+            "max_message_size",
+            format!(
+                "{} bytes is below the minimum of {MIN_MESSAGE_SIZE}",
+                c.max_message_size
+            ),
+        );
+    }
+    let (count, window) = c.rate_limit;
+    if count == 0 || window.is_zero() {
+        return invalid(
+            "rate_limit",
+            "both the count and the window must be above zero".into(),
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -416,7 +538,8 @@ mod tests {
     fn debug_output_hides_the_token() {
         let config = Config::builder("super-secret", Intents::GUILDS)
             .shard(1, 4)
-            .build();
+            .build()
+            .expect("valid config");
         let text = format!("{config:?}");
         assert!(!text.contains("super-secret"), "{text}");
         assert_eq!(config.shard_id(), 1);
@@ -424,7 +547,9 @@ mod tests {
 
     #[test]
     fn the_default_tls_connector_is_built_once_per_config_and_its_clones() {
-        let config = Config::builder("t", Intents::GUILDS).build();
+        let config = Config::builder("t", Intents::GUILDS)
+            .build()
+            .expect("valid config");
         let clone = config.clone();
         for c in [&config, &clone, &config] {
             c.tls_connector().expect("a TLS connector");
@@ -436,11 +561,163 @@ mod tests {
         assert_eq!(builds, 1);
     }
 
+    /// One bad value per row; `build` must name the setting (and never print the token).
+    #[test]
+    fn build_names_the_setting_that_is_wrong() {
+        type Adjust = fn(ConfigBuilder) -> ConfigBuilder;
+        let secret = "Secret.Token.Value";
+        let rows: &[(&str, Adjust, &str)] = &[
+            (
+                "empty token",
+                |_| Config::builder("  ", Intents::GUILDS),
+                "`token`",
+            ),
+            (
+                "token with a newline",
+                |_| Config::builder("abc\ndef", Intents::GUILDS),
+                "`token`",
+            ),
+            ("shard id = count", |b| b.shard(2, 2), "`shard`"),
+            ("shard count 0", |b| b.shard(0, 0), "`shard`"),
+            (
+                "gateway URL http",
+                |b| b.gateway_url("http://gateway.discord.gg"),
+                "gateway URL",
+            ),
+            (
+                "gateway URL plain text off loopback",
+                |b| b.gateway_url("ws://gateway.discord.gg"),
+                "gateway URL",
+            ),
+            (
+                "gateway URL no host",
+                |b| b.gateway_url("wss://"),
+                "gateway URL",
+            ),
+            (
+                "API base plain text off loopback",
+                |b| b.api_base("http://discord.com/api/v10"),
+                "API base",
+            ),
+            (
+                "API base wrong scheme",
+                |b| b.api_base("ftp://127.0.0.1/api/v10"),
+                "API base",
+            ),
+            (
+                "large_threshold 49",
+                |b| b.large_threshold(49),
+                "`large_threshold`",
+            ),
+            (
+                "large_threshold 251",
+                |b| b.large_threshold(251),
+                "`large_threshold`",
+            ),
+            (
+                "dial_timeout 0",
+                |b| b.dial_timeout(Duration::ZERO),
+                "`dial_timeout`",
+            ),
+            (
+                "handshake_timeout 0",
+                |b| b.handshake_timeout(Duration::ZERO),
+                "`handshake_timeout`",
+            ),
+            (
+                "hello_timeout 0",
+                |b| b.hello_timeout(Duration::ZERO),
+                "`hello_timeout`",
+            ),
+            (
+                "ready_timeout 0",
+                |b| b.ready_timeout(Duration::ZERO),
+                "`ready_timeout`",
+            ),
+            (
+                "slow_handler_warning 0",
+                |b| b.slow_handler_warning(Duration::ZERO),
+                "`slow_handler_warning`",
+            ),
+            (
+                "backoff base above cap",
+                |b| {
+                    b.backoff(Backoff {
+                        base: Duration::from_secs(10),
+                        max: Duration::from_secs(1),
+                        ..Backoff::default()
+                    })
+                },
+                "`backoff`",
+            ),
+            (
+                "invalid_session_delay empty",
+                |b| b.invalid_session_delay(Duration::from_secs(5)..=Duration::from_secs(1)),
+                "`invalid_session_delay`",
+            ),
+            ("event_queue 0", |b| b.event_queue(0), "`event_queue`"),
+            ("command_queue 0", |b| b.command_queue(0), "`command_queue`"),
+            (
+                "max_message_size below the floor",
+                |b| b.max_message_size(MIN_MESSAGE_SIZE - 1),
+                "`max_message_size`",
+            ),
+            (
+                "rate_limit count 0",
+                |b| b.rate_limit(0, Duration::from_secs(60)),
+                "`rate_limit`",
+            ),
+            (
+                "rate_limit window 0",
+                |b| b.rate_limit(120, Duration::ZERO),
+                "`rate_limit`",
+            ),
+        ];
+        for (case, adjust, named) in rows {
+            let builder = adjust(Config::builder(secret, Intents::GUILDS));
+            let err = match builder.build() {
+                Ok(_) => panic!("{case}: accepted"),
+                Err(err) => err,
+            };
+            let text = err.to_string();
+            assert!(
+                text.contains(named),
+                "{case}: {text:?} does not name {named}"
+            );
+            assert!(!text.contains(secret), "{case}: {text:?} shows the token");
+            assert!(err.is_fatal(), "{case}: a config error is fatal");
+        }
+    }
+
+    #[test]
+    fn build_accepts_the_defaults_and_the_edges_of_each_range() {
+        assert!(Config::new("t", Intents::GUILDS).is_ok());
+        let config = Config::builder("Bot t", Intents::GUILDS)
+            .shard(1, 2)
+            .gateway_url("ws://127.0.0.1:9000")
+            .api_base("http://[::1]:5000/api/v10")
+            .large_threshold(50)
+            .max_message_size(MIN_MESSAGE_SIZE)
+            .event_queue(1)
+            .command_queue(1)
+            .rate_limit(1, Duration::from_millis(1))
+            .invalid_session_delay(Duration::ZERO..=Duration::ZERO)
+            .build()
+            .expect("every value is at an edge of its range");
+        assert_eq!(config.shard(), Some([1, 2]));
+        assert!(Config::builder("t", Intents::GUILDS)
+            .large_threshold(250)
+            .gateway_url("wss://gateway.discord.gg/?v=10")
+            .build()
+            .is_ok());
+    }
+
     #[test]
     fn api_base_loses_trailing_slash() {
         let config = Config::builder("t", Intents::GUILDS)
             .api_base("http://127.0.0.1:1/api/v10/")
-            .build();
+            .build()
+            .expect("valid config");
         assert_eq!(config.api_base, "http://127.0.0.1:1/api/v10");
     }
 }

@@ -64,8 +64,14 @@ pub enum Error {
         why: &'static str,
     },
     /// REST gateway discovery failed after its retries.
-    #[error("gateway discovery failed: {0}")]
-    Discovery(String),
+    #[error("gateway discovery failed: {message}")]
+    Discovery {
+        /// What failed, e.g. `GET /gateway/bot answered HTTP 503: …` (never the token).
+        message: String,
+        /// The local cause, when there is one (the TLS connector could not be built).
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Slack refused to open a Socket Mode connection for a reason retrying cannot fix.
     #[error("Slack refused the connection ({error}): {advice}")]
     SlackRefused {
@@ -77,6 +83,15 @@ pub enum Error {
     /// The configuration is inconsistent.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// [`ConfigBuilder::build`](crate::ConfigBuilder::build) found a setting out of range.
+    /// Fatal: change the setting it names.
+    #[error("invalid setting `{setting}`: {problem}")]
+    InvalidSetting {
+        /// The builder method whose value is wrong, e.g. `"shard"` or `"hello_timeout"`.
+        setting: &'static str,
+        /// What is wrong and what is accepted (never the token itself).
+        problem: String,
+    },
     /// A command was larger than the gateway accepts; nothing was sent and the connection
     /// is unaffected.
     #[error("payload of {size} bytes exceeds the gateway's limit of {limit} bytes")]
@@ -91,7 +106,7 @@ pub enum Error {
     NotSendable(u8),
     /// The JSON given to `send_raw` is not valid JSON.
     #[error("invalid command JSON: {0}")]
-    InvalidJson(String),
+    InvalidJson(#[source] serde_json::Error),
     /// The command is invalid (e.g. a member request nonce over 32 bytes).
     #[error("invalid command: {0}")]
     InvalidCommand(String),
@@ -106,9 +121,6 @@ pub enum Error {
     /// The shard is not connected and the command policy is to fail fast.
     #[error("the shard is not connected")]
     NotConnected,
-    /// The connection failed while the command was being written; it may not have arrived.
-    #[error("the connection failed while sending: {0}")]
-    SendFailed(String),
     /// The shard has stopped (shut down or ended with an error); nothing more can be sent.
     #[error("the shard has stopped")]
     Stopped,
@@ -128,9 +140,92 @@ pub enum Error {
         /// The panic message.
         message: String,
     },
-    /// The runner thread started by `spawn()` could not be started or panicked.
+    /// A thread syncord runs on (e.g. `spawn()`'s runner) panicked.
     #[error("shard thread failed: {0}")]
     Thread(String),
+    /// The operating system refused to start a thread (usually: out of memory or over the
+    /// process's thread limit). The shard or cluster did not start.
+    #[error("could not start the thread {thread}: {source}")]
+    Spawn {
+        /// The thread's name, e.g. `syncord-sh-3`.
+        thread: String,
+        /// Why the OS refused.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What an [`Event::Error`](crate::Event::Error) reports: something syncord handled and
+/// carried on from, for a program to match on (the `message` is for people).
+///
+/// ```
+/// use syncord::{ErrorKind, Event};
+/// fn on_event(event: &Event) {
+///     match event {
+///         Event::Error { kind: ErrorKind::HandlerPanicked, message } => eprintln!("bug: {message}"),
+///         Event::Error { kind, message } => eprintln!("{}: {message}", kind.name()),
+///         _ => {}
+///     }
+/// }
+/// # on_event(&Event::Connected);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A malformed payload from the gateway was dropped (see the crate docs' "Hostile input"
+    /// table); the connection goes on. The message names what was wrong.
+    SkippedPayload,
+    /// A dispatch over [`max_message_size`](crate::ConfigBuilder::max_message_size) was met
+    /// twice at the same place while resuming and is skipped: it can never be received. The
+    /// message names its `s`.
+    OversizedMessage,
+    /// READY came without a usable `session_id`: it was delivered, but this session cannot
+    /// be resumed.
+    ReadyWithoutSession,
+    /// The session's `resume_gateway_url` is not used (not `wss://`, or it would downgrade
+    /// TLS); the shard resumes through the gateway URL instead.
+    RefusedResumeUrl,
+    /// Several connection attempts in a row ended the same way before READY; retries go
+    /// on. The message says what to check.
+    RepeatedFailures,
+    /// Gateway discovery (`GET /gateway/bot`) failed for now; it is retried with backoff
+    /// before `run` ends with [`Error::Discovery`].
+    Discovery,
+    /// An event handler panicked; the shard (or dispatcher) carried on.
+    HandlerPanicked,
+    /// A dispatch did not parse as the model its typed dispatcher handlers take; they were
+    /// skipped for it.
+    UnparsedDispatch,
+    /// The shared identify queue (e.g. Redis) is unreachable; the shard waits for it
+    /// before identifying.
+    IdentifyQueue,
+    /// A [`Cluster`](crate::cluster::Cluster) restarted its shards with a new count after
+    /// close 4011.
+    Resharded,
+}
+
+impl ErrorKind {
+    /// A short stable name: `skipped_payload`, `handler_panicked`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::SkippedPayload => "skipped_payload",
+            ErrorKind::OversizedMessage => "oversized_message",
+            ErrorKind::ReadyWithoutSession => "ready_without_session",
+            ErrorKind::RefusedResumeUrl => "refused_resume_url",
+            ErrorKind::RepeatedFailures => "repeated_failures",
+            ErrorKind::Discovery => "discovery",
+            ErrorKind::HandlerPanicked => "handler_panicked",
+            ErrorKind::UnparsedDispatch => "unparsed_dispatch",
+            ErrorKind::IdentifyQueue => "identify_queue",
+            ErrorKind::Resharded => "resharded",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// `shard 3 of 2`, or that none was set.
@@ -142,6 +237,14 @@ fn describe_shard(shard: Option<[u64; 2]>) -> String {
 }
 
 impl Error {
+    /// An [`Error::Discovery`] without a local cause.
+    pub(crate) fn discovery(message: impl Into<String>) -> Error {
+        Error::Discovery {
+            message: message.into(),
+            source: None,
+        }
+    }
+
     /// Whether retrying cannot help: the token, config or application must change first.
     pub fn is_fatal(&self) -> bool {
         !matches!(
@@ -151,7 +254,6 @@ impl Error {
                 | Error::NotConnected
                 | Error::InvalidJson(_)
                 | Error::NotSendable(_)
-                | Error::SendFailed(_)
                 | Error::InvalidCommand(_)
                 | Error::TimedOut(_)
         )
@@ -204,6 +306,42 @@ mod tests {
         assert!(intents.to_string().contains("Intents::"), "{intents}");
         let shard = Error::InvalidShard { shard: None };
         assert!(shard.to_string().contains("no shard was set"), "{shard}");
+    }
+
+    #[test]
+    fn errors_with_a_local_cause_expose_it_through_source() {
+        use std::error::Error as _;
+        let json = serde_json::from_str::<serde_json::Value>("{not json").unwrap_err();
+        let shown = json.to_string();
+        let err = Error::InvalidJson(json);
+        assert_eq!(err.to_string(), format!("invalid command JSON: {shown}"));
+        assert!(err.source().is_some_and(|s| s.is::<serde_json::Error>()));
+
+        let err = Error::Spawn {
+            thread: "syncord-sh-3".into(),
+            source: std::io::Error::from(std::io::ErrorKind::OutOfMemory),
+        };
+        assert!(err
+            .to_string()
+            .starts_with("could not start the thread syncord-sh-3: "));
+        assert!(err.source().is_some_and(|s| s.is::<std::io::Error>()));
+        assert!(err.is_fatal());
+
+        // Discovery keeps its message; a cause only when there is a local one.
+        let err = Error::discovery("GET /gateway/bot answered HTTP 503: busy");
+        assert_eq!(
+            err.to_string(),
+            "gateway discovery failed: GET /gateway/bot answered HTTP 503: busy"
+        );
+        assert!(err.source().is_none());
+        let err = Error::Discovery {
+            message: "TLS setup failed: no roots".into(),
+            source: Some(Box::new(std::io::Error::other("no roots"))),
+        };
+        assert_eq!(
+            err.source().map(|s| s.to_string()).as_deref(),
+            Some("no roots")
+        );
     }
 
     #[test]

@@ -5,6 +5,28 @@
 use crate::protocol::{skim_head, Envelope, Head, Hello, Ready};
 use crate::transport::{inflate_payload, Inflater};
 
+/// The shard's own readers of the top level, for the benches that measure them against
+/// serde (`benches/throughput.rs`, `benches/latency.rs`): crate-private everywhere else.
+///
+/// ```
+/// let top = syncord::fuzzing::readers::skim(r#"{"op":11,"d":null}"#).unwrap();
+/// assert_eq!((top.op, top.d), (11, "null"));
+/// ```
+///
+/// `protocol` no longer offers them:
+///
+/// ```compile_fail
+/// let _ = syncord::protocol::skim(r#"{"op":11}"#);
+/// ```
+///
+/// ```compile_fail
+/// let _ = syncord::protocol::Envelope::parse(r#"{"op":11}"#);
+/// ```
+pub mod readers {
+    pub use crate::protocol::payload::Envelope;
+    pub use crate::protocol::skim::{skim, Skim};
+}
+
 /// The inflate limit used by the targets: small, so bombs are cheap to find.
 pub const LIMIT: usize = 1 << 20;
 

@@ -21,7 +21,7 @@
 //! // The handlers need GUILD_MESSAGES and DIRECT_MESSAGES; message text is privileged.
 //! dispatcher.add_intents(Intents::MESSAGE_CONTENT);
 //! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
-//! dispatcher.run(dispatcher.shard(token))?;
+//! dispatcher.run(dispatcher.shard(token)?)?;
 //! # Ok::<(), syncord::Error>(())
 //! ```
 //!
@@ -40,7 +40,7 @@
 //! use syncord::{Event, Intents, Shard};
 //!
 //! let token = std::env::var("DISCORD_TOKEN").expect("DISCORD_TOKEN");
-//! let shard = Shard::new(token, Intents::non_privileged());
+//! let shard = Shard::new(token, Intents::non_privileged())?;
 //! let handle = shard.handle(); // Clone + Send + Sync
 //! shard.run(|event| match event {
 //!     Event::Dispatch(d) if d.event_type() == "MESSAGE_CREATE" => {
@@ -131,7 +131,10 @@
 //! Whatever the network sends, the shard neither panics nor hangs. Each kind of bad input has
 //! one reaction: **skip** (the payload is dropped, an [`Event::Error`] says why, the
 //! connection stays) or **resume** (the connection is closed with 4000 and the session
-//! resumed, the [`Event::Disconnected`] reason says why).
+//! resumed, the [`Event::Disconnected`] reason says why). Each [`Event::Error`] carries an
+//! [`ErrorKind`] to match on: [`ErrorKind::SkippedPayload`] for a skip,
+//! [`ErrorKind::OversizedMessage`], [`ErrorKind::ReadyWithoutSession`] and
+//! [`ErrorKind::RefusedResumeUrl`] for the rows below that name one.
 //!
 //! | input | reaction |
 //! |---|---|
@@ -205,12 +208,14 @@ pub mod slack;
 mod token;
 pub mod transport;
 
-pub use config::{Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE};
+pub use config::{
+    Compression, Config, ConfigBuilder, WhileDisconnected, DEFAULT_API_BASE, MIN_MESSAGE_SIZE,
+};
 /// The channel type of [`Shard::spawn_receiver`] and member requests: crossbeam-channel 0.5's
 /// receiver, re-exported so that no version has to be guessed.
 pub use crossbeam_channel::Receiver;
 pub use dispatch::{Context, Dispatcher, Registration};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use policy::Backoff;
 pub use protocol::Intents;
 pub use ratelimit::GATEWAY_SEND_LIMIT;

@@ -144,8 +144,10 @@ pub(crate) fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Age
         (false, _) => None,
         (true, Some(tls)) => Some(tls.clone()),
         (true, None) => Some(
-            native_tls::TlsConnector::new()
-                .map_err(|e| Error::Discovery(format!("TLS setup failed: {e}")))?,
+            native_tls::TlsConnector::new().map_err(|e| Error::Discovery {
+                message: format!("TLS setup failed: {e}"),
+                source: Some(Box::new(e)),
+            })?,
         ),
     };
     Ok(ureq::AgentBuilder::new()
@@ -230,7 +232,7 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
             return Step::Retry(transient_backoff(attempts.transient));
         }
         Outcome::Failed(e) => {
-            return Step::Done(Err(Error::Discovery(format!(
+            return Step::Done(Err(Error::discovery(format!(
                 "GET /gateway/bot failed: {}",
                 token.redact_in(&e)
             ))))
@@ -242,7 +244,7 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
         }));
     }
     let Some(body) = body else {
-        return Step::Done(Err(Error::Discovery(format!(
+        return Step::Done(Err(Error::discovery(format!(
             "GET /gateway/bot answered HTTP {status} with a body over {MAX_BODY} bytes; \
              is the REST base URL (`api_base`) pointing at Discord's API?"
         ))));
@@ -276,7 +278,7 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
         }
         _ => {
             let excerpt: String = body.chars().take(200).collect();
-            Step::Done(Err(Error::Discovery(format!(
+            Step::Done(Err(Error::discovery(format!(
                 "GET /gateway/bot answered HTTP {status}: {}",
                 token.redact_in(&excerpt)
             ))))
@@ -420,7 +422,7 @@ mod wire_tests {
             "HTTP/1.1 200 OK\r\nContent-Length\r\nConnection: close\r\n\r\n{}",
         ));
         let run = discover(&sim.api_base(), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(
@@ -476,7 +478,7 @@ mod wire_tests {
     fn too_many_429s_in_a_row_end_in_a_discovery_error() {
         let sim = sim(SimConfig::default().gateway_bot_rate_limited(100));
         let run = discover(&sim.api_base(), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(message.contains("HTTP 429"), "{message}");
@@ -500,7 +502,7 @@ mod wire_tests {
     fn server_errors_past_the_retries_end_in_a_discovery_error() {
         let sim = sim(SimConfig::default().gateway_bot_server_errors(100));
         let run = discover(&sim.api_base(), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(message.contains("HTTP 502"), "{message}");
@@ -516,7 +518,7 @@ mod wire_tests {
             .expect("a free port")
             .port();
         let run = discover(&format!("http://127.0.0.1:{port}/api/v10"), "token", None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(message.contains("Connection Failed"), "{message}");
@@ -532,7 +534,7 @@ mod wire_tests {
     fn a_body_over_the_cap_is_a_discovery_error() {
         let sim = sim(SimConfig::default().gateway_bot_body_size(MAX_BODY as usize + 1));
         let run = discover(&sim.api_base(), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(message.contains("body over 1048576 bytes"), "{message}");
@@ -566,7 +568,7 @@ mod wire_tests {
 
         // Without the config's connector the self-signed certificate is refused.
         let run = discover(&sim.api_base(), sim.token(), None);
-        let Err(Error::Discovery(message)) = run.result else {
+        let Err(Error::Discovery { message, .. }) = run.result else {
             panic!("{:?}", run.result);
         };
         assert!(message.contains("native_tls"), "{message}");

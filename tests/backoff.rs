@@ -52,7 +52,8 @@ fn refused_connections_back_off_with_growing_jittered_delays_up_to_the_cap() {
     let config = sim
         .client_config(Intents::GUILDS)
         .backoff(backoff.clone())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     events.wait_dispatch("READY");
     thread.shutdown().unwrap();
@@ -112,7 +113,11 @@ fn the_attempt_counter_resets_after_a_connection_stays_healthy_for_reset_after()
         reset_after: Duration::from_millis(300),
     };
     sim.fault_next(ConnectionFault::Refuse, 2);
-    let config = sim.client_config(Intents::GUILDS).backoff(backoff).build();
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .backoff(backoff)
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     events.wait_dispatch("READY");
     assert_eq!(
@@ -149,7 +154,11 @@ fn without_a_healthy_period_the_attempt_counter_keeps_growing() {
         reset_after: Duration::from_secs(60),
     };
     sim.fault_next(ConnectionFault::Refuse, 2);
-    let config = sim.client_config(Intents::GUILDS).backoff(backoff).build();
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .backoff(backoff)
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     events.wait_dispatch("READY");
     assert!(sim.close(4000));

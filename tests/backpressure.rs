@@ -37,7 +37,8 @@ fn a_blocked_handler_pauses_reading_without_a_false_zombie_and_loses_nothing() {
         .client_config(Intents::non_privileged())
         .event_queue(capacity)
         .slow_handler_warning(Duration::from_millis(300))
-        .build();
+        .build()
+        .expect("valid config");
     // The handler blocks on message 0: the test decides when that callback returns.
     let (thread, mut events, handle, gate_tx) = spawn_blocking_on_message_zero(config);
     events.wait_dispatch("READY");

@@ -107,7 +107,8 @@ fn chaos_every_sequence_number_exactly_once_and_in_order() {
             max: Duration::from_millis(200),
             reset_after: Duration::ZERO,
         })
-        .build();
+        .build()
+        .expect("valid config");
 
     // The handler: record every dispatch, hand back one credit per message, count the
     // lifecycle events.
@@ -165,7 +166,7 @@ fn chaos_every_sequence_number_exactly_once_and_in_order() {
                 Event::SequenceGap { .. } => {
                     gaps.fetch_add(1, Ordering::Relaxed);
                 }
-                Event::Error { message } => {
+                Event::Error { message, .. } => {
                     let _ = errors_tx.send(message);
                 }
                 _ => {}

@@ -113,7 +113,7 @@ fn sixteen_shards_identify_in_four_windows_and_keep_each_shards_order() {
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .identify_window(window, Some(Duration::from_millis(50)))
         .build()
         .unwrap();
@@ -205,7 +205,7 @@ fn guild_events_and_commands_go_to_the_guilds_shard() {
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .identify_window(Duration::from_millis(50), None)
         .build()
         .unwrap();
@@ -260,12 +260,17 @@ fn guild_events_and_commands_go_to_the_guilds_shard() {
 fn a_shard_of_another_process_is_named_in_the_error() {
     let _serial = one_at_a_time();
     let sim = Simulator::start(SimConfig::default().shards(4, 1)).unwrap();
-    let cluster = Cluster::builder(client(&sim).gateway_url(sim.gateway_url()).build())
-        .shard_count(ShardCount::Fixed(4))
-        .shards(0..2)
-        .identify_queue(std::sync::Arc::new(syncord::cluster::LocalQueue::new(1)))
-        .build()
-        .unwrap();
+    let cluster = Cluster::builder(
+        client(&sim)
+            .gateway_url(sim.gateway_url())
+            .build()
+            .expect("valid config"),
+    )
+    .shard_count(ShardCount::Fixed(4))
+    .shards(0..2)
+    .identify_queue(std::sync::Arc::new(syncord::cluster::LocalQueue::new(1)))
+    .build()
+    .unwrap();
     assert_eq!(sim.gateway_bot_requests(), 0, "nothing to discover");
     let handle = cluster.handle();
     let guild = 3 << 22;
@@ -277,11 +282,13 @@ fn a_shard_of_another_process_is_named_in_the_error() {
         text.contains("shard 3") && text.contains("0..2 of 4"),
         "{text}"
     );
-    assert!(Cluster::builder(client(&sim).build())
-        .shard_count(ShardCount::Fixed(4))
-        .shards(2..6)
-        .build()
-        .is_err());
+    assert!(
+        Cluster::builder(client(&sim).build().expect("valid config"))
+            .shard_count(ShardCount::Fixed(4))
+            .shards(2..6)
+            .build()
+            .is_err()
+    );
     drop(cluster);
 }
 
@@ -299,7 +306,7 @@ fn an_exhausted_session_start_limit_waits_for_the_reset_instead_of_a_token_reset
     )
     .unwrap();
     let started = Instant::now();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .identify_window(Duration::from_millis(50), None)
         .build()
         .unwrap();
@@ -355,7 +362,7 @@ fn sharding_required_with_an_automatic_count_restarts_with_the_new_count() {
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .identify_window(Duration::from_millis(50), None)
         .build()
         .unwrap();
@@ -396,7 +403,7 @@ fn sharding_required_with_a_fixed_count_names_the_count_to_use() {
             .identify_window(Duration::ZERO),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .shard_count(ShardCount::Fixed(2))
         .build()
         .unwrap();
@@ -433,7 +440,7 @@ fn an_invalid_shard_count_names_a_valid_one() {
             .identify_window(Duration::ZERO),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .shard_count(ShardCount::Fixed(3))
         .build()
         .unwrap();
@@ -467,7 +474,7 @@ fn metrics_count_each_shard_and_their_sum() {
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
-    let cluster = Cluster::builder(client(&sim).build())
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
         .identify_window(Duration::from_millis(50), None)
         .build()
         .unwrap();

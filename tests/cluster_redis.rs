@@ -156,7 +156,8 @@ fn cluster_child_process() {
     let config = config
         .gateway_url(gateway)
         .invalid_session_delay(Duration::from_millis(20)..=Duration::from_millis(60))
-        .build();
+        .build()
+        .expect("valid config");
     let cluster = Cluster::builder(config)
         .shard_count(ShardCount::Fixed(PROCESSES * PER_PROCESS))
         .shards(from..from + PER_PROCESS)

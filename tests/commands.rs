@@ -19,7 +19,9 @@ fn start(
     sim: &Simulator,
     adjust: impl FnOnce(syncord::ConfigBuilder) -> syncord::ConfigBuilder,
 ) -> (ShardThread, Receiver<Event>) {
-    let config = adjust(sim.client_config(Intents::GUILDS | Intents::GUILD_MEMBERS)).build();
+    let config = adjust(sim.client_config(Intents::GUILDS | Intents::GUILD_MEMBERS))
+        .build()
+        .expect("valid config");
     spawn_forwarding(config)
 }
 

@@ -23,7 +23,8 @@ fn start(sim: &Simulator, mode: Compression) -> (ShardThread, Receiver<Event>) {
     let config = sim
         .client_config(Intents::GUILDS | Intents::GUILD_MESSAGES | Intents::DIRECT_MESSAGES)
         .compression(mode)
-        .build();
+        .build()
+        .expect("valid config");
     spawn_forwarding(config)
 }
 

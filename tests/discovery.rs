@@ -25,7 +25,11 @@ fn answers(sim: &Simulator) -> Vec<(Instant, u16)> {
 #[test]
 fn a_rate_limited_discovery_waits_retry_after_then_connects() {
     let sim = Simulator::start(SimConfig::default().gateway_bot_rate_limited(1)).unwrap();
-    let (shard, events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    let (shard, events) = spawn_forwarding(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     wait_event(&events, TIMEOUT, "Ready", |e| matches!(e, Event::Ready(_)));
     let answers = answers(&sim);
     let statuses: Vec<u16> = answers.iter().map(|(_, status)| *status).collect();
@@ -45,7 +49,8 @@ fn an_oversized_discovery_answer_is_a_disconnect_then_retried() {
     let config = sim
         .client_config(Intents::GUILDS)
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (shard, events) = spawn_forwarding(config);
     let reason = match wait_event(&events, TIMEOUT, "Disconnected", |e| {
         matches!(e, Event::Disconnected { .. })
@@ -87,7 +92,8 @@ fn shutdown_mid_request(
     let config = Config::builder("token", Intents::GUILDS)
         .api_base(api_base)
         .handshake_timeout(timeout)
-        .build();
+        .build()
+        .expect("valid config");
     let (shard, _events) = spawn_forwarding(config);
     let _socket = accepted.recv_timeout(TIMEOUT).expect("discovery connects");
     timed_shutdown(shard)
@@ -154,7 +160,8 @@ fn shutdown_during_a_hanging_connect_waits_at_most_for_the_request_timeout() {
     let config = Config::builder("token", Intents::GUILDS)
         .api_base(format!("https://{addr}/api/v10"))
         .handshake_timeout(timeout)
-        .build();
+        .build()
+        .expect("valid config");
     let (shard, events) = spawn_forwarding(config);
     // Nothing to wait on while the SYN goes unanswered: no event comes before the
     // connect ends, so this silence is the connect under way.
@@ -173,7 +180,8 @@ fn an_api_base_without_the_api_path_ends_run_with_a_config_error_naming_it() {
     // A path without /api/v10: the server answers 404, which no retry can fix.
     let config = syncord::Config::builder(sim.token(), syncord::Intents::GUILDS)
         .api_base(format!("{}/nowhere", sim.api_base()))
-        .build();
+        .build()
+        .expect("valid config");
     let shard = syncord::Shard::with_config(config);
     let handle = shard.handle();
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);

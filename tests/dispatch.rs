@@ -130,7 +130,8 @@ fn spawn_receiver_delivers_in_order_and_dropping_it_stops_the_shard() {
     let shard = syncord::Shard::with_config(
         sim.client_config(syncord::Intents::GUILD_MESSAGES | syncord::Intents::DIRECT_MESSAGES)
             .event_queue(8)
-            .build(),
+            .build()
+            .expect("valid config"),
     );
     let (thread, events) = shard.spawn_receiver().unwrap();
     sim.wait_for_session(std::time::Duration::from_secs(10))
@@ -160,7 +161,11 @@ fn dropping_the_receiver_stops_an_idle_shard_without_any_traffic() {
         syncord::sim::SimConfig::default().heartbeat_interval(std::time::Duration::from_secs(3600)),
     )
     .unwrap();
-    let shard = syncord::Shard::with_config(sim.client_config(syncord::Intents::GUILDS).build());
+    let shard = syncord::Shard::with_config(
+        sim.client_config(syncord::Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     let (thread, events) = shard.spawn_receiver().unwrap();
     loop {
         let event = events

@@ -24,7 +24,7 @@ fn sim() -> Simulator {
 }
 
 fn config(sim: &Simulator, intents: Intents) -> Config {
-    sim.client_config(intents).build()
+    sim.client_config(intents).build().expect("valid config")
 }
 
 /// Runs `dispatcher` on a shard of `sim` on its own thread, its session live.
@@ -190,23 +190,25 @@ fn a_dispatch_nobody_handles_is_not_scanned_past_its_envelope() {
     // it is reported and skipped; unhandled, nobody looks, and the session goes on.
     let sim = sim();
     let dispatcher = Dispatcher::new();
-    let (errors_tx, errors) = unbounded::<String>();
-    dispatcher.on_error(move |_, message| {
-        let _ = errors_tx.send(message.to_owned());
+    let (errors_tx, errors) = unbounded::<(syncord::ErrorKind, String)>();
+    dispatcher.on_error(move |_, kind, message| {
+        let _ = errors_tx.send((kind, message.to_owned()));
     });
     let marks = marks(&dispatcher);
     let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILDS));
     sim.push("UNHANDLED", r#"{"a":[1}"#).unwrap();
     barrier(&sim, &marks);
-    assert_eq!(errors.try_iter().collect::<Vec<_>>(), Vec::<String>::new());
+    assert_eq!(errors.try_iter().collect::<Vec<_>>(), Vec::new());
 
     let handled = dispatcher.on_raw("UNHANDLED", |_, _| {});
     sim.push("UNHANDLED", r#"{"a":[1}"#).unwrap();
     barrier(&sim, &marks);
-    let reported: Vec<String> = errors.try_iter().collect();
+    let reported: Vec<_> = errors.try_iter().collect();
     assert!(
-        reported.iter().any(|m| m.contains("malformed")),
-        "handled now, so scanned and reported: {reported:?}"
+        reported
+            .iter()
+            .any(|(kind, m)| *kind == syncord::ErrorKind::SkippedPayload && m.contains("malformed")),
+        "handled now, so scanned and reported as a skipped payload: {reported:?}"
     );
     assert!(handled.remove());
     running.shutdown().unwrap();
@@ -325,7 +327,8 @@ fn lifecycle_handlers_hear_ready_disconnect_resume_and_session_loss() {
             reset_after: Duration::from_secs(60),
         })
         .invalid_session_delay(Duration::ZERO..=Duration::ZERO)
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     assert_eq!(recv(&rx, "ready"), "ready true None");
 
@@ -407,7 +410,10 @@ fn a_handler_whose_event_cannot_arrive_is_named_with_the_missing_intent_at_start
     let running = spawn(
         &sim,
         &dispatcher,
-        sim.client_config(Intents::GUILDS).shard(0, 1).build(),
+        sim.client_config(Intents::GUILDS)
+            .shard(0, 1)
+            .build()
+            .expect("valid config"),
     );
     let line = logs::wait_for(TIMEOUT, |line| {
         line.contains("GUILD_MEMBER_ADD") && line.contains("never fires")
@@ -497,15 +503,17 @@ fn a_panicking_handler_is_reported_and_the_others_still_run() {
         let _ = t.send(format!("second saw {}", m.id));
     });
     let t = tx.clone();
-    dispatcher.on_error(move |_, message| {
-        let _ = t.send(format!("error: {message}"));
+    dispatcher.on_error(move |_, kind, message| {
+        let _ = t.send(format!("error {kind}: {message}"));
     });
     let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILD_MESSAGES));
     let seq = sim.push("MESSAGE_CREATE", &message(5, "x")).unwrap();
     assert_eq!(recv(&rx, "the second handler"), "second saw 5");
     let report = recv(&rx, "the panic report");
     assert!(
-        report.contains(&format!("MESSAGE_CREATE (s={seq})")) && report.contains("boom on 5"),
+        report.starts_with("error handler_panicked: ")
+            && report.contains(&format!("MESSAGE_CREATE (s={seq})"))
+            && report.contains("boom on 5"),
         "{report}"
     );
     // The shard carries on.
@@ -522,7 +530,8 @@ fn stop_on_handler_panic_still_stops_the_shard() {
     let config = sim
         .client_config(Intents::GUILDS)
         .stop_on_handler_panic(true)
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     sim.push("BOOM", "{}").unwrap();
     match running.join() {
@@ -549,7 +558,8 @@ fn a_slow_handler_is_reported_while_it_still_runs() {
     let config = sim
         .client_config(Intents::GUILDS)
         .slow_handler_warning(Duration::from_millis(100))
-        .build();
+        .build()
+        .expect("valid config");
     let running = spawn(&sim, &dispatcher, config);
     let seq = sim.push("SLOW_EVENT", "{}").unwrap();
     let line = logs::wait_for(TIMEOUT, |line| {

@@ -24,7 +24,8 @@ fn close_with(
             max: Duration::from_millis(10),
             reset_after: Duration::ZERO,
         })
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let handle = thread.handle().clone();
     sim.wait_for_session(TIMEOUT).expect("a session starts");

@@ -46,7 +46,9 @@ fn a_zombie_connection_is_detected_within_two_heartbeat_intervals_and_resumed() 
     let sim = sim_with_interval(interval);
     let (thread, mut events, session, seq) = started(
         &sim,
-        sim.client_config(Intents::non_privileged()).build(),
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
         2,
     );
     let first = wait_connection(&sim, 1);
@@ -100,7 +102,9 @@ fn any_frame_not_only_an_ack_keeps_a_connection_alive() {
     let sim = sim_with_interval(interval);
     let (thread, mut events, _, _) = started(
         &sim,
-        sim.client_config(Intents::non_privileged()).build(),
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
         0,
     );
     let first = wait_connection(&sim, 1);
@@ -151,7 +155,9 @@ fn resumes_after_a_tcp_drop(drop: impl FnOnce(&Simulator) -> bool) -> (Simulator
     let sim = sim();
     let (thread, mut events, session, seq) = started(
         &sim,
-        sim.client_config(Intents::non_privileged()).build(),
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
         3,
     );
     assert!(drop(&sim));
@@ -190,7 +196,8 @@ fn no_hello_times_out_and_the_next_connection_identifies() {
         .client_config(Intents::non_privileged())
         .hello_timeout(hello_timeout)
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
     match &disconnected {
@@ -230,7 +237,8 @@ fn no_hello_on_the_resume_url_times_out_and_the_next_attempt_resumes() {
         .client_config(Intents::non_privileged())
         .hello_timeout(Duration::from_millis(400))
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session, seq) = started(&sim, config, 2);
     sim.fault_next(ConnectionFault::NoHello, 1);
     assert!(sim.reconnect());
@@ -254,7 +262,8 @@ fn a_hello_delayed_within_the_timeout_is_accepted() {
     let config = sim
         .client_config(Intents::non_privileged())
         .hello_timeout(Duration::from_secs(5))
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     events.wait_dispatch("READY");
     let first = wait_connection(&sim, 1);
@@ -270,7 +279,11 @@ fn a_hello_delayed_within_the_timeout_is_accepted() {
 fn op7_before_hello_reconnects_at_once() {
     let sim = sim();
     sim.fault_next(ConnectionFault::NoHello, 1);
-    let (thread, mut events) = spawn(sim.client_config(Intents::non_privileged()).build());
+    let (thread, mut events) = spawn(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     let first = wait_connection(&sim, 1);
     events.wait("Connected", |e| matches!(e, Event::Connected));
     assert!(
@@ -351,7 +364,8 @@ fn no_ready_after_identify_times_out_and_identifies_again() {
         .compression(syncord::Compression::None)
         .ready_timeout(ready_timeout)
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let (first_conn, op, identified_at) = next_session_payload(&received);
     assert_eq!((first_conn, op), (1, 2));
@@ -389,7 +403,8 @@ fn no_resumed_after_resume_times_out_and_resumes_again() {
             seq: 9,
             resume_url: url,
         })
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let (first_conn, op, resumed_at) = next_session_payload(&received);
     assert_eq!((first_conn, op), (1, 6));

@@ -57,7 +57,8 @@ fn identify_carries_token_intents_and_every_configured_field() {
             UpdatePresence::new(Status::Idle)
                 .activity(Activity::new(ActivityType::WATCHING, "the tests")),
         )
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, _events) = spawn_forwarding(config);
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     thread.shutdown().unwrap();
@@ -85,7 +86,11 @@ fn identify_carries_token_intents_and_every_configured_field() {
 #[test]
 fn identify_omits_optional_fields_that_were_not_configured() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let (thread, _events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    let (thread, _events) = spawn_forwarding(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     thread.shutdown().unwrap();
 
@@ -100,7 +105,11 @@ fn identify_omits_optional_fields_that_were_not_configured() {
 #[test]
 fn identify_properties_default_to_this_os_and_the_library_name() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let (thread, _events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    let (thread, _events) = spawn_forwarding(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     thread.shutdown().unwrap();
 
@@ -162,7 +171,11 @@ fn lifecycle_runs_connecting_connected_ready_then_the_ready_dispatch() {
 #[test]
 fn discovery_request_carries_a_discordbot_user_agent() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let (thread, _events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    let (thread, _events) = spawn_forwarding(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     let request = sim.wait_for(TIMEOUT, |r| matches!(r.kind, RecordKind::Http { .. }));
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     thread.shutdown().unwrap();
@@ -197,7 +210,11 @@ fn discovery_request_carries_a_discordbot_user_agent() {
 #[test]
 fn websocket_opens_the_discovered_url_with_v10_and_json() {
     let sim = Simulator::start(SimConfig::default()).unwrap();
-    let (thread, _events) = spawn_forwarding(sim.client_config(Intents::GUILDS).build());
+    let (thread, _events) = spawn_forwarding(
+        sim.client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     let connected = sim.wait_for(TIMEOUT, |r| matches!(r.kind, RecordKind::Connected { .. }));
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     thread.shutdown().unwrap();

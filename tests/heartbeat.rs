@@ -208,7 +208,8 @@ fn heartbeats_stay_on_time_while_a_command_waits_for_the_send_limiter() {
         .client_config(Intents::non_privileged())
         .gateway_url(sim.gateway_url())
         .rate_limit(100, window)
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, events) = spawn_forwarding(config);
     wait_event(&events, TIMEOUT, "READY", |e| matches!(e, Event::Ready(_)));
     let connection = sim.wait_for(TIMEOUT, is_connected).unwrap().connection;

@@ -8,7 +8,7 @@ use crossbeam_channel::Receiver;
 use resilience::{spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
-use syncord::{Backoff, Compression, ConfigBuilder, Event, Intents, ShardThread};
+use syncord::{Backoff, Compression, ConfigBuilder, ErrorKind, Event, Intents, ShardThread};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -47,7 +47,8 @@ impl Harness {
                     reset_after: Duration::ZERO,
                 }),
         )
-        .build();
+        .build()
+        .expect("valid config");
         let (shard, events) = spawn_forwarding(config);
         let harness = Harness { sim, shard, events };
         harness.next("Ready", |e| matches!(e, Event::Ready(_)));
@@ -73,7 +74,10 @@ impl Harness {
                 .recv_deadline(deadline)
                 .expect("the good event arrives")
             {
-                Event::Error { .. } => saw_error = true,
+                Event::Error { kind, message } => {
+                    assert_eq!(kind, ErrorKind::SkippedPayload, "{message}");
+                    saw_error = true;
+                }
                 Event::Resumed { .. } => saw_resumed = true,
                 Event::Dispatch(d) if d.event_type() == "GOOD" => {
                     assert_eq!(d.seq(), seq);
@@ -159,7 +163,10 @@ fn a_skipped_dispatch_does_not_move_the_heartbeat_sequence() {
     assert!(h
         .sim
         .send_text(r#"{"t":"BROKEN","s":999998,"op":0,"d":{"open":[}"#));
-    h.next("Error", |e| matches!(e, Event::Error { .. }));
+    h.next(
+        "Error",
+        |e| matches!(e, Event::Error { kind, .. } if *kind == ErrorKind::SkippedPayload),
+    );
     let after = Instant::now();
     // The second beat after the report: the first may have left before it.
     let beat = h
@@ -276,7 +283,10 @@ fn a_message_over_the_size_limit_closes_resumes_and_is_skipped_if_it_repeats() {
         assert!(reason.contains("too large"), "{mode:?}: {reason}");
         // The replay fails the same way once more, then the shard resumes past it.
         let message = match h.next("Error", |e| matches!(e, Event::Error { .. })) {
-            Event::Error { message } => message,
+            Event::Error { kind, message } => {
+                assert_eq!(kind, ErrorKind::OversizedMessage, "{mode:?}: {message}");
+                message
+            }
             _ => unreachable!(),
         };
         assert!(message.contains(&format!("s={huge_seq}")), "{message}");
@@ -312,7 +322,10 @@ fn a_ready_without_session_id_is_reported_and_not_resumable() {
         .push("READY", r#"{"v":10,"user":{"id":"1"}}"#)
         .unwrap();
     match h.next("Error", |e| matches!(e, Event::Error { .. })) {
-        Event::Error { message } => assert!(message.contains("session_id"), "{message}"),
+        Event::Error { kind, message } => {
+            assert_eq!(kind, ErrorKind::ReadyWithoutSession, "{message}");
+            assert!(message.contains("session_id"), "{message}");
+        }
         _ => unreachable!(),
     }
     assert!(h.shard.handle().session().is_none());

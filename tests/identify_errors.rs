@@ -204,7 +204,8 @@ fn client_stops_with_authentication_failed_on_close_4004() {
     let sim = sim();
     let config = Config::builder("not-the-token", Intents::GUILDS)
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     let error = run_until_fatal(&sim, config);
     assert!(
         matches!(error, Error::AuthenticationFailed { .. }),
@@ -224,7 +225,8 @@ fn client_stops_with_authentication_failed_when_discovery_answers_401() {
     let sim = sim();
     let config = Config::builder("not-the-token", Intents::GUILDS)
         .api_base(sim.api_base())
-        .build();
+        .build()
+        .expect("valid config");
     let error = run_until_fatal(&sim, config);
     assert!(
         matches!(error, Error::AuthenticationFailed { .. }),
@@ -248,7 +250,8 @@ fn client_stops_with_disallowed_intents_naming_the_privileged_intents() {
     let config = sim
         .client_config(intents)
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     let error = run_until_fatal(&sim, config);
     let Error::DisallowedIntents { requested } = &error else {
         panic!("expected DisallowedIntents, got {error:?}");
@@ -270,7 +273,8 @@ fn client_stops_with_invalid_intents_on_an_undefined_bit() {
     let config = sim
         .client_config(intents)
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     let error = run_until_fatal(&sim, config);
     let Error::InvalidIntents { bits } = error else {
         panic!("expected InvalidIntents, got {error:?}");

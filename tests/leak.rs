@@ -47,7 +47,8 @@ fn three_hundred_reconnects_leak_no_thread_and_no_fd() {
             max: Duration::from_millis(20),
             reset_after: Duration::ZERO,
         })
-        .build();
+        .build()
+        .expect("valid config");
     let (tx, rx) = unbounded();
     let thread = Shard::with_config(config)
         .spawn(move |event| {

@@ -33,7 +33,7 @@ impl Live {
     fn start(config: SimConfig) -> Live {
         let sim = Simulator::start(config).expect("the simulator starts");
         let intents = Intents::non_privileged() | Intents::PRIVILEGED;
-        let shard = Shard::with_config(sim.client_config(intents).build());
+        let shard = Shard::with_config(sim.client_config(intents).build().expect("valid config"));
         let (shard, events) = shard.spawn_receiver().expect("the shard starts");
         let session_id = sim.wait_for_session(TIMEOUT).expect("a session starts");
         Live {

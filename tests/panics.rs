@@ -28,9 +28,13 @@ fn panicking_forwarder(tx: crossbeam_channel::Sender<Event>) -> impl FnMut(Event
 fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
     let sim = sim();
     let (tx, rx) = unbounded();
-    let thread = Shard::with_config(sim.client_config(Intents::non_privileged()).build())
-        .spawn(panicking_forwarder(tx))
-        .unwrap();
+    let thread = Shard::with_config(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    )
+    .spawn(panicking_forwarder(tx))
+    .unwrap();
     let mut events = Events::new(rx);
     events.wait_dispatch("READY");
     push_messages(&sim, 0, 4);
@@ -44,7 +48,10 @@ fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
         .seen()
         .iter()
         .filter_map(|e| match e {
-            Event::Error { message } => Some(message.clone()),
+            Event::Error { kind, message } => {
+                assert_eq!(*kind, syncord::ErrorKind::HandlerPanicked, "{message}");
+                Some(message.clone())
+            }
             _ => None,
         })
         .collect();
@@ -62,8 +69,9 @@ fn a_panicking_handler_is_reported_and_dispatching_goes_on() {
     // The error is reported right after the event that panicked.
     let position = |pred: &dyn Fn(&Event) -> bool| events.seen().iter().position(pred).unwrap();
     let panicked_at = position(&|e| message_number(e) == Some(1));
-    let reported_at =
-        position(&|e| matches!(e, Event::Error { message } if message.contains("boom on message")));
+    let reported_at = position(
+        &|e| matches!(e, Event::Error { message, .. } if message.contains("boom on message")),
+    );
     assert_eq!(reported_at, panicked_at + 1);
     // The connection was not touched.
     assert_eq!(connections(&sim).len(), 1);
@@ -83,7 +91,8 @@ fn with_stop_on_handler_panic_run_ends_with_handler_panicked() {
     let shard = Shard::with_config(
         sim.client_config(Intents::non_privileged())
             .stop_on_handler_panic(true)
-            .build(),
+            .build()
+            .expect("valid config"),
     );
     let handle = shard.handle();
     let thread = shard

@@ -21,7 +21,8 @@ fn op7_reconnects_at_once_and_resumes_on_the_resume_url_with_the_last_seq() {
     let config = sim
         .client_config(Intents::non_privileged())
         .backoff(slow_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     let seqs = push_messages_and_wait(&sim, &mut events, 1, 3, "the third message");
@@ -78,7 +79,8 @@ fn spawn_with_op9_wait(sim: &Simulator) -> (ShardThread, Events, String) {
     let config = sim
         .client_config(Intents::non_privileged())
         .invalid_session_delay(lo..=hi)
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session_id) = spawn_session(sim, config);
     events.wait_dispatch("READY");
     (thread, events, session_id)
@@ -199,7 +201,8 @@ fn resumable_close_codes_resume_on_the_resume_url_with_the_last_seq() {
             max: Duration::from_secs(30),
             reset_after: Duration::ZERO,
         })
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     let mut message = 0;
@@ -250,7 +253,8 @@ fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
     let config = sim
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, mut session_id) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     for (i, code) in [4003u16, 4007, 4009].into_iter().enumerate() {
@@ -282,8 +286,12 @@ fn session_ending_close_codes_identify_a_new_session_on_the_gateway_url() {
 
 /// Identifies, pushes two events and shuts down keeping the session; returns it.
 fn exported_session(sim: &Simulator) -> Session {
-    let (thread, mut events, _) =
-        spawn_session(sim, sim.client_config(Intents::non_privileged()).build());
+    let (thread, mut events, _) = spawn_session(
+        sim,
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     push_messages_and_wait(sim, &mut events, 0, 2, "the messages");
     let session = thread
         .handle()
@@ -303,7 +311,8 @@ fn resume_with_a_seq_ahead_of_the_server_is_closed_4007_and_identifies_on_the_ga
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .session(session.clone())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let disconnected = events.wait("Disconnected", |e| matches!(e, Event::Disconnected { .. }));
     assert!(
@@ -373,8 +382,12 @@ fn dropped_after_live_messages(
     sim: &Simulator,
     live: u64,
 ) -> (ShardThread, Events, Vec<u64>, Conn) {
-    let (thread, mut events, _) =
-        spawn_session(sim, sim.client_config(Intents::non_privileged()).build());
+    let (thread, mut events, _) = spawn_session(
+        sim,
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     let live = push_messages_and_wait(sim, &mut events, 0, live, "the live messages");
     sim.fault_next(ConnectionFault::DelayHello(Duration::from_millis(700)), 1);
     assert!(sim.drop_connection());
@@ -424,7 +437,8 @@ fn a_refused_resume_url_falls_back_to_resuming_on_the_gateway_url() {
     let config = sim
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session_id) = spawn_session(&sim, config);
     let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     sim.fault_next(ConnectionFault::RefuseResume, 1);
@@ -466,7 +480,8 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .hello_timeout(Duration::from_millis(300))
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, old) = spawn_session(&sim, config);
     events.wait_dispatch("READY");
     sim.fault_next(ConnectionFault::NoHello, 3);
@@ -506,7 +521,7 @@ fn three_failed_resumes_in_a_row_identify_a_new_session() {
     assert!(lost[0].1.contains("3 resume attempts"), "{}", lost[0].1);
     // Three attempts that ended the same way (no Hello) are also reported as a loop.
     let streaks = events.count(|e| {
-        matches!(e, Event::Error { message } if message.contains("3 connection attempts in a row"))
+        matches!(e, Event::Error { kind: syncord::ErrorKind::RepeatedFailures, message } if message.contains("3 connection attempts in a row"))
     });
     assert_eq!(streaks, 1, "{:?}", events.seen());
     thread.shutdown().unwrap();

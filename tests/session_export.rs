@@ -12,8 +12,12 @@ use syncord::{Event, Intents, Session, ShardState};
 #[test]
 fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated() {
     let sim = sim();
-    let (first, mut first_events, session_id) =
-        spawn_session(&sim, sim.client_config(Intents::non_privileged()).build());
+    let (first, mut first_events, session_id) = spawn_session(
+        &sim,
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     let seqs = push_messages_and_wait(&sim, &mut first_events, 0, 3, "the messages");
     let handle = first.handle().clone();
     assert_eq!(handle.session().map(|s| s.seq), Some(seqs[2]));
@@ -47,7 +51,8 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
     let config = sim
         .client_config(Intents::non_privileged())
         .session(restored)
-        .build();
+        .build()
+        .expect("valid config");
     let (second, mut events) = spawn(config);
     let connecting = events.wait("Connecting", |e| matches!(e, Event::Connecting { .. }));
     match &connecting {
@@ -102,8 +107,12 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
 #[test]
 fn shutdown_closes_with_1000_which_ends_the_session() {
     let sim = sim();
-    let (thread, mut events, _) =
-        spawn_session(&sim, sim.client_config(Intents::non_privileged()).build());
+    let (thread, mut events, _) = spawn_session(
+        &sim,
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     events.wait_dispatch("READY");
     let snapshot = thread.handle().session().expect("a session");
     thread.shutdown().unwrap();
@@ -123,7 +132,11 @@ fn shutdown_closes_with_1000_which_ends_the_session() {
 #[test]
 fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() {
     let sim = sim();
-    let shard = syncord::Shard::with_config(sim.client_config(Intents::non_privileged()).build());
+    let shard = syncord::Shard::with_config(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     let handle = shard.handle();
     let (tx, rx) = crossbeam_channel::unbounded();
     let (session_tx, session_rx) = crossbeam_channel::bounded(1);
@@ -154,7 +167,8 @@ fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() 
     let (second, mut events) = spawn(
         sim.client_config(Intents::non_privileged())
             .session(session)
-            .build(),
+            .build()
+            .expect("valid config"),
     );
     events.wait_dispatch("RESUMED");
     second.shutdown().unwrap();
@@ -166,7 +180,10 @@ fn a_session_exported_from_inside_the_handler_resumes_after_the_current_event() 
 #[test]
 fn shutdown_resumable_is_bounded_while_the_handler_is_busy_and_its_session_is_right() {
     let sim = resilience::sim();
-    let config = sim.client_config(Intents::non_privileged()).build();
+    let config = sim
+        .client_config(Intents::non_privileged())
+        .build()
+        .expect("valid config");
     let (thread, mut events, handle, gate) = resilience::spawn_blocking_on_message_zero(config);
     events.wait_dispatch("READY");
     let seqs = resilience::push_messages(&sim, 0, 1);

@@ -20,7 +20,8 @@ fn ready_with_two_messages(
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
         .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(20))
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events, session) = spawn_session(sim, config);
     events.wait_dispatch("READY");
     push_messages_and_wait(sim, &mut events, 0, 2, "both messages");
@@ -87,7 +88,8 @@ fn identical_failures_before_ready_are_reported_once_and_retrying_goes_on() {
     let config = sim
         .client_config(Intents::non_privileged())
         .backoff(quick_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     // Five refused dials, then the sixth connects.
     events.wait_dispatch("READY");
@@ -95,7 +97,10 @@ fn identical_failures_before_ready_are_reported_once_and_retrying_goes_on() {
         .seen()
         .iter()
         .filter_map(|e| match e {
-            Event::Error { message } if message.contains("in a row") => Some(message.clone()),
+            Event::Error {
+                kind: syncord::ErrorKind::RepeatedFailures,
+                message,
+            } if message.contains("in a row") => Some(message.clone()),
             _ => None,
         })
         .collect();

@@ -143,7 +143,8 @@ fn shutdown_during_reconnect_backoff_returns_promptly() {
             base: Duration::from_secs(10),
             ..Backoff::default()
         })
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, events) = spawn_forwarding(config);
     let handle = thread.handle().clone();
     let delay = match wait_event(&events, TIMEOUT, "a scheduled reconnect", |e| {

@@ -81,7 +81,8 @@ fn shutdown_during_the_websocket_handshake() {
     });
     let config = syncord::Config::builder("token", Intents::non_privileged())
         .gateway_url(format!("ws://127.0.0.1:{port}"))
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let _stream = accepted_rx
         .recv_timeout(TIMEOUT)
@@ -104,7 +105,11 @@ fn shutdown_during_the_websocket_handshake() {
 fn shutdown_while_waiting_for_a_hello_that_never_comes_on_the_resume_url() {
     let _serial = serial();
     let sim = sim();
-    let (thread, mut events) = spawn(sim.client_config(Intents::non_privileged()).build());
+    let (thread, mut events) = spawn(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     events.wait_dispatch("READY");
     sim.fault_next(ConnectionFault::NoHello, 1);
@@ -149,7 +154,8 @@ fn shutdown_during_the_op9_wait() {
     let config = sim
         .client_config(Intents::non_privileged())
         .invalid_session_delay(Duration::from_secs(30)..=Duration::from_secs(30))
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     sim.wait_for_session(TIMEOUT).expect("a session starts");
     events.wait_dispatch("READY");
@@ -174,7 +180,11 @@ fn shutdown_during_the_op9_wait() {
 fn shutdown_inside_a_long_callback_returns_as_soon_as_the_callback_does() {
     let _serial = serial();
     let sim = sim();
-    let shard = Shard::with_config(sim.client_config(Intents::non_privileged()).build());
+    let shard = Shard::with_config(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     let handle = shard.handle();
     let (gate_tx, gate_rx) = bounded::<()>(0);
     let (tx, rx) = unbounded();

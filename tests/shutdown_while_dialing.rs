@@ -33,7 +33,8 @@ fn shutdown_interrupts_a_hanging_connect() {
     let config = Config::builder("token", Intents::GUILDS)
         .gateway_url(format!("ws://{addr}"))
         .dial_timeout(Duration::from_secs(60))
-        .build();
+        .build()
+        .expect("valid config");
     let (shard, events) = spawn_forwarding(config);
     wait_event(&events, Duration::from_secs(10), "Connecting", |e| {
         matches!(e, Event::Connecting { .. })

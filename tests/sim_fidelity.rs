@@ -35,11 +35,15 @@ fn wait_record(
 /// Runs our `Shard` against `sim` on its own thread, forwarding its events.
 fn spawn_shard(sim: &Simulator) -> (syncord::ShardThread, crossbeam_channel::Receiver<Event>) {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let thread = syncord::Shard::with_config(sim.client_config(Intents::non_privileged()).build())
-        .spawn(move |event| {
-            let _ = tx.send(event);
-        })
-        .expect("the shard thread starts");
+    let thread = syncord::Shard::with_config(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    )
+    .spawn(move |event| {
+        let _ = tx.send(event);
+    })
+    .expect("the shard thread starts");
     (thread, rx)
 }
 

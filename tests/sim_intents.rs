@@ -30,7 +30,9 @@ fn spawn(sim: &Simulator, intents: Intents) -> (ShardThread, Receiver<Dispatch>,
         }
     });
     let running = dispatcher
-        .spawn(Shard::with_config(sim.client_config(intents).build()))
+        .spawn(Shard::with_config(
+            sim.client_config(intents).build().expect("valid config"),
+        ))
         .unwrap();
     dispatcher.wait_ready(TIMEOUT).expect("a live session");
     assert!(sim.wait_for_session(TIMEOUT).is_some());

@@ -25,7 +25,8 @@ fn identifies_without_a_queue_are_violations_answered_with_op_9() {
                 .gateway_url(sim.gateway_url())
                 .shard(id, 4)
                 .invalid_session_delay(Duration::from_millis(300)..=Duration::from_millis(900))
-                .build();
+                .build()
+                .expect("valid config");
             let invalid_tx = invalid_tx.clone();
             Shard::with_config(config)
                 .spawn(move |event| {
@@ -74,7 +75,8 @@ fn session_starts_count_down_and_none_left_closes_with_4004() {
         .client_config(Intents::GUILDS)
         .gateway_url(sim.gateway_url())
         .invalid_session_delay(Duration::from_millis(10)..=Duration::from_millis(20))
-        .build();
+        .build()
+        .expect("valid config");
     let (ready_tx, ready) = crossbeam_channel::unbounded();
     let thread = Shard::with_config(config)
         .spawn(move |event| {
@@ -109,7 +111,8 @@ fn a_shard_over_the_guild_limit_is_closed_with_4011() {
     let config = sim
         .client_config(Intents::GUILDS)
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     let result = Shard::with_config(config).spawn(|_| {}).unwrap().join();
     assert!(matches!(result, Err(Error::ShardingRequired)), "{result:?}");
 }

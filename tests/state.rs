@@ -26,7 +26,8 @@ fn the_state_is_never_active_while_reconnecting() {
             max: Duration::from_millis(100),
             reset_after: Duration::ZERO,
         })
-        .build();
+        .build()
+        .expect("valid config");
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     assert_eq!(handle.state(), ShardState::Idle);
@@ -139,7 +140,8 @@ fn the_state_is_active_when_the_ready_event_is_delivered() {
     let config = sim
         .client_config(Intents::non_privileged())
         .while_disconnected(syncord::WhileDisconnected::FailFast)
-        .build();
+        .build()
+        .expect("valid config");
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (tx, rx) = unbounded();
@@ -172,7 +174,7 @@ fn the_state_is_active_when_the_ready_event_is_delivered() {
 #[test]
 fn the_state_is_not_active_once_the_connection_has_ended() {
     let sim = sim();
-    let config = quick_op9_config(&sim).build();
+    let config = quick_op9_config(&sim).build().expect("valid config");
     let shard = Shard::with_config(config);
     let handle = shard.handle();
     let (tx, rx) = unbounded();

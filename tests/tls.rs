@@ -22,7 +22,11 @@ fn a_trusted_certificate_carries_discovery_identify_and_resume_over_tls() {
     assert!(sim.api_base().starts_with("https://localhost:"));
     assert!(sim.certificate_pem().unwrap().contains("BEGIN CERTIFICATE"));
     // client_config trusts the simulator's certificate through tls_connector().
-    let (shard, events) = spawn_forwarding(sim.client_config(Intents::non_privileged()).build());
+    let (shard, events) = spawn_forwarding(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.push("MESSAGE_CREATE", r#"{"content":"over tls"}"#);
     next(
@@ -48,7 +52,8 @@ fn an_untrusted_certificate_is_refused() {
     let sim = Simulator::start(SimConfig::default().tls(true)).unwrap();
     let config = Config::builder(sim.token(), Intents::non_privileged())
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     let (shard, events) = spawn_forwarding(config);
     let reason = match next(&events, "Disconnected", |e| {
         matches!(e, Event::Disconnected { .. })
@@ -68,11 +73,18 @@ fn an_untrusted_certificate_is_refused() {
 /// and closes it resumably: the client reports an error whose message contains `reason`
 /// and resumes without that URL. Returns the shard, still running, and its events.
 fn resume_url_refused(sim: &Simulator, reason: &str) -> (ShardThread, Receiver<Event>) {
-    let (shard, events) = spawn_forwarding(sim.client_config(Intents::non_privileged()).build());
+    let (shard, events) = spawn_forwarding(
+        sim.client_config(Intents::non_privileged())
+            .build()
+            .expect("valid config"),
+    );
     next(&events, "Ready", |e| matches!(e, Event::Ready(_)));
     sim.close(4000);
     let message = match next(&events, "Error", |e| matches!(e, Event::Error { .. })) {
-        Event::Error { message } => message,
+        Event::Error { kind, message } => {
+            assert_eq!(kind, syncord::ErrorKind::RefusedResumeUrl, "{message}");
+            message
+        }
         _ => unreachable!(),
     };
     assert!(message.contains(reason), "{message}");

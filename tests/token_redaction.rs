@@ -116,7 +116,10 @@ fn scenario() -> Captured {
             .heartbeat_interval(Duration::from_millis(100)),
     )
     .unwrap();
-    let config = sim.client_config(Intents::GUILDS).build();
+    let config = sim
+        .client_config(Intents::GUILDS)
+        .build()
+        .expect("valid config");
     texts.push(format!("{config:?}"));
     texts.push(format!("{:?}", sim.client_config(Intents::GUILDS)));
     let (thread, events) = spawn_forwarding(config);
@@ -143,14 +146,16 @@ fn scenario() -> Captured {
     // 2. A wrong token straight to the gateway: close 4004, a fatal error.
     let wrong = Config::builder(WRONG, Intents::GUILDS)
         .gateway_url(sim.gateway_url())
-        .build();
+        .build()
+        .expect("valid config");
     texts.push(format!("{wrong:?}"));
     run_refused(wrong, &mut texts);
 
     // 3. A wrong token through discovery: HTTP 401, a fatal error.
     let wrong = Config::builder(WRONG, Intents::GUILDS)
         .api_base(sim.api_base())
-        .build();
+        .build()
+        .expect("valid config");
     run_refused(wrong, &mut texts);
 
     // 4. Discovery over HTTPS answered 429, then 200: two requests carrying the token
@@ -162,7 +167,12 @@ fn scenario() -> Captured {
             .gateway_bot_rate_limited(1),
     )
     .unwrap();
-    let (thread, events) = spawn_forwarding(limited.client_config(Intents::GUILDS).build());
+    let (thread, events) = spawn_forwarding(
+        limited
+            .client_config(Intents::GUILDS)
+            .build()
+            .expect("valid config"),
+    );
     until(&events, &mut texts, |e| matches!(e, Event::Ready(_)));
     thread.shutdown().expect("run returns Ok");
     texts.extend(events.try_iter().map(|e| format!("{e:?}")));

@@ -729,9 +729,9 @@ fn write_stream(stream: &Prebuilt, raw: &mut TcpStream, pace: Pace) {
 /// How the floor reads each payload's top level.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parse {
-    /// `syncord::protocol::Envelope::parse`: serde_json, `d` validated as JSON.
+    /// `syncord::fuzzing::readers::Envelope::parse`: serde_json, `d` validated as JSON.
     Serde,
-    /// `syncord::protocol::skim` (falling back to `Envelope::parse`): what the reader does.
+    /// `syncord::fuzzing::readers::skim` (falling back to `Envelope::parse`): what the reader does.
     Skim,
 }
 
@@ -749,15 +749,14 @@ pub fn floor(stream: &Prebuilt, parse: Parse) -> (Duration, u64) {
         let json = inflate.message(stream.payload(i));
         let text = std::str::from_utf8(json).expect("UTF-8");
         let skimmed = match parse {
-            Parse::Skim => {
-                syncord::protocol::skim(text).map(|top| (top.s, top.t.map_or(0, str::len), top.d))
-            }
+            Parse::Skim => syncord::fuzzing::readers::skim(text)
+                .map(|top| (top.s, top.t.map_or(0, str::len), top.d)),
             Parse::Serde => None,
         };
         let (s, t, d) = match skimmed {
             Some(parts) => parts,
             None => {
-                let envelope = syncord::protocol::Envelope::parse(text).expect("envelope");
+                let envelope = syncord::fuzzing::readers::Envelope::parse(text).expect("envelope");
                 (
                     envelope.s,
                     envelope.t.as_deref().map_or(0, str::len),

@@ -1,14 +1,11 @@
 //! The in-process identify queue: the default for a [`Cluster`](super::Cluster).
 
 use super::queue::{Budget, IdentifyQueue, Reporter, StartBudget, StopSignal};
+use super::window::Window;
 use crate::{Event, SessionStartLimit};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
-
-/// Discord's identify window: one Identify per bucket per 5 s (Gateway → Rate Limiting and
-/// Sharding → Max Concurrency).
-pub const IDENTIFY_WINDOW: Duration = Duration::from_secs(5);
 
 /// How often a waiter behind a lower shard id of its bucket looks again.
 const YIELD: Duration = Duration::from_millis(2);
@@ -32,8 +29,9 @@ const GRANTS_KEPT: usize = 4096;
 /// let config = Config::builder("token", Intents::GUILDS)
 ///     .shard(3, 32)
 ///     .identify_queue(queue)
-///     .build();
+///     .build()?;
 /// # let _ = config;
+/// # Ok::<(), syncord::Error>(())
 /// ```
 ///
 /// For shards spread over several processes, use one queue they share instead (the
@@ -41,8 +39,7 @@ const GRANTS_KEPT: usize = 4096;
 #[derive(Debug)]
 pub struct LocalQueue {
     max_concurrency: u64,
-    hold: Duration,
-    window: Duration,
+    window: Window,
     state: Mutex<State>,
     reporter: Mutex<Option<Reporter>>,
 }
@@ -64,8 +61,7 @@ impl LocalQueue {
     pub fn new(max_concurrency: u64) -> LocalQueue {
         LocalQueue {
             max_concurrency: max_concurrency.max(1),
-            window: IDENTIFY_WINDOW,
-            hold: IDENTIFY_WINDOW + default_slack(IDENTIFY_WINDOW),
+            window: Window::default(),
             state: Mutex::default(),
             reporter: Mutex::new(None),
         }
@@ -82,15 +78,21 @@ impl LocalQueue {
     /// spent dialing, varies from one shard to the next). Only change it against a test
     /// server. Defaults to 5 s (plus 1 s slack).
     #[must_use]
-    pub fn window(self, window: Duration) -> LocalQueue {
-        self.window_and_slack(window, default_slack(window))
+    pub fn window(mut self, window: Duration) -> LocalQueue {
+        self.window = Window::new(window);
+        self
     }
 
     /// The window and the slack added to it, explicitly.
     #[must_use]
     pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> LocalQueue {
+        self.window = Window::with_slack(window, slack);
+        self
+    }
+
+    /// The window a cluster's builder chose.
+    pub(crate) fn with_window(mut self, window: Window) -> LocalQueue {
         self.window = window;
-        self.hold = window.saturating_add(slack);
         self
     }
 
@@ -109,7 +111,7 @@ impl LocalQueue {
 
     /// The identify window (without its slack).
     pub fn identify_window(&self) -> Duration {
-        self.window
+        self.window.window()
     }
 
     /// The turns given so far (the latest 4,096): `(shard id, when)`, in order.
@@ -132,11 +134,6 @@ impl LocalQueue {
             reporter.report(shard_id, event);
         }
     }
-}
-
-/// A fifth of the window.
-pub(crate) fn default_slack(window: Duration) -> Duration {
-    window / 5
 }
 
 impl IdentifyQueue for LocalQueue {
@@ -195,7 +192,7 @@ impl IdentifyQueue for LocalQueue {
                         continue;
                     }
                     Some(Budget::Go) | None => {
-                        state.free_at.insert(bucket, now + self.hold);
+                        state.free_at.insert(bucket, now + self.window.hold());
                         if state.granted.len() == GRANTS_KEPT {
                             state.granted.pop_front();
                         }

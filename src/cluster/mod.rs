@@ -20,8 +20,9 @@ mod queue;
 #[cfg(feature = "redis")]
 mod redis;
 mod shards;
+mod window;
 
-pub use local::{LocalQueue, IDENTIFY_WINDOW};
+pub use local::LocalQueue;
 pub(crate) use queue::{EventFilter, QueueSlot};
 pub use queue::{IdentifyQueue, Reporter, StopSignal};
 #[cfg(feature = "redis")]
@@ -30,3 +31,4 @@ pub use shards::{
     shard_for_guild, Cluster, ClusterBuilder, ClusterEvent, ClusterHandle, ClusterMetrics,
     ClusterThread, ShardCount,
 };
+pub use window::IDENTIFY_WINDOW;

@@ -1,8 +1,8 @@
 //! The identify queue of shards spread over several processes and machines: one Redis key
 //! per bucket, taken with `SET NX PX` (cargo feature `redis`).
 
-use super::local::{default_slack, IDENTIFY_WINDOW};
 use super::queue::{IdentifyQueue, Reporter, StopSignal, LOW_SHARE};
+use super::window::Window;
 use crate::{Error, Event, Result, SessionStartLimit};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
@@ -39,7 +39,7 @@ const YIELD: Duration = Duration::from_millis(2);
 /// use syncord::{Config, Intents};
 ///
 /// let queue = RedisQueue::new("redis://127.0.0.1:6379/", 16)?.prefix("mybot");
-/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS);
+/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS)?;
 /// let cluster = Cluster::builder(config)
 ///     .shard_count(ShardCount::Fixed(64))
 ///     .shards(0..16) // this process; others run 16..32, 32..48, 48..64
@@ -53,8 +53,7 @@ pub struct RedisQueue {
     shown_url: String,
     prefix: String,
     max_concurrency: u64,
-    window: Duration,
-    hold: Duration,
+    window: Window,
     limit: Option<SessionStartLimit>,
     link: Mutex<Link>,
     waiting: Mutex<HashMap<u64, BTreeSet<u64>>>,
@@ -79,7 +78,7 @@ impl std::fmt::Debug for RedisQueue {
             .field("url", &self.shown_url)
             .field("prefix", &self.prefix)
             .field("max_concurrency", &self.max_concurrency)
-            .field("window", &self.window)
+            .field("window", &self.window.window())
             .finish()
     }
 }
@@ -131,8 +130,7 @@ impl RedisQueue {
             shown_url,
             prefix: "syncord".into(),
             max_concurrency: max_concurrency.max(1),
-            window: IDENTIFY_WINDOW,
-            hold: IDENTIFY_WINDOW + default_slack(IDENTIFY_WINDOW),
+            window: Window::default(),
             limit: None,
             link: Mutex::default(),
             waiting: Mutex::default(),
@@ -153,15 +151,15 @@ impl RedisQueue {
     /// [`LocalQueue::window`](super::LocalQueue::window)). Only change it against a test
     /// server. Defaults to 5 s.
     #[must_use]
-    pub fn window(self, window: Duration) -> RedisQueue {
-        self.window_and_slack(window, default_slack(window))
+    pub fn window(mut self, window: Duration) -> RedisQueue {
+        self.window = Window::new(window);
+        self
     }
 
     /// The window and the slack added to it, explicitly.
     #[must_use]
     pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> RedisQueue {
-        self.window = window;
-        self.hold = window.saturating_add(slack);
+        self.window = Window::with_slack(window, slack);
         self
     }
 
@@ -211,9 +209,9 @@ impl RedisQueue {
                 log::warn!(
                     "identify queue: the Redis server at {} restarted; no Identify for one window ({:?}) in case it lost a bucket's key",
                     self.shown_url,
-                    self.hold
+                    self.window.hold()
                 );
-                link.fenced_until = Some(Instant::now() + self.hold);
+                link.fenced_until = Some(Instant::now() + self.window.hold());
             }
             link.run_id = run_id;
             link.conn = Some(conn);
@@ -232,7 +230,7 @@ impl RedisQueue {
             return Ok(Try::Exhausted(wait));
         }
         let key = self.bucket_key(bucket);
-        let hold_ms = u64::try_from(self.hold.as_millis())
+        let hold_ms = u64::try_from(self.window.hold().as_millis())
             .unwrap_or(u64::MAX)
             .max(1);
         let set: Option<String> = redis::cmd("SET")
@@ -245,7 +243,7 @@ impl RedisQueue {
         if set.is_none() {
             let ttl: i64 = redis::cmd("PTTL").arg(&key).query(conn)?;
             let wait = Duration::from_millis(u64::try_from(ttl).unwrap_or(1).max(1));
-            return Ok(Try::Busy(wait.min(self.hold)));
+            return Ok(Try::Busy(wait.min(self.window.hold())));
         }
         let Some(limit) = &self.limit else {
             return Ok(Try::Granted(None));
@@ -418,6 +416,7 @@ impl IdentifyQueue for RedisQueue {
                             self.report(
                                 shard_id,
                                 Event::Error {
+                                    kind: crate::ErrorKind::IdentifyQueue,
                                     message: format!(
                                         "identify queue: Redis at {} is unreachable ({why}); waiting for it before identifying",
                                         self.shown_url

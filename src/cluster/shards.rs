@@ -3,6 +3,7 @@
 
 use super::local::LocalQueue;
 use super::queue::{IdentifyQueue, Reporter};
+use super::window::Window;
 use crate::protocol::Command as CommandPayload;
 use crate::{Config, Error, Event, Latency, Result, Shard, ShardHandle, ShardMetrics, ShardState};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
@@ -91,7 +92,7 @@ pub struct ClusterBuilder {
     count: ShardCount,
     ids: Option<Range<u64>>,
     queue: Option<Arc<dyn IdentifyQueue>>,
-    window: Option<(Duration, Option<Duration>)>,
+    window: Option<Window>,
     event_queue: usize,
 }
 
@@ -132,7 +133,10 @@ impl ClusterBuilder {
     /// with a shorter one; `slack` is added to it (`None`: a fifth of the window, see
     /// [`LocalQueue::window`]). Defaults to Discord's 5 s.
     pub fn identify_window(mut self, window: Duration, slack: Option<Duration>) -> Self {
-        self.window = Some((window, slack));
+        self.window = Some(match slack {
+            Some(slack) => Window::with_slack(window, slack),
+            None => Window::new(window),
+        });
         self
     }
 
@@ -187,11 +191,8 @@ impl ClusterBuilder {
                     Some(limit) => LocalQueue::from_limit(limit),
                     None => LocalQueue::new(1),
                 };
-                if let Some((window, slack)) = self.window {
-                    queue = queue.window_and_slack(
-                        window,
-                        slack.unwrap_or_else(|| super::local::default_slack(window)),
-                    );
+                if let Some(window) = self.window {
+                    queue = queue.with_window(window);
                 }
                 Arc::new(queue)
             }
@@ -248,7 +249,12 @@ fn discover(config: &Config, sleep: &dyn Fn(Duration) -> bool) -> Result<crate::
         .starts_with("https://")
         .then(|| config.tls_connector())
     {
-        Some(Err(e)) => return Err(Error::Discovery(e)),
+        Some(Err(e)) => {
+            return Err(Error::Discovery {
+                message: format!("TLS setup failed: {e}"),
+                source: Some(Box::new(e)),
+            })
+        }
         Some(Ok(tls)) => Some(tls),
         None => None,
     };
@@ -267,7 +273,7 @@ fn discover(config: &Config, sleep: &dyn Fn(Duration) -> bool) -> Result<crate::
 /// use syncord::cluster::{Cluster, ShardCount};
 /// use syncord::{Config, Event, Intents};
 ///
-/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS);
+/// let config = Config::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::GUILDS)?;
 /// let cluster = Cluster::builder(config).shard_count(ShardCount::Auto).build()?;
 /// let handle = cluster.handle(); // Clone + Send + Sync: send commands, read states, stop
 /// cluster.run(|shard, event| {
@@ -401,6 +407,7 @@ impl Cluster {
                 handler,
                 lowest,
                 Event::Error {
+                    kind: crate::ErrorKind::Resharded,
                     message: format!(
                         "re-sharding: the gateway closed with 4011 (sharding required) at {old} shards; restarted with {new} (GET /gateway/bot)"
                     ),
@@ -452,7 +459,10 @@ impl Cluster {
                     for thread in threads {
                         let _ = thread.join();
                     }
-                    return Err(Error::Thread(format!("could not start shard {id}: {e}")));
+                    return Err(Error::Spawn {
+                        thread: format!("syncord-sh-{id}"),
+                        source: e,
+                    });
                 }
             }
         }
@@ -523,7 +533,10 @@ impl Cluster {
         let thread = std::thread::Builder::new()
             .name("syncord-cluster".into())
             .spawn(move || self.run(handler))
-            .map_err(|e| Error::Thread(e.to_string()))?;
+            .map_err(|source| Error::Spawn {
+                thread: "syncord-cluster".into(),
+                source,
+            })?;
         Ok(ClusterThread { handle, thread })
     }
 

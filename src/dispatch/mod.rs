@@ -13,7 +13,7 @@
 //! });
 //! // GUILD_MESSAGES | DIRECT_MESSAGES, derived from the handlers; message text is privileged.
 //! dispatcher.add_intents(Intents::MESSAGE_CONTENT);
-//! let shard = dispatcher.shard(std::env::var("DISCORD_TOKEN").unwrap_or_default());
+//! let shard = dispatcher.shard(std::env::var("DISCORD_TOKEN").unwrap_or_default())?;
 //! dispatcher.run(shard)?;
 //! # Ok::<(), syncord::Error>(())
 //! ```
@@ -528,16 +528,26 @@ impl Dispatcher {
 
     /// Registers a handler for [`Event::Error`]: what the shard handled and carried on
     /// from (a malformed payload…), and the dispatcher's own reports (a handler that
-    /// panicked, a dispatch that did not parse as its typed handlers' model).
+    /// panicked, a dispatch that did not parse as its typed handlers' model). The handler
+    /// gets the [`ErrorKind`](crate::ErrorKind) to match on and the message to show.
+    ///
+    /// ```
+    /// use syncord::{dispatch::Dispatcher, ErrorKind};
+    /// let dispatcher = Dispatcher::new();
+    /// dispatcher.on_error(|ctx, kind, message| match kind {
+    ///     ErrorKind::HandlerPanicked => eprintln!("shard {}: a bug: {message}", ctx.shard_id()),
+    ///     _ => eprintln!("shard {}: {kind}: {message}", ctx.shard_id()),
+    /// });
+    /// ```
     pub fn on_error<F>(&self, mut f: F) -> Registration
     where
-        F: FnMut(&Context, &str) + Send + 'static,
+        F: FnMut(&Context, crate::ErrorKind, &str) + Send + 'static,
     {
         self.lifecycle(
             "error",
             Box::new(move |ctx, event| {
-                if let Event::Error { message } = event {
-                    f(ctx, message)
+                if let Event::Error { kind, message } = event {
+                    f(ctx, *kind, message)
                 }
             }),
         )
@@ -644,7 +654,9 @@ impl Dispatcher {
 
     /// A shard with the default config that identifies with the dispatcher's
     /// [`intents`](Dispatcher::intents).
-    pub fn shard(&self, token: impl Into<Token>) -> Shard {
+    ///
+    /// Errors: [`Error::InvalidSetting`](crate::Error::InvalidSetting) for an empty token.
+    pub fn shard(&self, token: impl Into<Token>) -> Result<Shard> {
         Shard::new(token, self.intents())
     }
 }
@@ -677,10 +689,9 @@ impl Dispatcher {
         config.slow_handler_warning = Duration::MAX;
         let shard_id = config.shard_id();
         let who: Arc<str> = format!("shard {shard_id}").into();
-        let watchdog = Watchdog::start(format!("syncord-wd-{shard_id}"), who.clone(), threshold)
-            .map_err(|e| {
-                crate::Error::Thread(format!("could not start the slow-handler watchdog: {e}"))
-            })?;
+        let thread = format!("syncord-wd-{shard_id}");
+        let watchdog = Watchdog::start(thread.clone(), who.clone(), threshold)
+            .map_err(|source| crate::Error::Spawn { thread, source })?;
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         self.inner.runners.lock().push(RunnerEntry {
             id,
@@ -752,7 +763,7 @@ impl Dispatcher {
     /// # use syncord::dispatch::Dispatcher;
     /// # use std::time::Duration;
     /// let dispatcher = Dispatcher::new();
-    /// let running = dispatcher.spawn(dispatcher.shard("token"))?;
+    /// let running = dispatcher.spawn(dispatcher.shard("token")?)?;
     /// dispatcher.wait_ready(Duration::from_secs(30))?;
     /// let idle = syncord::protocol::UpdatePresence::new(syncord::protocol::Status::Idle);
     /// running.handle().send(&idle)?;

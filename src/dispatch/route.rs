@@ -6,7 +6,7 @@ pub(crate) use super::guard::Guard;
 use super::table::{EntryState, EventRoutes, Lifecycle, Parsed, Route, Snapshot};
 use super::watchdog::Label;
 use super::{Context, Inner};
-use crate::{Dispatch, Event};
+use crate::{Dispatch, ErrorKind, Event};
 use std::cell::{Cell, RefCell};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ struct Pass<'r> {
     ctx: &'r Context,
     guard: &'r Guard,
     label: &'r Label,
-    reports: RefCell<Vec<String>>,
+    reports: RefCell<Vec<(ErrorKind, String)>>,
     once_fired: Cell<bool>,
 }
 
@@ -27,9 +27,10 @@ impl Pass<'_> {
             self.once_fired.set(true);
         }
         if let Called::Panicked(message) = called {
-            self.reports
-                .borrow_mut()
-                .push(format!("a handler for {} panicked: {message}", self.label));
+            self.reports.borrow_mut().push((
+                ErrorKind::HandlerPanicked,
+                format!("a handler for {} panicked: {message}", self.label),
+            ));
         }
     }
 
@@ -38,9 +39,10 @@ impl Pass<'_> {
             "{}: {text}; its typed handlers were skipped",
             self.guard.who
         );
-        self.reports
-            .borrow_mut()
-            .push(format!("{text}; its typed handlers were skipped"));
+        self.reports.borrow_mut().push((
+            ErrorKind::UnparsedDispatch,
+            format!("{text}; its typed handlers were skipped"),
+        ));
     }
 
     /// Runs `routes[from..]` for `dispatch`; `env` holds the models parsed so far.
@@ -182,8 +184,8 @@ impl Router {
                 label: &Label::lifecycle("error"),
                 ..pass
             };
-            for message in reports {
-                report_pass.run_lifecycle(&snapshot, &Event::Error { message });
+            for (kind, message) in reports {
+                report_pass.run_lifecycle(&snapshot, &Event::Error { kind, message });
             }
             if report_pass.once_fired.get() {
                 self.inner.rebuild();

@@ -9,7 +9,7 @@
 //! use syncord::{Event, Intents, Shard};
 //!
 //! let shard = Shard::new(std::env::var("DISCORD_TOKEN").unwrap_or_default(),
-//!                        Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT);
+//!                        Intents::GUILD_MESSAGES | Intents::MESSAGE_CONTENT)?;
 //! shard.run(|event| {
 //!     let Event::Dispatch(dispatch) = event else { return };
 //!     match MessageCreate::parse(&dispatch) {

@@ -5,7 +5,7 @@
 
 use super::{decide, Action, Backoff, Ended, Facts, Wait};
 use crate::protocol::Intents;
-use crate::Error;
+use crate::{Error, ErrorKind};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -46,7 +46,7 @@ pub(crate) struct Settings {
 /// then stop or reconnect.
 #[derive(Debug)]
 pub(crate) struct Plan {
-    pub warnings: Vec<String>,
+    pub warnings: Vec<(ErrorKind, String)>,
     /// op 9 arrived: `Event::InvalidSession { resumable }`.
     pub invalid_session: Option<bool>,
     /// Move the session past this sequence number without delivering it.
@@ -129,7 +129,7 @@ impl ReconnectPolicy {
             next: Next::Exit,
         };
         if let Some(warning) = self.streak.record(ended, attempt.active_for.is_some()) {
-            plan.warnings.push(warning);
+            plan.warnings.push((ErrorKind::RepeatedFailures, warning));
         }
         if attempt.resumed && attempt.active_for.is_none() {
             self.failed_resumes += 1;
@@ -173,9 +173,12 @@ impl ReconnectPolicy {
                 let skipped = attempt.last_seq + 1;
                 self.too_large_after = None;
                 plan.skip_to = Some(skipped);
-                plan.warnings.push(format!(
-                    "skipped dispatch s={skipped}: it exceeds max_message_size ({} bytes) and could never be received",
-                    settings.max_message_size
+                plan.warnings.push((
+                    ErrorKind::OversizedMessage,
+                    format!(
+                        "skipped dispatch s={skipped}: it exceeds max_message_size ({} bytes) and could never be received",
+                        settings.max_message_size
+                    ),
                 ));
             } else {
                 self.too_large_after = Some(attempt.last_seq);
@@ -473,7 +476,9 @@ mod tests {
         assert_eq!(policy.after(&too_large(7), &s, 0.0).skip_to, None);
         let plan = policy.after(&too_large(7), &s, 0.0);
         assert_eq!(plan.skip_to, Some(8));
-        assert!(plan.warnings[0].contains("s=8"), "{:?}", plan.warnings);
+        let (kind, warning) = &plan.warnings[0];
+        assert_eq!(*kind, ErrorKind::OversizedMessage);
+        assert!(warning.contains("s=8"), "{:?}", plan.warnings);
         // Met at another place: a fresh first time.
         assert_eq!(policy.after(&too_large(9), &s, 0.0).skip_to, None);
         assert_eq!(policy.after(&too_large(10), &s, 0.0).skip_to, None);

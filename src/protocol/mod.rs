@@ -6,8 +6,10 @@ mod commands;
 mod extent;
 mod intents;
 mod opcode;
-mod payload;
-mod skim;
+// `pub(crate)` so that the hidden `fuzzing` module can re-export the readers for the
+// benches; the rest of the crate uses the re-exports below.
+pub(crate) mod payload;
+pub(crate) mod skim;
 
 pub use close_code::{CloseAction, CloseCode};
 pub use commands::{
@@ -16,11 +18,11 @@ pub use commands::{
 };
 pub use intents::Intents;
 pub use opcode::OpCode;
-pub use payload::{
-    heartbeat_json, CurrentUser, Envelope, Hello, Identify, IdentifyProperties, Outgoing, Ready,
-    Resume,
-};
-pub use skim::{skim, skim_data, skim_head, DispatchHead, Head, Skim};
+pub use payload::{CurrentUser, Hello, Identify, IdentifyProperties, Ready, Resume};
+// The readers and writers of the wire format: the shard's own business, not a user's (the
+// benches reach them through `fuzzing`).
+pub(crate) use payload::{heartbeat_json, Envelope, Outgoing};
+pub(crate) use skim::{skim, skim_data, skim_head, DispatchHead, Head, Skim};
 
 /// The largest payload a client may send, in bytes (Discord: Gateway → Rate Limiting).
 pub const MAX_SEND_SIZE: usize = 4096;

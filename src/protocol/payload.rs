@@ -39,11 +39,6 @@ impl<'a> Envelope<'a> {
         serde_json::from_str(json)
     }
 
-    /// The opcode as a type.
-    pub fn opcode(&self) -> OpCode {
-        OpCode(self.op)
-    }
-
     /// The raw `d` text, `null` when absent.
     pub fn data_json(&self) -> &'a str {
         self.d.map_or("null", RawValue::get)
@@ -212,7 +207,7 @@ mod tests {
     fn hello_parses_from_the_protocol_example() {
         let json = r#"{"op":10,"d":{"heartbeat_interval":41250},"s":null,"t":null}"#;
         let env = Envelope::parse(json).unwrap();
-        assert_eq!(env.opcode(), OpCode::HELLO);
+        assert_eq!(OpCode(env.op), OpCode::HELLO);
         assert_eq!(env.s, None);
         let hello: Hello = serde_json::from_str(env.data_json()).unwrap();
         assert_eq!(hello.heartbeat_interval, 41250);
@@ -230,7 +225,7 @@ mod tests {
     #[test]
     fn ack_without_d_s_t_parses() {
         let env = Envelope::parse(r#"{"op":11}"#).unwrap();
-        assert_eq!(env.opcode(), OpCode::HEARTBEAT_ACK);
+        assert_eq!(OpCode(env.op), OpCode::HEARTBEAT_ACK);
         assert_eq!(env.data_json(), "null");
     }
 

@@ -12,7 +12,7 @@ use crate::policy::{close_frame, reaction, BadInput, Ended, Reaction};
 use crate::protocol::{Identify, OpCode, Outgoing, Ready, Resume};
 use crate::session::Delivery;
 use crate::transport::{DialRequest, WsUrl};
-use crate::Compression;
+use crate::{Compression, ErrorKind};
 use crossbeam_channel::{at, never, select};
 use std::time::{Duration, Instant};
 
@@ -36,7 +36,7 @@ impl<H: FnMut(Event)> Runner<H> {
         });
         let user_agent = crate::rest::user_agent();
         let tls = match url.secure.then(|| self.config.tls_connector()) {
-            Some(Err(e)) => return (Ended::Dial(e), None),
+            Some(Err(e)) => return (Ended::Dial(format!("TLS setup failed: {e}")), None),
             Some(Ok(tls)) => Some(tls),
             None => None,
         };
@@ -219,7 +219,10 @@ impl<H: FnMut(Event)> Runner<H> {
         if let Err(message) = if wanted { dispatch.finish() } else { Ok(()) } {
             // Only this payload is lost: the reader already acted on its `op`, `s` and `t`.
             if reaction(BadInput::MalformedAfterData) == Reaction::Skip {
-                self.handler.emit(Event::Error { message });
+                self.handler.emit(Event::Error {
+                    kind: ErrorKind::SkippedPayload,
+                    message,
+                });
             }
             return false;
         }
@@ -242,6 +245,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     session.on_ready(None, None, None);
                     if reaction(BadInput::ReadyWithoutSession) == Reaction::DeliverWithError {
                         notice = Some(Event::Error {
+                            kind: ErrorKind::ReadyWithoutSession,
                             message: format!(
                                 "READY without a usable session_id ({e}); this session cannot be resumed"
                             ),

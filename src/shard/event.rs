@@ -259,7 +259,9 @@ pub enum Event {
     /// Something went wrong that syncord handled (a handler panic, a malformed payload…).
     /// The shard carries on.
     Error {
-        /// What happened.
+        /// What kind of thing happened, to match on.
+        kind: crate::ErrorKind,
+        /// What happened, for people (logs, a console).
         message: String,
     },
 }

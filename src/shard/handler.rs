@@ -68,6 +68,7 @@ impl<H: FnMut(Event)> Handler<H> {
                 self.failure = Some(Error::HandlerPanicked { event, message });
             } else {
                 let report = Event::Error {
+                    kind: crate::ErrorKind::HandlerPanicked,
                     message: format!("the handler panicked on {event}: {message}"),
                 };
                 let _ = catch_unwind(AssertUnwindSafe(|| (self.handler)(report)));

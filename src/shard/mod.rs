@@ -104,7 +104,7 @@ impl Shared {
 ///
 /// ```no_run
 /// use syncord::{Event, Intents, Shard};
-/// let shard = Shard::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::non_privileged());
+/// let shard = Shard::new(std::env::var("DISCORD_TOKEN").unwrap(), Intents::non_privileged())?;
 /// shard.run(|event| {
 ///     if let Event::Dispatch(dispatch) = event {
 ///         println!("{} #{}", dispatch.event_type(), dispatch.seq());
@@ -121,8 +121,10 @@ pub struct Shard {
 
 impl Shard {
     /// A shard with the default config: the easy path.
-    pub fn new(token: impl Into<Token>, intents: Intents) -> Shard {
-        Shard::with_config(Config::new(token, intents))
+    ///
+    /// Errors: [`Error::InvalidSetting`] for an empty token (see [`Config::new`]).
+    pub fn new(token: impl Into<Token>, intents: Intents) -> Result<Shard> {
+        Ok(Shard::with_config(Config::new(token, intents)?))
     }
 
     /// A shard with a full config.
@@ -184,9 +186,12 @@ impl Shard {
         let handle = self.handle();
         let name = format!("syncord-sh-{}", self.config.shard_id());
         let thread = std::thread::Builder::new()
-            .name(name)
+            .name(name.clone())
             .spawn(move || self.run(handler))
-            .map_err(|e| Error::Thread(e.to_string()))?;
+            .map_err(|source| Error::Spawn {
+                thread: name,
+                source,
+            })?;
         Ok(ShardThread { handle, thread })
     }
 }
@@ -204,7 +209,7 @@ impl Shard {
     /// ```no_run
     /// use std::time::Duration;
     /// use syncord::{Event, Intents, Shard};
-    /// let (shard, events) = Shard::new("token", Intents::GUILDS).spawn_receiver()?;
+    /// let (shard, events) = Shard::new("token", Intents::GUILDS)?.spawn_receiver()?;
     /// let ticks = crossbeam_channel::tick(Duration::from_secs(60));
     /// loop {
     ///     crossbeam_channel::select! {
@@ -350,7 +355,7 @@ impl ShardHandle {
             return Err(Error::NotSendable(op.0));
         }
         serde_json::from_str::<&serde_json::value::RawValue>(data_json)
-            .map_err(|e| Error::InvalidJson(e.to_string()))?;
+            .map_err(Error::InvalidJson)?;
         self.enqueue(format!(r#"{{"op":{},"d":{}}}"#, op.0, data_json.trim()))
     }
 
@@ -432,10 +437,11 @@ impl ShardHandle {
     /// connection starts.
     ///
     /// ```no_run
-    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS).handle();
+    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS)?.handle();
     /// if let Some(rtt) = handle.latency().recent() {
     ///     println!("gateway latency {rtt:?}");
     /// }
+    /// # Ok::<(), syncord::Error>(())
     /// ```
     pub fn latency(&self) -> Latency {
         self.shared.latency.lock().clone()
@@ -470,11 +476,12 @@ impl ShardHandle {
     /// nothing. `None` when there is no session to resume (never identified, or it was lost).
     ///
     /// ```no_run
-    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS).handle();
+    /// # let handle = syncord::Shard::new("token", syncord::Intents::GUILDS)?.handle();
     /// // Returns within 5 s whatever the shard is doing.
     /// if let Some(session) = handle.shutdown_resumable() {
     ///     std::fs::write("session.json", serde_json::to_string(&session).unwrap()).unwrap();
     /// }
+    /// # Ok::<(), syncord::Error>(())
     /// ```
     pub fn shutdown_resumable(&self) -> Option<Session> {
         self.shared.stop.request(true);
@@ -492,7 +499,7 @@ mod tests {
 
     #[test]
     fn debug_output_of_the_public_types_hides_the_token() {
-        let shard = Shard::new("Secret.Token.Value", Intents::GUILDS);
+        let shard = Shard::new("Secret.Token.Value", Intents::GUILDS).expect("valid config");
         let handle = shard.handle();
         for text in [format!("{shard:?}"), format!("{handle:?}")] {
             assert!(!text.contains("Secret.Token.Value"), "{text}");
@@ -511,17 +518,19 @@ mod tests {
 
     #[test]
     fn oversize_and_invalid_commands_are_refused_before_queueing() {
-        let shard = Shard::new("t", Intents::GUILDS);
+        let shard = Shard::new("t", Intents::GUILDS).expect("valid config");
         let handle = shard.handle();
         let big = format!(r#"{{"x":"{}"}}"#, "a".repeat(5000));
         assert!(matches!(
             handle.send_raw(OpCode::PRESENCE_UPDATE, &big),
             Err(Error::PayloadTooLarge { limit: 4096, .. })
         ));
-        assert!(matches!(
-            handle.send_raw(OpCode::PRESENCE_UPDATE, "{not json"),
-            Err(Error::InvalidJson(_))
-        ));
+        let Err(invalid) = handle.send_raw(OpCode::PRESENCE_UPDATE, "{not json") else {
+            panic!("invalid JSON accepted");
+        };
+        assert!(matches!(invalid, Error::InvalidJson(_)), "{invalid}");
+        let cause = std::error::Error::source(&invalid).expect("the parse error as its cause");
+        assert!(cause.is::<serde_json::Error>());
         assert!(matches!(
             handle.send_raw(OpCode::HELLO, "{}"),
             Err(Error::NotSendable(10))

@@ -421,6 +421,7 @@ fn react(input: BadInput, what: String) -> Reacted {
         Reaction::Resume if input == BadInput::TooLarge => Reacted::End(Ended::TooLarge(what)),
         Reaction::Resume => Reacted::End(Ended::Protocol(what)),
         _ => Reacted::Skip(FromReader::Notice(Event::Error {
+            kind: crate::ErrorKind::SkippedPayload,
             message: format!("skipped {what}"),
         })),
     }

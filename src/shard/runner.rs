@@ -10,7 +10,7 @@ use crate::policy::{
     reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
 };
 use crate::transport::WsUrl;
-use crate::{Config, Error, Result};
+use crate::{Config, Error, ErrorKind, Result};
 use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
@@ -145,9 +145,12 @@ impl<H: FnMut(Event)> Runner<H> {
                 has_session,
             };
             let plan = self.policy.after(&attempt, &settings, fastrand::f64());
-            for warning in plan.warnings {
+            for (kind, warning) in plan.warnings {
                 log::warn!("shard {}: {warning}", self.config.shard_id());
-                self.handler.emit(Event::Error { message: warning });
+                self.handler.emit(Event::Error {
+                    kind,
+                    message: warning,
+                });
             }
             if let Some(resumable) = plan.invalid_session {
                 self.handler.emit(Event::InvalidSession { resumable });
@@ -228,7 +231,10 @@ impl<H: FnMut(Event)> Runner<H> {
                     Err(e) => format!("not using the resume URL: {e}"),
                 };
                 if reaction(BadInput::InsecureResumeUrl) == Reaction::AvoidUrl {
-                    self.handler.emit(Event::Error { message: unusable });
+                    self.handler.emit(Event::Error {
+                        kind: ErrorKind::RefusedResumeUrl,
+                        message: unusable,
+                    });
                     self.policy.resume_url_unusable();
                 }
             }
@@ -242,7 +248,9 @@ impl<H: FnMut(Event)> Runner<H> {
                 // Discovery shares the config's TLS connector (built once) with the dials.
                 let secure = self.config.api_base.starts_with("https://");
                 let tls = match secure.then(|| self.config.tls_connector()) {
-                    Some(Err(e)) => return Err(NoUrl::Retry(Ended::Dial(e))),
+                    Some(Err(e)) => {
+                        return Err(NoUrl::Retry(Ended::Dial(format!("TLS setup failed: {e}"))))
+                    }
                     Some(Ok(tls)) => Some(tls),
                     None => None,
                 };
@@ -269,13 +277,14 @@ impl<H: FnMut(Event)> Runner<H> {
                     Err(Error::Stopped) => return Err(NoUrl::Stop(Ok(()))),
                     // Transient failures (after discovery's own retries) are retried a few
                     // times with backoff, each one reported; then `run` ends with the error.
-                    Err(Error::Discovery(e)) => {
+                    Err(e @ Error::Discovery { .. }) => {
                         let give_up = self.policy.discovery_failed();
-                        let message = format!("gateway discovery failed: {e}");
+                        let message = e.to_string();
                         if give_up {
-                            return Err(NoUrl::Stop(Err(Error::Discovery(e))));
+                            return Err(NoUrl::Stop(Err(e)));
                         }
                         self.handler.emit(Event::Error {
+                            kind: ErrorKind::Discovery,
                             message: message.clone(),
                         });
                         return Err(NoUrl::Retry(Ended::Dial(message)));

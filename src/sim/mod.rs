@@ -9,7 +9,7 @@
 //!
 //! let sim = Simulator::start(SimConfig::default()).unwrap();
 //! // A DM (no `guild_id`) comes under DIRECT_MESSAGES; the simulator applies intents as Discord does.
-//! let shard = Shard::with_config(sim.client_config(Intents::DIRECT_MESSAGES).build());
+//! let shard = Shard::with_config(sim.client_config(Intents::DIRECT_MESSAGES).build()?);
 //! let handle = shard.handle();
 //! let pusher = std::thread::spawn(move || {
 //!     sim.wait_for_session(Duration::from_secs(10)).expect("client identified");
@@ -26,6 +26,7 @@
 //!     })
 //!     .unwrap();
 //! pusher.join().unwrap();
+//! # Ok::<(), syncord::Error>(())
 //! ```
 //!
 //! Besides Discord's close codes it keeps Discord's session rules: a connection

@@ -55,8 +55,9 @@ use std::time::Duration;
 ///
 /// let config = Config::builder("token", Intents::GUILDS)
 ///     .websocket_adapter(Arc::new(OtherAdapter))
-///     .build();
+///     .build()?;
 /// # let _ = config;
+/// # Ok::<(), syncord::Error>(())
 /// ```
 pub trait WebSocketAdapter: Send + Sync + 'static {
     /// Connects to `request.url` (a `ws://` or `wss://` URL with its query string), sends

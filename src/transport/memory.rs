@@ -12,7 +12,7 @@
 //! let config = Config::builder("token", Intents::GUILDS)
 //!     .gateway_url("ws://127.0.0.1:1") // never dialed: the adapter answers
 //!     .websocket_adapter(Arc::new(adapter))
-//!     .build();
+//!     .build()?;
 //! let shard = Shard::with_config(config);
 //! let handle = shard.handle();
 //! let server = std::thread::spawn(move || {
@@ -33,6 +33,7 @@
 //!     .unwrap();
 //! let peer = server.join().unwrap();
 //! assert_eq!(peer.closed_with(Duration::from_secs(5)), Some(1000));
+//! # Ok::<(), syncord::Error>(())
 //! ```
 
 use super::adapter::{

@@ -63,6 +63,7 @@ pub fn gateway_config(sim: &Simulator) -> Config {
     sim.client_config(Intents::non_privileged())
         .gateway_url(sim.gateway_url())
         .build()
+        .expect("valid config")
 }
 
 /// The events a shard delivered, as the test receives them.
@@ -203,7 +204,8 @@ pub fn spawn_into_a_slow_backoff(sim: &Simulator) -> (ShardThread, Events) {
     let config = sim
         .client_config(Intents::non_privileged())
         .backoff(slow_backoff())
-        .build();
+        .build()
+        .expect("valid config");
     spawn(config)
 }
 
@@ -242,7 +244,8 @@ pub fn spawn_resuming_unknown_session(
         .client_config(Intents::non_privileged())
         .invalid_session_delay(invalid_session_delay)
         .session(session)
-        .build();
+        .build()
+        .expect("valid config");
     let (thread, mut events) = spawn(config);
     let invalid = events.wait("InvalidSession", |e| {
         matches!(e, Event::InvalidSession { .. })
