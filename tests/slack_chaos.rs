@@ -24,12 +24,17 @@ fn every_event_arrives_once_through_refreshes_drops_duplicates_and_silence() {
             .refresh_close_after(Duration::from_secs(2))
             .warning_close_after(Duration::from_secs(2))
             // A retry routed to a ghost is lost by Slack itself; this test is about ours.
-            .route_to_ghosts(false),
+            .route_to_ghosts(false)
+            // Ghosts count toward Slack's 10 connections: with one TCP-ending fault per
+            // burst, Slack's 60 s would reach `too_many_websockets` within the test (the
+            // client's reaction to that has its own test).
+            .ghost_ttl(Duration::from_millis(200)),
     )
     .unwrap();
     let config = SlackConfig::builder(sim.app_token())
         .api_base(sim.api_base())
         .ping_interval(Duration::from_millis(50))
+        .too_many_websockets_wait(Duration::from_millis(200))
         .backoff(Backoff {
             base: Duration::from_millis(10),
             max: Duration::from_millis(100),
