@@ -56,6 +56,20 @@ struct Shared {
     metrics: Arc<Counters>,
 }
 
+impl Shared {
+    /// Sends `json` as the acknowledgement of a held envelope, on the connection it came
+    /// on; whoever takes the entry first acknowledges it (see [`HeldAcks`]).
+    fn release(&self, envelope_id: &str, json: String) -> Result<(), RespondError> {
+        let writer = self.held.lock().remove(envelope_id);
+        match writer {
+            Some(writer) => writer
+                .send(SlackPriority::Ack(json))
+                .map_err(|_| RespondError::Closed),
+            None => Err(RespondError::AlreadyAcknowledged),
+        }
+    }
+}
+
 impl SocketMode {
     /// A client with these settings; nothing connects before [`run`](Self::run).
     pub fn new(config: SlackConfig) -> SocketMode {
@@ -208,13 +222,7 @@ impl SlackHandle {
     }
 
     fn release(&self, envelope_id: &str, json: String) -> Result<(), RespondError> {
-        let writer = self.shared.held.lock().remove(envelope_id);
-        match writer {
-            Some(writer) => writer
-                .send(SlackPriority::Ack(json))
-                .map_err(|_| RespondError::Closed),
-            None => Err(RespondError::AlreadyAcknowledged),
-        }
+        self.shared.release(envelope_id, json)
     }
 
     /// The ping round trips of the current connection.
@@ -508,11 +516,10 @@ impl Runner<'_> {
                 envelope.envelope_id(),
                 envelope.retry_attempt()
             );
-            // A held duplicate would otherwise wait for a response no handler gives.
-            if let Some(writer) = self.shared.held.lock().remove(envelope.envelope_id()) {
-                if let Ok(json) = ack(envelope.envelope_id(), None) {
-                    let _ = writer.send(SlackPriority::Ack(json));
-                }
+            // A held duplicate would otherwise wait for a response no handler gives; one
+            // that is not held was acknowledged on receipt.
+            if let Ok(json) = ack(envelope.envelope_id(), None) {
+                let _ = self.shared.release(envelope.envelope_id(), json);
             }
         }
     }

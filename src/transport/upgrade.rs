@@ -14,7 +14,6 @@ pub(crate) fn request_target(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let rest = rest.split('#').next().unwrap_or("");
     match rest.find(['/', '?']) {
-        Some(i) if rest[i..].starts_with('/') => &rest[i..],
         Some(i) => &rest[i..],
         None => "/",
     }
