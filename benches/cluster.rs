@@ -68,8 +68,7 @@ fn start_sim() -> Simulator {
     Simulator::start(
         SimConfig::default()
             .shards(START_SHARDS, START_CONCURRENCY)
-            .identify_window(WINDOW)
-            .reject_early_identify(true),
+            .identify_window(WINDOW),
     )
     .expect("simulator")
 }

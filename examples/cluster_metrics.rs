@@ -137,8 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sim = Simulator::start(
         SimConfig::default()
             .shards(4, 4)
-            .identify_window(Duration::from_millis(100))
-            .reject_early_identify(true),
+            .identify_window(Duration::from_millis(100)),
     )?;
     let cluster = Cluster::builder(sim.client_config(Intents::GUILDS).build()?)
         .identify_window(Duration::from_millis(100), None)

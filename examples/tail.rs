@@ -567,8 +567,7 @@ fn cluster_on_simulator(
     let sim = Simulator::start(
         SimConfig::default()
             .shards(count, 4)
-            .identify_window(Duration::from_millis(100))
-            .reject_early_identify(true),
+            .identify_window(Duration::from_millis(100)),
     )
     .map_err(|e| format!("cannot start the simulator: {e}"))?;
     let config = sim

@@ -400,8 +400,13 @@ impl ConfigBuilder {
     }
 
     /// The queue this shard waits on before each Identify (shards of one bot share one, so
-    /// that Identify payloads respect `max_concurrency`). Defaults to none: the shard
-    /// identifies as soon as it connects.
+    /// that Identify payloads respect `max_concurrency`; Discord: Gateway → Rate Limiting →
+    /// Max Concurrency). Defaults to one [`LocalQueue`](crate::cluster::LocalQueue) per bot
+    /// token and gateway URL in this process, with Discord's 5 s window and the
+    /// `max_concurrency` of the shard's `GET /gateway/bot` (1 when the gateway URL is
+    /// configured): a shard's first Identify goes at once, and shards of one bot started
+    /// one by one still take turns. Shards in several processes need a queue they share
+    /// (`RedisQueue`, cargo feature `redis`).
     pub fn identify_queue(mut self, queue: std::sync::Arc<dyn IdentifyQueue>) -> Self {
         self.0.identify_queue = Some(QueueSlot(queue));
         self

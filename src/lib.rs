@@ -115,6 +115,8 @@
 //! [`cluster::IdentifyQueue`]: one per bucket (`shard_id % max_concurrency`) per 5 s,
 //! within the session start limit; in this process by default ([`cluster::LocalQueue`]),
 //! or shared by several processes on Redis (`cluster::RedisQueue`, cargo feature `redis`).
+//! A [`Shard`] started on its own waits too: on the process's queue for its token and
+//! gateway ([`ConfigBuilder::identify_queue`] chooses another).
 //! Close 4011 under an automatic count restarts the cluster with Discord's new count.
 //! [`cluster::ClusterHandle`] sends to a shard or to a guild's shard and reports states,
 //! latencies and [`ShardMetrics`].

@@ -109,7 +109,6 @@ fn sixteen_shards_identify_in_four_windows_and_keep_each_shards_order() {
         SimConfig::default()
             .shards(16, 4)
             .identify_window(window)
-            .reject_early_identify(true)
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
@@ -201,7 +200,6 @@ fn guild_events_and_commands_go_to_the_guilds_shard() {
         SimConfig::default()
             .shards(4, 4)
             .identify_window(Duration::from_millis(50))
-            .reject_early_identify(true)
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
@@ -300,7 +298,6 @@ fn an_exhausted_session_start_limit_waits_for_the_reset_instead_of_a_token_reset
         SimConfig::default()
             .shards(4, 4)
             .identify_window(Duration::from_millis(50))
-            .reject_early_identify(true)
             .session_start_limit(20, 2, reset)
             .heartbeat_interval(Duration::from_secs(5)),
     )
@@ -358,7 +355,6 @@ fn sharding_required_with_an_automatic_count_restarts_with_the_new_count() {
             .guilds(8)
             .max_guilds_per_shard(5)
             .identify_window(Duration::from_millis(50))
-            .reject_early_identify(true)
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();
@@ -470,7 +466,6 @@ fn metrics_count_each_shard_and_their_sum() {
         SimConfig::default()
             .shards(2, 2)
             .identify_window(Duration::from_millis(50))
-            .reject_early_identify(true)
             .heartbeat_interval(Duration::from_secs(5)),
     )
     .unwrap();

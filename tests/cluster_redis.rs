@@ -191,7 +191,6 @@ fn four_processes_share_one_redis_queue_and_survive_a_redis_restart() {
         SimConfig::default()
             .shards(count, MAX_CONCURRENCY)
             .identify_window(WINDOW)
-            .reject_early_identify(true)
             .heartbeat_interval(Duration::from_secs(10)),
     )
     .unwrap();

@@ -17,10 +17,15 @@ use syncord::{Config, Error, Event, Intents, Shard, ShardThread};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A simulator with a short heartbeat.
+/// A simulator with a short heartbeat and identify window (shards here re-identify after a
+/// lost session; spacing is tested in tests/sim_limits.rs).
 fn sim() -> Simulator {
-    Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_millis(200)))
-        .expect("simulator starts")
+    Simulator::start(
+        SimConfig::default()
+            .heartbeat_interval(Duration::from_millis(200))
+            .identify_window(Duration::from_millis(20)),
+    )
+    .expect("simulator starts")
 }
 
 fn config(sim: &Simulator, intents: Intents) -> Config {

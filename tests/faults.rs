@@ -364,6 +364,10 @@ fn no_ready_after_identify_times_out_and_identifies_again() {
         .compression(syncord::Compression::None)
         .ready_timeout(ready_timeout)
         .backoff(quick_backoff())
+        // A test server: no 5 s identify window to wait for.
+        .identify_queue(std::sync::Arc::new(
+            syncord::cluster::LocalQueue::new(1).window(Duration::ZERO),
+        ))
         .build()
         .expect("valid config");
     let (thread, mut events) = spawn(config);

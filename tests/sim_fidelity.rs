@@ -12,8 +12,14 @@ use syncord::{Event, Intents};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::Message;
 
+/// A simulator without an identify window: these rows are about one session's protocol,
+/// and the raw clients here identify again at once (spacing: tests/sim_limits.rs).
+fn sim_config() -> SimConfig {
+    SimConfig::default().identify_window(Duration::ZERO)
+}
+
 fn sim() -> Simulator {
-    Simulator::start(SimConfig::default()).expect("simulator starts")
+    Simulator::start(sim_config()).expect("simulator starts")
 }
 
 fn seq_of(payload: &Value) -> Option<u64> {
@@ -299,7 +305,7 @@ fn no_heartbeat_within_interval_and_grace_closes_with_4009_and_keeps_the_session
     let interval = Duration::from_millis(100);
     let grace = Duration::from_millis(150);
     let sim = Simulator::start(
-        SimConfig::default()
+        sim_config()
             .heartbeat_interval(interval)
             .heartbeat_grace(grace),
     )
@@ -333,7 +339,7 @@ fn no_heartbeat_within_interval_and_grace_closes_with_4009_and_keeps_the_session
 #[test]
 fn shard_that_heartbeats_is_not_timed_out() {
     let sim = Simulator::start(
-        SimConfig::default()
+        sim_config()
             .heartbeat_interval(Duration::from_millis(100))
             .heartbeat_grace(Duration::from_millis(400)),
     )
@@ -355,7 +361,7 @@ fn shard_that_heartbeats_is_not_timed_out() {
 #[test]
 fn heartbeat_timeout_with_end_session_on_close_destroys_the_session() {
     let sim = Simulator::start(
-        SimConfig::default()
+        sim_config()
             .heartbeat_interval(Duration::from_millis(100))
             .heartbeat_grace(Duration::from_millis(100))
             .end_session_on_close(true),
@@ -373,8 +379,7 @@ fn heartbeat_timeout_with_end_session_on_close_destroys_the_session() {
 }
 
 fn resume_after_drop(window: Duration) -> Value {
-    let sim =
-        Simulator::start(SimConfig::default().resume_window(window)).expect("simulator starts");
+    let sim = Simulator::start(sim_config().resume_window(window)).expect("simulator starts");
     let (ws, session_id) = identified(&sim);
     let conn = last_connection(&sim);
     drop(ws);
@@ -400,8 +405,8 @@ fn resume_after_the_resume_window_gets_op9_false() {
 
 #[test]
 fn live_sessions_do_not_expire() {
-    let sim = Simulator::start(SimConfig::default().resume_window(Duration::ZERO))
-        .expect("simulator starts");
+    let sim =
+        Simulator::start(sim_config().resume_window(Duration::ZERO)).expect("simulator starts");
     let (mut ws, session_id) = identified(&sim);
     // A second connection resumes while the first is still open: the session never went
     // without a connection, so the zero window does not apply.
@@ -413,8 +418,8 @@ fn live_sessions_do_not_expire() {
 #[test]
 fn socket_is_closed_after_op7_if_the_client_stays() {
     let delay = Duration::from_millis(200);
-    let sim = Simulator::start(SimConfig::default().reconnect_close_delay(delay))
-        .expect("simulator starts");
+    let sim =
+        Simulator::start(sim_config().reconnect_close_delay(delay)).expect("simulator starts");
     let (mut ws, session_id) = identified(&sim);
     let sent_at = Instant::now();
     assert!(sim.reconnect());
@@ -433,7 +438,7 @@ fn socket_is_closed_after_op7_if_the_client_stays() {
 
 #[test]
 fn shard_reconnects_on_op7_before_the_simulator_closes() {
-    let sim = Simulator::start(SimConfig::default().reconnect_close_delay(Duration::from_secs(5)))
+    let sim = Simulator::start(sim_config().reconnect_close_delay(Duration::from_secs(5)))
         .expect("simulator starts");
     let (thread, _events) = spawn_shard(&sim);
     sim.wait_for_session(TIMEOUT).expect("a session");
@@ -460,7 +465,7 @@ fn shard_reconnects_on_op7_before_the_simulator_closes() {
 }
 
 fn resume_after_scripted_close(code: u16, end_session_on_close: bool) -> Value {
-    let sim = Simulator::start(SimConfig::default().end_session_on_close(end_session_on_close))
+    let sim = Simulator::start(sim_config().end_session_on_close(end_session_on_close))
         .expect("simulator starts");
     let (mut ws, session_id) = identified(&sim);
     assert!(sim.close(code));
@@ -497,8 +502,7 @@ fn without_end_session_on_close_4009_stays_resumable() {
 
 #[test]
 fn shard_identifies_after_4009_when_the_session_is_dropped() {
-    let sim = Simulator::start(SimConfig::default().end_session_on_close(true))
-        .expect("simulator starts");
+    let sim = Simulator::start(sim_config().end_session_on_close(true)).expect("simulator starts");
     let (thread, _events) = spawn_shard(&sim);
     let first = sim.wait_for_session(TIMEOUT).expect("a session");
     assert!(sim.close(4009));
@@ -513,7 +517,7 @@ fn shard_identifies_after_4009_when_the_session_is_dropped() {
 // ---- issue 10 §4: User-Agent required, as stock Spacebar does ----------------------------
 
 fn sim_requiring_user_agent() -> Simulator {
-    Simulator::start(SimConfig::default().require_user_agent(true)).expect("simulator starts")
+    Simulator::start(sim_config().require_user_agent(true)).expect("simulator starts")
 }
 
 #[test]

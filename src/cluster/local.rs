@@ -5,6 +5,8 @@ use super::window::Window;
 use crate::{Event, SessionStartLimit};
 use parking_lot::Mutex;
 use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often a waiter behind a lower shard id of its bucket looks again.
@@ -74,9 +76,9 @@ impl LocalQueue {
     }
 
     /// The time a bucket stays used after a grant. The queue holds each bucket for the
-    /// window plus a slack of a fifth of it (the time between the grant and the Identify,
-    /// spent dialing, varies from one shard to the next). Only change it against a test
-    /// server. Defaults to 5 s (plus 1 s slack).
+    /// window plus a slack of a fifth of it (Discord counts Identify arrivals, and the time
+    /// from a grant to its Identify's arrival varies from one shard to the next). Only
+    /// change it against a test server. Defaults to 5 s (plus 1 s slack).
     #[must_use]
     pub fn window(mut self, window: Duration) -> LocalQueue {
         self.window = Window::new(window);
@@ -134,6 +136,31 @@ impl LocalQueue {
             reporter.report(shard_id, event);
         }
     }
+}
+
+/// The queue a shard without one of its own waits on: one per bot token and gateway URL in
+/// this process, so shards started one by one still respect Discord's identify limit of
+/// one per bucket per 5 s (Gateway → Rate Limiting → Max Concurrency). `max_concurrency`
+/// comes from the first shard's `GET /gateway/bot` (1 without discovery), the window is
+/// Discord's.
+pub(crate) fn process_default(
+    token: &crate::Token,
+    gateway_url: &str,
+    max_concurrency: u64,
+) -> Arc<LocalQueue> {
+    /// (hash of the token, gateway URL): the token only as a hash, since the key is kept
+    /// for the life of the process.
+    type Key = (u64, String);
+    static QUEUES: OnceLock<Mutex<HashMap<Key, Arc<LocalQueue>>>> = OnceLock::new();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    token.expose().hash(&mut hasher);
+    let key = (hasher.finish(), gateway_url.to_owned());
+    QUEUES
+        .get_or_init(Mutex::default)
+        .lock()
+        .entry(key)
+        .or_insert_with(|| Arc::new(LocalQueue::new(max_concurrency)))
+        .clone()
 }
 
 impl IdentifyQueue for LocalQueue {
@@ -241,7 +268,6 @@ impl IdentifyQueue for LocalQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     fn never_stopping(d: Duration) -> bool {
         std::thread::sleep(d);
@@ -314,6 +340,28 @@ mod tests {
         }
         let order: Vec<u64> = queue.granted().into_iter().map(|(id, _)| id).collect();
         assert_eq!(order, [8, 0, 4]);
+    }
+
+    #[test]
+    fn shards_of_one_bot_and_gateway_share_the_default_queue() {
+        let token = crate::Token::new("default-queue-test-token");
+        let a = process_default(&token, "ws://127.0.0.1:1", 4);
+        let b = process_default(&token, "ws://127.0.0.1:1", 1);
+        assert!(Arc::ptr_eq(&a, &b), "one queue per bot and gateway");
+        assert_eq!(
+            b.max_concurrency(),
+            4,
+            "the first shard's discovery sets it"
+        );
+        assert_eq!(
+            b.identify_window(),
+            Duration::from_secs(5),
+            "Discord's window"
+        );
+        let other_gateway = process_default(&token, "ws://127.0.0.1:2", 1);
+        assert!(!Arc::ptr_eq(&a, &other_gateway));
+        let other_bot = process_default(&crate::Token::new("another"), "ws://127.0.0.1:1", 1);
+        assert!(!Arc::ptr_eq(&a, &other_bot));
     }
 
     #[test]

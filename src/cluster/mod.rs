@@ -22,6 +22,7 @@ mod redis;
 mod shards;
 mod window;
 
+pub(crate) use local::process_default;
 pub use local::LocalQueue;
 pub(crate) use queue::{EventFilter, QueueSlot};
 pub use queue::{IdentifyQueue, Reporter, StopSignal};

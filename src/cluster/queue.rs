@@ -6,9 +6,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Spaces Identify payloads. A shard calls [`IdentifyQueue::wait_turn`] before every
-/// connection that will identify a new session (never before a Resume) and dials only once
-/// it returns `true`.
+/// Spaces Identify payloads. A shard calls [`IdentifyQueue::wait_turn`] on every
+/// connection that will identify a new session (never before a Resume), between Hello and
+/// Identify, and sends Identify only once it returns `true`; it keeps heartbeating
+/// meanwhile. A dial that fails spends no turn.
 ///
 /// Implementations must block until the shard may go, and return `false` promptly once
 /// `stop` says the shard is stopping.

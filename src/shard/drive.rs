@@ -161,6 +161,11 @@ impl<H: FnMut(Event)> Runner<H> {
                         Outgoing::new(OpCode::RESUME, d).to_json()
                     } else {
                         self.shared.set_state(ShardState::Identifying);
+                        // Heartbeats go on while the shard waits for its turn.
+                        if !self.wait_identify_turn() {
+                            let resumable = self.shared.stop_requested().unwrap_or(true);
+                            return Ended::Shutdown { resumable };
+                        }
                         Outgoing::new(OpCode::IDENTIFY, self.identify()).to_json()
                     };
                     let _ = link.priority.send(Priority::Session(first));

@@ -32,6 +32,10 @@ pub(crate) struct Runner<H> {
     pub(super) gateway_url: Option<String>,
     pub(super) generation: u64,
     pub(super) policy: ReconnectPolicy,
+    /// `max_concurrency` from discovery, for the default identify queue.
+    max_concurrency: Option<u64>,
+    /// The process's default identify queue, once this shard has looked it up.
+    default_queue: Option<Arc<crate::cluster::LocalQueue>>,
 }
 
 impl<H: FnMut(Event)> Runner<H> {
@@ -55,6 +59,8 @@ impl<H: FnMut(Event)> Runner<H> {
             handler,
             generation: 0,
             policy: ReconnectPolicy::default(),
+            max_concurrency: None,
+            default_queue: None,
         }
     }
 
@@ -107,9 +113,6 @@ impl<H: FnMut(Event)> Runner<H> {
                 return Ok(());
             }
             let resume = self.shared.session.lock().resumable().is_some();
-            if !resume && !self.wait_identify_turn() {
-                return Ok(());
-            }
             let (ended, active_for) = match self.connect_url(resume) {
                 Ok(url) => self.connection(url, resume),
                 Err(NoUrl::Retry(ended)) => (ended, None),
@@ -180,18 +183,25 @@ impl<H: FnMut(Event)> Runner<H> {
         }
     }
 
-    /// Waits for this shard's turn in the identify queue, if it has one; false when a
-    /// shutdown came first.
-    fn wait_identify_turn(&self) -> bool {
-        let Some(queue) = &self.config.identify_queue else {
-            return true;
+    /// Waits for this shard's turn in its identify queue (the config's, or the process's
+    /// default for this bot and gateway); false when a shutdown came first. Called between
+    /// Hello and Identify, as twilight and discord.js do: a dial that fails spends no turn.
+    pub(super) fn wait_identify_turn(&mut self) -> bool {
+        let queue = match &self.config.identify_queue {
+            Some(queue) => queue.0.clone(),
+            None => {
+                let gateway = self.gateway_url.as_deref().unwrap_or_default();
+                let max_concurrency = self.max_concurrency.unwrap_or(1);
+                let queue = self.default_queue.get_or_insert_with(|| {
+                    crate::cluster::process_default(&self.config.token, gateway, max_concurrency)
+                });
+                queue.clone()
+            }
         };
         let [id, count] = self.config.shard.unwrap_or([0, 1]);
         let shared = self.shared.clone();
         let sleep = move |d: Duration| shared.sleep_unless_stopped(d);
-        queue
-            .0
-            .wait_turn(id, count, &crate::cluster::StopSignal::new(&sleep))
+        queue.wait_turn(id, count, &crate::cluster::StopSignal::new(&sleep))
             && self.shared.stop_requested().is_none()
     }
 
@@ -271,6 +281,8 @@ impl<H: FnMut(Event)> Runner<H> {
                 match found {
                     Ok(bot) => {
                         self.policy.discovery_succeeded();
+                        self.max_concurrency =
+                            bot.session_start_limit.map(|limit| limit.max_concurrency);
                         self.gateway_url = Some(bot.url.clone());
                         bot.url
                     }

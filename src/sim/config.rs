@@ -63,7 +63,7 @@ impl Default for SimConfig {
             end_session_on_close: false,
             require_user_agent: false,
             identify_window: Duration::from_secs(5),
-            reject_early_identify: false,
+            reject_early_identify: true,
             session_start_limit: (1000, 1000, Duration::from_secs(24 * 60 * 60)),
             shard_count_multiple: 1,
             enforce_intents: true,
@@ -259,8 +259,11 @@ impl SimConfig {
     /// The identify window: an Identify in a bucket (`shard_id % max_concurrency`, see
     /// [`SimConfig::shards`]) whose previous Identify came less than this before is a
     /// violation, recorded ([`Simulator::identify_violations`](super::Simulator::identify_violations))
-    /// and, with [`SimConfig::reject_early_identify`], answered with op 9 `false` as Discord
-    /// does (Gateway → Rate Limiting and Sharding → Max Concurrency). Defaults to 5 s.
+    /// and answered with op 9 `false` as Discord does (Gateway → Rate Limiting and
+    /// Sharding → Max Concurrency; see [`SimConfig::reject_early_identify`]). Defaults to
+    /// 5 s, like Discord; tests that identify again quickly shorten it, and
+    /// [`Simulator::client_config`](super::Simulator::client_config) gives clients an
+    /// identify queue with this window.
     #[must_use]
     pub fn identify_window(mut self, window: Duration) -> SimConfig {
         self.identify_window = window;
@@ -268,8 +271,8 @@ impl SimConfig {
     }
 
     /// Answer an Identify that comes too soon in its bucket with op 9 `false` (the
-    /// connection stays open), as Discord does. Off, it is only recorded, so single-shard
-    /// tests that identify again quickly stay fast. Defaults to false.
+    /// connection stays open), as Discord does. Off, it is only recorded (for a test that
+    /// counts a client's violations without slowing it down). Defaults to true.
     #[must_use]
     pub fn reject_early_identify(mut self, reject: bool) -> SimConfig {
         self.reject_early_identify = reject;

@@ -150,8 +150,7 @@ mod tests {
     fn a_bucket_used_within_the_window_is_a_violation() {
         let config = SimConfig::default()
             .shards(4, 2)
-            .identify_window(Duration::from_millis(100))
-            .reject_early_identify(true);
+            .identify_window(Duration::from_millis(100));
         let t0 = Instant::now();
         let mut book = IdentifyBook::new(&config, t0);
         assert_eq!(book.judge([0, 4], 1, t0), Verdict::Accept);
@@ -166,6 +165,19 @@ mod tests {
         assert_eq!(book.violations[0].since_previous, Duration::from_millis(50));
         let later = t0 + Duration::from_millis(100);
         assert_eq!(book.judge([2, 4], 4, later), Verdict::Accept);
+    }
+
+    #[test]
+    fn without_rejecting_an_early_identify_is_only_recorded() {
+        let config = SimConfig::default()
+            .identify_window(Duration::from_millis(100))
+            .reject_early_identify(false);
+        let t0 = Instant::now();
+        let mut book = IdentifyBook::new(&config, t0);
+        assert_eq!(book.judge([0, 1], 1, t0), Verdict::Accept);
+        let soon = t0 + Duration::from_millis(10);
+        assert_eq!(book.judge([0, 1], 2, soon), Verdict::Accept);
+        assert_eq!(book.violations.len(), 1);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub enum ConnectionFault {
 /// A running simulator. Dropping it stops the server and every connection.
 pub struct Simulator {
     inner: Arc<Inner>,
+    /// The identify queue [`Simulator::client_config`] gives every client: this
+    /// simulator's buckets and window.
+    identify_queue: Arc<crate::cluster::LocalQueue>,
     acceptor: Option<std::thread::JoinHandle<()>>,
     timer: Option<std::thread::JoinHandle<()>>,
 }
@@ -105,6 +108,9 @@ impl Simulator {
         } else {
             None
         };
+        let identify_queue = Arc::new(
+            crate::cluster::LocalQueue::new(config.max_concurrency).window(config.identify_window),
+        );
         let inner = Arc::new(Inner::new(config, port, tls));
         let acceptor = {
             let inner = inner.clone();
@@ -128,6 +134,7 @@ impl Simulator {
         };
         Ok(Simulator {
             inner,
+            identify_queue,
             acceptor: Some(acceptor),
             timer: Some(timer),
         })
@@ -167,13 +174,17 @@ impl Simulator {
     }
 
     /// A client config pointed at this simulator (REST discovery through its HTTP endpoint)
-    /// with its token and the given intents, trusting its certificate when it serves TLS;
-    /// adjust further before `build()`.
+    /// with its token and the given intents, trusting its certificate when it serves TLS,
+    /// and with an identify queue shared by every config of this simulator that spaces
+    /// Identify payloads by its [window](SimConfig::identify_window) and buckets; adjust
+    /// further before `build()`.
     ///
     /// The environment variable `SYNCORD_SIM_COMPRESSION` (`none`, `zlib-stream`,
     /// `zstd-stream`) picks the compression, so a whole test suite can be run in each mode.
     pub fn client_config(&self, intents: Intents) -> ConfigBuilder {
-        let mut builder = crate::Config::builder(self.token(), intents).api_base(self.api_base());
+        let mut builder = crate::Config::builder(self.token(), intents)
+            .api_base(self.api_base())
+            .identify_queue(self.identify_queue.clone());
         if let Some(mode) = std::env::var("SYNCORD_SIM_COMPRESSION")
             .ok()
             .and_then(|name| crate::Compression::from_name(&name))

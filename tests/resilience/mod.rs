@@ -18,20 +18,29 @@ use syncord::{Backoff, Config, Event, Intents, Session, Shard, ShardHandle, Shar
 /// loaded 2-core box running many test binaries' tests in parallel.
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The identify window of these tests' simulators (and so of the identify queue their
+/// `client_config` gives): short, because these tests are about reconnecting, not about
+/// spacing Identify payloads (tests/sim_limits.rs and tests/cluster.rs test that at
+/// Discord's pace).
+pub const QUICK_IDENTIFY: Duration = Duration::from_millis(20);
+
+/// The simulator config these tests start from: a heartbeat of `interval`, identifies
+/// spaced by [`QUICK_IDENTIFY`].
+pub fn sim_config(interval: Duration) -> SimConfig {
+    SimConfig::default()
+        .heartbeat_interval(interval)
+        .identify_window(QUICK_IDENTIFY)
+}
+
 /// A simulator whose Hello announces `interval`.
 pub fn sim_with_interval(interval: Duration) -> Simulator {
-    Simulator::start(SimConfig::default().heartbeat_interval(interval)).expect("simulator starts")
+    Simulator::start(sim_config(interval)).expect("simulator starts")
 }
 
 /// A simulator whose Hello announces `interval` and that allows `sends` payloads per
 /// `window` on a connection (closing it with 4008 beyond).
 pub fn sim_with_rate_limit(interval: Duration, sends: usize, window: Duration) -> Simulator {
-    Simulator::start(
-        SimConfig::default()
-            .heartbeat_interval(interval)
-            .rate_limit(sends, window),
-    )
-    .expect("simulator starts")
+    Simulator::start(sim_config(interval).rate_limit(sends, window)).expect("simulator starts")
 }
 
 /// A simulator with a 100 ms heartbeat.
