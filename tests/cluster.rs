@@ -5,21 +5,15 @@
 
 use crossbeam_channel::Receiver;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use syncord::cluster::{Cluster, ClusterEvent, ClusterThread, ShardCount};
+use syncord::cluster::{Cluster, ClusterEvent, ClusterHandle, ClusterThread, ShardCount};
 use syncord::protocol::{Status, UpdatePresence};
 use syncord::sim::{RecordKind, SimConfig, Simulator};
 use syncord::{Backoff, ConfigBuilder, Error, Event, Intents, ShardState};
 
+mod threads;
+
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// One cluster at a time: the thread check counts every shard thread of the process.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// A client config for `sim` that retries quickly.
 fn client(sim: &Simulator) -> ConfigBuilder {
@@ -64,31 +58,37 @@ fn ready_shards(seen: &[ClusterEvent]) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Names of shard threads (the cluster's, each shard's and their connections'), from /proc.
-fn shard_threads() -> Vec<String> {
-    let mut names = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        if let Ok(name) = std::fs::read_to_string(task.path().join("comm")) {
-            let name = name.trim().to_owned();
-            if name.starts_with("syncord-") && !name.starts_with("syncord-sim") {
-                names.push(name);
-            }
-        }
-    }
-    names
-}
-
-/// Joined threads leave /proc a moment after `join` returns: wait for that, briefly.
-fn assert_shard_threads_gone() {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let left = shard_threads();
-        if left.is_empty() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "threads left: {left:?}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+/// Starts a simulator of `count` shards in `count` buckets (a 50 ms identify window) and a
+/// cluster of all of them, and waits until every shard is READY: the simulator, the
+/// cluster's handle and thread, its events and those seen so far.
+fn start_all_ready(
+    count: u64,
+) -> (
+    Simulator,
+    ClusterHandle,
+    ClusterThread,
+    Receiver<ClusterEvent>,
+    Vec<ClusterEvent>,
+) {
+    let window = Duration::from_millis(50);
+    let sim = Simulator::start(
+        SimConfig::default()
+            .shards(count, count)
+            .identify_window(window)
+            .heartbeat_interval(Duration::from_secs(5)),
+    )
+    .unwrap();
+    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
+        .identify_window(window, None)
+        .build()
+        .unwrap();
+    let handle = cluster.handle();
+    let (thread, events) = cluster.spawn_receiver().unwrap();
+    let mut seen = Vec::new();
+    collect_until(&events, &mut seen, &format!("{count} READY"), |seen| {
+        ready_shards(seen).len() as u64 == count
+    });
+    (sim, handle, thread, events, seen)
 }
 
 fn shut_down(thread: ClusterThread) {
@@ -98,12 +98,12 @@ fn shut_down(thread: ClusterThread) {
         .states()
         .iter()
         .all(|(_, state)| *state == ShardState::Stopped));
-    assert_shard_threads_gone();
+    threads::assert_client_threads_gone(Duration::from_secs(5));
 }
 
 #[test]
 fn sixteen_shards_identify_in_four_windows_and_keep_each_shards_order() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let window = Duration::from_millis(200);
     let sim = Simulator::start(
         SimConfig::default()
@@ -195,24 +195,8 @@ fn sixteen_shards_identify_in_four_windows_and_keep_each_shards_order() {
 
 #[test]
 fn guild_events_and_commands_go_to_the_guilds_shard() {
-    let _serial = one_at_a_time();
-    let sim = Simulator::start(
-        SimConfig::default()
-            .shards(4, 4)
-            .identify_window(Duration::from_millis(50))
-            .heartbeat_interval(Duration::from_secs(5)),
-    )
-    .unwrap();
-    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
-        .identify_window(Duration::from_millis(50), None)
-        .build()
-        .unwrap();
-    let handle = cluster.handle();
-    let (thread, events) = cluster.spawn_receiver().unwrap();
-    let mut seen = Vec::new();
-    collect_until(&events, &mut seen, "4 READY", |seen| {
-        ready_shards(seen).len() == 4
-    });
+    let _serial = threads::serial();
+    let (sim, handle, thread, events, mut seen) = start_all_ready(4);
     for state in handle.states() {
         assert_eq!(state.1, ShardState::Active);
     }
@@ -256,7 +240,7 @@ fn guild_events_and_commands_go_to_the_guilds_shard() {
 
 #[test]
 fn a_shard_of_another_process_is_named_in_the_error() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let sim = Simulator::start(SimConfig::default().shards(4, 1)).unwrap();
     let cluster = Cluster::builder(
         client(&sim)
@@ -292,7 +276,7 @@ fn a_shard_of_another_process_is_named_in_the_error() {
 
 #[test]
 fn an_exhausted_session_start_limit_waits_for_the_reset_instead_of_a_token_reset() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let reset = Duration::from_millis(1500);
     let sim = Simulator::start(
         SimConfig::default()
@@ -348,7 +332,7 @@ fn an_exhausted_session_start_limit_waits_for_the_reset_instead_of_a_token_reset
 
 #[test]
 fn sharding_required_with_an_automatic_count_restarts_with_the_new_count() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let sim = Simulator::start(
         SimConfig::default()
             .shards(2, 4)
@@ -390,7 +374,7 @@ fn sharding_required_with_an_automatic_count_restarts_with_the_new_count() {
 
 #[test]
 fn sharding_required_with_a_fixed_count_names_the_count_to_use() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let sim = Simulator::start(
         SimConfig::default()
             .shards(2, 2)
@@ -423,12 +407,12 @@ fn sharding_required_with_a_fixed_count_names_the_count_to_use() {
         }
         other => panic!("expected a shard count error, got {other:?}"),
     }
-    assert_shard_threads_gone();
+    threads::assert_client_threads_gone(Duration::from_secs(5));
 }
 
 #[test]
 fn an_invalid_shard_count_names_a_valid_one() {
-    let _serial = one_at_a_time();
+    let _serial = threads::serial();
     let sim = Simulator::start(
         SimConfig::default()
             .shards(4, 1)
@@ -456,29 +440,13 @@ fn an_invalid_shard_count_names_a_valid_one() {
         "{error:?}"
     );
     assert!(error.to_string().contains("use 4 shards"), "{error}");
-    assert_shard_threads_gone();
+    threads::assert_client_threads_gone(Duration::from_secs(5));
 }
 
 #[test]
 fn metrics_count_each_shard_and_their_sum() {
-    let _serial = one_at_a_time();
-    let sim = Simulator::start(
-        SimConfig::default()
-            .shards(2, 2)
-            .identify_window(Duration::from_millis(50))
-            .heartbeat_interval(Duration::from_secs(5)),
-    )
-    .unwrap();
-    let cluster = Cluster::builder(client(&sim).build().expect("valid config"))
-        .identify_window(Duration::from_millis(50), None)
-        .build()
-        .unwrap();
-    let handle = cluster.handle();
-    let (thread, events) = cluster.spawn_receiver().unwrap();
-    let mut seen = Vec::new();
-    collect_until(&events, &mut seen, "2 READY", |seen| {
-        ready_shards(seen).len() == 2
-    });
+    let _serial = threads::serial();
+    let (sim, handle, thread, events, mut seen) = start_all_ready(2);
     for n in 0..10 {
         sim.push_to_shard(1, "TEST_EVENT", &format!(r#"{{"n":{n}}}"#));
     }

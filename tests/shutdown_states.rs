@@ -7,54 +7,18 @@
 //! sees only the shard under test.
 
 mod resilience;
+mod threads;
 
 use crossbeam_channel::{bounded, unbounded};
 use resilience::*;
 use std::net::TcpListener;
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use syncord::sim::{ConnectionFault, RecordKind};
 use syncord::{Event, Intents, Shard, ShardState, ShardThread};
+use threads::{assert_client_threads_gone, serial};
 
 /// "Within about a second".
 const PROMPT: Duration = Duration::from_secs(1);
-
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Names of this process's threads that a shard started (reader, writer, the `spawn`
-/// thread), from /proc. The simulator's own threads are `syncord-sim-*`.
-fn shard_threads() -> Vec<String> {
-    let mut names = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        if let Ok(name) = std::fs::read_to_string(task.path().join("comm")) {
-            let name = name.trim().to_owned();
-            if name.starts_with("syncord-") && !name.starts_with("syncord-sim") {
-                names.push(name);
-            }
-        }
-    }
-    names
-}
-
-/// Joined threads leave /proc a moment after `join` returns: wait for that, briefly.
-fn assert_shard_threads_gone() {
-    let deadline = Instant::now() + Duration::from_secs(2);
-    loop {
-        let left = shard_threads();
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "threads still running after run returned: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// Shuts the shard down and returns how long `run` took to return.
 fn shutdown_timed(thread: ShardThread) -> Duration {
@@ -92,7 +56,7 @@ fn shutdown_during_the_websocket_handshake() {
 
     let took = shutdown_timed(thread);
     assert!(took <= PROMPT, "run returned {took:?} after shutdown");
-    assert_shard_threads_gone();
+    assert_client_threads_gone(Duration::from_secs(2));
     events.drain_until_closed(TIMEOUT);
     assert_eq!(
         events.count(|e| matches!(e, Event::Connected)),
@@ -121,7 +85,7 @@ fn shutdown_while_waiting_for_a_hello_that_never_comes_on_the_resume_url() {
 
     let took = shutdown_timed(thread);
     assert!(took <= PROMPT, "run returned {took:?} after shutdown");
-    assert_shard_threads_gone();
+    assert_client_threads_gone(Duration::from_secs(2));
     assert_eq!(wait_client_close(&sim, silent.id).0, Some(1000));
     assert_eq!(connections(&sim).len(), 2);
 }
@@ -143,7 +107,7 @@ fn shutdown_during_a_backoff_wait() {
 
     let took = shutdown_timed(thread);
     assert!(took <= PROMPT, "run returned {took:?} after shutdown");
-    assert_shard_threads_gone();
+    assert_client_threads_gone(Duration::from_secs(2));
     assert_eq!(sim.connections(), before, "no attempt after shutdown");
 }
 
@@ -172,7 +136,7 @@ fn shutdown_during_the_op9_wait() {
 
     let took = shutdown_timed(thread);
     assert!(took <= PROMPT, "run returned {took:?} after shutdown");
-    assert_shard_threads_gone();
+    assert_client_threads_gone(Duration::from_secs(2));
     assert_eq!(connections(&sim).len(), 1, "no attempt after shutdown");
 }
 
@@ -228,7 +192,7 @@ fn shutdown_inside_a_long_callback_returns_as_soon_as_the_callback_does() {
         "run returned {took:?} after the callback returned"
     );
     assert_eq!(handle.state(), ShardState::Stopped);
-    assert_shard_threads_gone();
+    assert_client_threads_gone(Duration::from_secs(2));
     let conn = wait_connection(&sim, 1);
     assert_eq!(wait_client_close(&sim, conn.id).0, Some(1000));
     assert!(!sim

@@ -1,37 +1,19 @@
-//! Every thread a shard starts is joined: exactly two threads per live connection, a reader
-//! and a writer (which also keeps the heartbeat schedule; there is no heartbeat thread), and
-//! none left after shutdown (DESIGN.md §2).
+//! Every thread a shard starts is joined: the shard's own thread and three per live
+//! connection (reader, heartbeat, writer), and none left after shutdown (DESIGN.md §2).
 //!
 //! This binary holds a single test so that no other shard runs in the process while it
 //! counts threads.
 
 mod resilience;
+mod threads;
 
 use resilience::{gateway_config, spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::sim::{SimConfig, Simulator};
 use syncord::Event;
+use threads::{assert_client_threads_gone, client_threads};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Names (`comm`, truncated by Linux to 15 bytes) of this process's threads started by
-/// syncord's client side; the simulator's own `syncord-sim-*` threads are left out.
-fn client_threads() -> Vec<String> {
-    let mut names = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").expect("/proc/self/task is readable") {
-        let Ok(task) = task else { continue };
-        // A thread may exit between listing and reading: skip it.
-        let Ok(comm) = std::fs::read_to_string(task.path().join("comm")) else {
-            continue;
-        };
-        let name = comm.trim_end().to_owned();
-        if name.starts_with("syncord-") && !name.starts_with("syncord-sim") {
-            names.push(name);
-        }
-    }
-    names.sort();
-    names
-}
 
 fn count(threads: &[String], prefix: &str) -> usize {
     threads.iter().filter(|t| t.starts_with(prefix)).count()
@@ -104,13 +86,5 @@ fn no_syncord_thread_outlives_shutdown_and_reconnects_replace_connection_threads
         .expect("heartbeats continue");
 
     thread.shutdown().expect("run returns Ok");
-    // `join` returns once a thread has exited, but the kernel may list it in /proc for a
-    // moment longer: read again (for up to two seconds) until the list settles.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut left = client_threads();
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::yield_now();
-        left = client_threads();
-    }
-    assert_eq!(left, Vec::<String>::new(), "threads left behind");
+    assert_client_threads_gone(Duration::from_secs(2));
 }
