@@ -260,7 +260,13 @@ fn start_on_redis() {
 /// Child: a simulator until stdin closes.
 fn serve_sim() {
     raise_fd_limit();
-    let sim = Simulator::start(SimConfig::default().shards(1000, 100)).expect("simulator");
+    // The idle cluster's queue: 100 buckets, a 100 ms window (see `idle_child`).
+    let sim = Simulator::start(
+        SimConfig::default()
+            .shards(1000, 100)
+            .identify_window(Duration::from_millis(100)),
+    )
+    .expect("simulator");
     println!("URL {}", sim.gateway_url());
     std::io::stdout().flush().expect("stdout");
     let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());

@@ -18,6 +18,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use syncord::cluster::LocalQueue;
 use syncord::sim::{SimConfig, Simulator};
 use syncord::{Config, Event, Intents, Shard};
 
@@ -36,7 +37,9 @@ fn main() {
 /// Child: runs a simulator until its stdin closes.
 fn serve_sim() {
     raise_fd_limit();
-    let sim = Simulator::start(SimConfig::default()).expect("simulator");
+    // No identify window: how fast the shards start is not what this measures.
+    let sim = Simulator::start(SimConfig::default().identify_window(Duration::ZERO))
+        .expect("simulator");
     println!("URL {}", sim.gateway_url());
     std::io::stdout().flush().expect("stdout");
     let mut line = String::new();
@@ -83,9 +86,11 @@ fn measure(args: &[String]) {
     let dropped = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut shards = Vec::with_capacity(n);
+    let unspaced = Arc::new(LocalQueue::new(1).window(Duration::ZERO));
     for i in 0..n {
         let mut config = Config::builder("sim-token", Intents::GUILD_MESSAGES)
             .gateway_url(url.clone())
+            .identify_queue(unspaced.clone())
             .compression(mode.compression())
             .shard(i as u64, n as u64);
         if event_queue > 0 {
