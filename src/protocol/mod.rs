@@ -22,7 +22,9 @@ pub use payload::{CurrentUser, Hello, Identify, IdentifyProperties, Ready, Resum
 // The readers and writers of the wire format: the shard's own business, not a user's (the
 // benches reach them through `fuzzing`).
 pub(crate) use payload::{heartbeat_json, Envelope, Outgoing};
-pub(crate) use skim::{skim, skim_data, skim_head, DispatchHead, Head, Skim};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use skim::skim;
+pub(crate) use skim::{skim_data, skim_head, DispatchHead, Head, Skim};
 
 /// The largest payload a client may send, in bytes (Discord: Gateway → Rate Limiting).
 pub const MAX_SEND_SIZE: usize = 4096;
