@@ -88,6 +88,7 @@ pub(crate) mod de;
 mod gateway;
 mod guild;
 mod interaction;
+mod lazy;
 mod member;
 mod message;
 mod presence;
@@ -105,6 +106,7 @@ pub use guild::{
     GuildUpdate, Role, RoleTags,
 };
 pub use interaction::{Interaction, InteractionCreate, InteractionType};
+pub use lazy::Lazy;
 pub use member::{GuildMemberAdd, GuildMemberRemove, GuildMemberUpdate, GuildMembersChunk, Member};
 pub use message::{
     Attachment, Emoji, Mention, Message, MessageCreate, MessageDelete, MessageDeleteBulk,
