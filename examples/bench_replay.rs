@@ -256,6 +256,9 @@ mod parse {
     use syncord::{Dispatch, Event, Shard};
 
     const MESSAGES: usize = 2000;
+
+    /// One step of the typed path on one message; `true` when it succeeded.
+    type Step = dyn Fn(&Dispatch) -> bool;
     const ROUNDS: usize = 51;
 
     /// Only what the typed bench handler reads.
@@ -309,7 +312,7 @@ mod parse {
     }
 
     /// CPU nanoseconds per message of `f` over all of `messages`.
-    fn time(messages: &[Dispatch], f: &dyn Fn(&Dispatch) -> bool) -> f64 {
+    fn time(messages: &[Dispatch], f: &Step) -> f64 {
         let started = thread_cpu();
         let mut ok = 0usize;
         for d in messages {
@@ -331,7 +334,7 @@ mod parse {
             messages.len(),
             bytes / messages.len()
         );
-        let steps: Vec<(&str, Box<dyn Fn(&Dispatch) -> bool>)> = vec![
+        let steps: Vec<(&str, Box<Step>)> = vec![
             (
                 "skim",
                 Box::new(|d| syncord::fuzzing::readers::skim(d.payload_json()).is_some()),
