@@ -13,7 +13,9 @@
 # ($BENCH_WORK/bin, built by run.sh) once per compression mode and runs raw, typed, rare and
 # twilight in turn, RUNS rounds: on a shared machine whose load changes, each round's four
 # figures saw the same load. Prints every figure and the medians, with syncord's CPU time
-# per event (all its threads, READY to the marker).
+# per event (all its threads, READY to the marker). With BEFORE=<an older bench_replay
+# binary> each round also runs that binary's typed and rare modes (typed_before,
+# rare_before), for a before/after within one run.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PEERS_DIR=${BENCH_PEERS:-$ROOT/../shared/bench-peers}
@@ -37,10 +39,12 @@ if [ "${INTERLEAVED:-0}" = 1 ]; then
     server=$!
     for _ in $(seq 600); do grep -q LISTENING "$RUNNER_DIR/server.out" 2>/dev/null && break; sleep 0.2; done
     declare -A got=() cpus=()
+    WHO="raw typed rare twilight${BEFORE:+ typed_before rare_before}"
     for run in $(seq "$RUNS"); do
-      for who in raw typed rare twilight; do
+      for who in $WHO; do
         case $who in
           twilight) case $c in none) cmd=("$WORK/bin/twilight-plain") ;; *) cmd=("$WORK/bin/twilight-$c") ;; esac ;;
+          *_before) cmd=(env BENCH_MODE="${who%_before}" "$BEFORE") ;;
           *) cmd=(env BENCH_MODE="$who" "$RUNNER_DIR/bench_replay") ;;
         esac
         rate=$(BENCH_WS_URL="ws://127.0.0.1:$PORT" BENCH_HTTP_URL="http://127.0.0.1:$((PORT + 1))" \
@@ -54,13 +58,13 @@ if [ "${INTERLEAVED:-0}" = 1 ]; then
     done
     kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
     line="$c:"
-    for who in raw typed rare twilight; do
+    for who in $WHO; do
       MED[$who]=$(tr ' ' '\n' <<<"${got[$who]:-}" | grep . | median)
       line+=" $who=${MED[$who]}"
       [ -n "${cpus[$who]:-}" ] && line+="(cpu $(tr ' ' '\n' <<<"${cpus[$who]}" | grep . | median) ns/event)"
     done
     ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a"}'; }
-    echo "$line typed/twilight=$(ratio "${MED[typed]}" "${MED[twilight]}") typed/raw=$(ratio "${MED[typed]}" "${MED[raw]}") rare/raw=$(ratio "${MED[rare]}" "${MED[raw]}")"
+    echo "$line typed/twilight=$(ratio "${MED[typed]}" "${MED[twilight]}") typed/raw=$(ratio "${MED[typed]}" "${MED[raw]}") rare/raw=$(ratio "${MED[rare]}" "${MED[raw]}")${BEFORE:+ typed/typed_before=$(ratio "${MED[typed]}" "${MED[typed_before]}") rare/rare_before=$(ratio "${MED[rare]}" "${MED[rare_before]}")}"
   done
   exit 0
 fi

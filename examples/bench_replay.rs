@@ -24,6 +24,15 @@
 //!   scanned past its envelope). What counts: the dispatches received between READY and the
 //!   marker, from the marker's sequence number (READY is `s` 1, the marker `s` N+2).
 //!
+//! - `parse`: no throughput figure. Collects the first 2000 MESSAGE_CREATE of the replay,
+//!   disconnects, then times on this one thread (its CPU time), interleaved, median of 51
+//!   rounds of one pass each, the per-message cost of what the typed path does with `d`: the envelope skim, the
+//!   `MessageCreate` parse, a lean model (author, channel, content), serde skipping the
+//!   whole object (`IgnoredAny`), and the model with every [`Lazy`](syncord::model::Lazy)
+//!   field parsed too (what a bot that reads everything pays). Prints one
+//!   `parse <what> ns_per_message=<median> min=<n>` line each; `BENCH_PARSE_ONLY=<what>`
+//!   runs that one step for 5 s instead (for `perf`).
+//!
 //! Clock: READY received (the `Event::Ready` callback, or `on_ready`) -> the marker
 //! received (its callback), wall time.
 //!
@@ -84,6 +93,10 @@ fn main() {
         "" | "raw" => raw(shard),
         "typed" => dispatched(shard, true),
         "rare" => dispatched(shard, false),
+        "parse" => {
+            parse::run(shard);
+            return;
+        }
         other => {
             eprintln!("bench_replay: BENCH_MODE {other:?} is not one of raw, typed, rare");
             std::process::exit(1)
@@ -232,4 +245,152 @@ fn dispatched(shard: Shard, typed: bool) -> (bool, u64) {
         eprintln!("bench_replay: {e}");
     }
     (done.load(Ordering::Acquire), count.load(Ordering::Relaxed))
+}
+
+/// `BENCH_MODE=parse`: the cost of each step of the typed path on real replay payloads.
+mod parse {
+    use serde::de::IgnoredAny;
+    use std::borrow::Cow;
+    use std::time::{Duration, Instant};
+    use syncord::model::{MessageCreate, Snowflake};
+    use syncord::{Dispatch, Event, Shard};
+
+    const MESSAGES: usize = 2000;
+
+    /// One step of the typed path on one message; `true` when it succeeded.
+    type Step = dyn Fn(&Dispatch) -> bool;
+    const ROUNDS: usize = 51;
+
+    /// Only what the typed bench handler reads.
+    #[derive(serde::Deserialize)]
+    struct Lean<'a> {
+        #[allow(dead_code)]
+        channel_id: Snowflake,
+        #[serde(borrow)]
+        #[allow(dead_code)]
+        author: LeanUser<'a>,
+        #[serde(borrow)]
+        #[allow(dead_code)]
+        content: Cow<'a, str>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct LeanUser<'a> {
+        #[allow(dead_code)]
+        id: Snowflake,
+        #[serde(borrow)]
+        #[allow(dead_code)]
+        username: Cow<'a, str>,
+    }
+
+    fn collect(shard: Shard) -> Vec<Dispatch> {
+        let handle = shard.handle();
+        let mut got = Vec::with_capacity(MESSAGES);
+        let _ = shard.run(|event| {
+            if let Event::Dispatch(d) = event {
+                if d.event_type() == "MESSAGE_CREATE" && got.len() < MESSAGES {
+                    got.push(d);
+                    if got.len() == MESSAGES {
+                        handle.shutdown();
+                    }
+                }
+            }
+        });
+        got
+    }
+
+    /// This thread's CPU time: on a shared machine, the time it was descheduled is not
+    /// counted.
+    fn thread_cpu() -> Duration {
+        // SAFETY: clock_gettime only writes the struct it is given.
+        let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+        unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        Duration::new(
+            t.tv_sec.max(0) as u64,
+            t.tv_nsec.clamp(0, 999_999_999) as u32,
+        )
+    }
+
+    /// CPU nanoseconds per message of `f` over all of `messages`.
+    fn time(messages: &[Dispatch], f: &Step) -> f64 {
+        let started = thread_cpu();
+        let mut ok = 0usize;
+        for d in messages {
+            ok += usize::from(std::hint::black_box(f(d)));
+        }
+        assert_eq!(ok, messages.len(), "every message parses");
+        (thread_cpu() - started).as_nanos() as f64 / messages.len() as f64
+    }
+
+    pub fn run(shard: Shard) {
+        let messages = collect(shard);
+        if messages.len() < MESSAGES {
+            eprintln!("bench_replay: only {} MESSAGE_CREATE came", messages.len());
+            std::process::exit(1);
+        }
+        let bytes: usize = messages.iter().map(|d| d.data_json().len()).sum();
+        println!(
+            "parse messages={} mean_d_bytes={}",
+            messages.len(),
+            bytes / messages.len()
+        );
+        let steps: Vec<(&str, Box<Step>)> = vec![
+            (
+                "skim",
+                Box::new(|d| syncord::fuzzing::readers::skim(d.payload_json()).is_some()),
+            ),
+            (
+                "message_create",
+                Box::new(|d| {
+                    d.data::<MessageCreate>()
+                        .map(|m| std::hint::black_box(m.author.id) != Snowflake(0))
+                        .unwrap_or(false)
+                }),
+            ),
+            ("lean", Box::new(|d| d.data::<Lean>().is_ok())),
+            ("ignored_any", Box::new(|d| d.data::<IgnoredAny>().is_ok())),
+            (
+                "message_create_then_every_lazy_field",
+                Box::new(|d| {
+                    d.data::<MessageCreate>().is_ok_and(|m| {
+                        m.member.is_none_or(|m| m.get().is_ok())
+                            && m.mentions.get().is_ok()
+                            && m.attachments.get().is_ok()
+                            && m.embeds.get().is_ok()
+                            && m.components.get().is_ok()
+                    })
+                }),
+            ),
+        ];
+        if let Ok(only) = std::env::var("BENCH_PARSE_ONLY") {
+            // One step for 5 s, for a profiler to look at.
+            let (_, f) = steps
+                .iter()
+                .find(|(name, _)| *name == only)
+                .unwrap_or_else(|| {
+                    eprintln!("bench_replay: no parse step {only:?}");
+                    std::process::exit(1)
+                });
+            let started = Instant::now();
+            while started.elapsed().as_secs() < 5 {
+                time(&messages, f.as_ref());
+            }
+            return;
+        }
+        let mut figures: Vec<Vec<f64>> = vec![Vec::new(); steps.len()];
+        for _ in 0..ROUNDS {
+            for (i, (_, f)) in steps.iter().enumerate() {
+                figures[i].push(time(&messages, f.as_ref()));
+            }
+        }
+        for ((name, _), mut runs) in steps.iter().zip(figures) {
+            runs.sort_by(f64::total_cmp);
+            println!(
+                "parse {name} ns_per_message={:.0} min={:.0} max={:.0}",
+                runs[ROUNDS / 2],
+                runs[0],
+                runs[ROUNDS - 1],
+            );
+        }
+    }
 }

@@ -186,8 +186,9 @@ fn message_content_with_escapes_parses_where_a_str_model_fails() {
     assert_eq!(message.guild_id, Some(Snowflake(290926798626357248)));
     assert_eq!(message.author.id, Snowflake(53908099506183680));
     assert!(borrows_from(&escaped, &message.author.username));
-    assert_eq!(message.mentions[0].username, "Nelly");
-    assert!(message.member.as_ref().is_some_and(|m| m.user.is_none()));
+    assert_eq!(message.mentions.get().unwrap()[0].username, "Nelly");
+    let member = message.member.map(|m| m.get().unwrap());
+    assert!(member.is_some_and(|m| m.user.is_none()));
 
     // What the old `Dispatch::data` example did: `&str` cannot hold unescaped text.
     #[derive(serde::Deserialize)]

@@ -1,5 +1,6 @@
 //! Messages and reactions (Discord docs: Resources → Message).
 
+use super::lazy::{self, Lazy};
 use super::{de, event_name, newtype_event, Channel, Member, Snowflake, User};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -11,6 +12,11 @@ use std::ops::Deref;
 ///
 /// `id`, `channel_id` and `author` are required. Without the `MESSAGE_CONTENT` intent,
 /// `content`, `embeds`, `attachments` and `components` are empty for most messages.
+///
+/// The parts most bots do not read (`member`, `mentions`, `attachments`, `embeds`,
+/// `components`, `referenced_message`, `thread`) are [`Lazy`]: kept as their JSON text
+/// and parsed by `.get()`, so a bot that reads the author, the channel and the content
+/// does not pay for them.
 #[derive(Clone, Debug, Deserialize)]
 #[non_exhaustive]
 pub struct Message<'a> {
@@ -26,7 +32,7 @@ pub struct Message<'a> {
     pub author: User<'a>,
     /// The author's member (without `user`), for guild messages (gateway events only).
     #[serde(borrow, default)]
-    pub member: Option<Member<'a>>,
+    pub member: Option<Lazy<'a, Member<'a>>>,
     /// The text (up to 2000 characters).
     #[serde(borrow, default, deserialize_with = "de::cow_or_empty")]
     pub content: Cow<'a, str>,
@@ -43,17 +49,17 @@ pub struct Message<'a> {
     #[serde(default)]
     pub mention_everyone: bool,
     /// Users mentioned, each with a partial member in guilds.
-    #[serde(borrow, default, deserialize_with = "de::null_as_empty")]
-    pub mentions: Vec<Mention<'a>>,
+    #[serde(borrow, default, deserialize_with = "lazy::list")]
+    pub mentions: Lazy<'a, Vec<Mention<'a>>>,
     /// Roles mentioned.
     #[serde(default, deserialize_with = "de::null_as_empty")]
     pub mention_roles: Vec<Snowflake>,
     /// Attached files.
-    #[serde(borrow, default, deserialize_with = "de::null_as_empty")]
-    pub attachments: Vec<Attachment<'a>>,
-    /// Embeds (Resources → Message → Embed Object), as raw JSON.
-    #[serde(default, deserialize_with = "de::null_as_empty")]
-    pub embeds: Vec<Box<RawValue>>,
+    #[serde(borrow, default, deserialize_with = "lazy::list")]
+    pub attachments: Lazy<'a, Vec<Attachment<'a>>>,
+    /// Embeds (Resources → Message → Embed Object), each as raw JSON.
+    #[serde(borrow, default, deserialize_with = "lazy::list")]
+    pub embeds: Lazy<'a, Vec<Box<RawValue>>>,
     /// Whether it is pinned.
     #[serde(default)]
     pub pinned: bool,
@@ -75,13 +81,13 @@ pub struct Message<'a> {
     pub message_reference: Option<MessageReference>,
     /// The message replied to, when Discord included it (`None` also when deleted).
     #[serde(borrow, default)]
-    pub referenced_message: Option<Box<Message<'a>>>,
+    pub referenced_message: Option<Lazy<'a, Message<'a>>>,
     /// The thread started from this message.
     #[serde(borrow, default)]
-    pub thread: Option<Box<Channel<'a>>>,
-    /// Buttons, select menus… (Reference → Component Reference), as raw JSON.
-    #[serde(default, deserialize_with = "de::null_as_empty")]
-    pub components: Vec<Box<RawValue>>,
+    pub thread: Option<Lazy<'a, Channel<'a>>>,
+    /// Buttons, select menus… (Reference → Component Reference), each as raw JSON.
+    #[serde(borrow, default, deserialize_with = "lazy::list")]
+    pub components: Lazy<'a, Vec<Box<RawValue>>>,
 }
 
 newtype_event! {
@@ -406,20 +412,22 @@ mod tests {
         );
         assert!(message.edited_timestamp.is_none());
         assert!(!message.tts && !message.mention_everyone && !message.pinned);
-        assert_eq!(message.mentions[0].id, Snowflake(80351110224678912));
-        let mention_member = message.mentions[0].member.as_ref().unwrap();
+        let mentions = message.mentions.get().unwrap();
+        assert_eq!(mentions[0].id, Snowflake(80351110224678912));
+        let mention_member = mentions[0].member.as_ref().unwrap();
         assert_eq!(mention_member.nick.as_deref(), Some("nells"));
         assert_eq!(message.mention_roles, [Snowflake(41771983423143936)]);
-        let attachment = &message.attachments[0];
+        let attachments = message.attachments.get().unwrap();
+        let attachment = &attachments[0];
         assert_eq!(attachment.filename, "cat.png");
         assert_eq!((attachment.size, attachment.width), (1024, Some(200)));
         assert_eq!(attachment.content_type.as_deref(), Some("image/png"));
         assert_eq!(
-            message.embeds[0].get(),
+            message.embeds.get().unwrap()[0].get(),
             r#"{"title": "hi", "type": "rich"}"#
         );
         assert_eq!((message.kind, message.flags), (0, 4));
-        let member = message.member.as_ref().unwrap();
+        let member = message.member.unwrap().get().unwrap();
         assert!(member.user.is_none());
         assert_eq!(
             member.joined_at.as_deref(),
@@ -427,7 +435,7 @@ mod tests {
         );
         let reference = message.message_reference.unwrap();
         assert_eq!(reference.message_id, Some(Snowflake(334385199974967041)));
-        assert_eq!(message.components.len(), 1);
+        assert_eq!(message.components.get().unwrap().len(), 1);
         assert!(message.referenced_message.is_none() && message.thread.is_none());
     }
 
@@ -445,7 +453,7 @@ mod tests {
             "referenced_message":{"id":"1","channel_id":"9","author":{"id":"4","username":"v"},"content":"first"}}"#;
         let message: MessageCreate = serde_json::from_str(json).unwrap();
         assert_eq!(message.kind, 19);
-        let replied = message.referenced_message.as_ref().unwrap();
+        let replied = message.referenced_message.unwrap().get().unwrap();
         assert_eq!((replied.id, &*replied.content), (Snowflake(1), "first"));
     }
 

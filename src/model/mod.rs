@@ -50,7 +50,9 @@
 //! `#[non_exhaustive]`. Timestamps are kept as the ISO 8601 strings Discord sends; bitfields
 //! (flags, permissions) as integers; nested objects most bots do not read (embeds,
 //! components, interaction data) as raw JSON ([`RawValue`](serde_json::value::RawValue))
-//! to parse further on demand.
+//! to parse further on demand. A message's member, mentions, attachments, embeds,
+//! components, replied-to message and thread are [`Lazy`]: the typed model of the most
+//! frequent event does not parse them until `.get()` asks (about half of its parse).
 //!
 //! # Borrowed text
 //!
@@ -88,6 +90,7 @@ pub(crate) mod de;
 mod gateway;
 mod guild;
 mod interaction;
+mod lazy;
 mod member;
 mod message;
 mod presence;
@@ -105,6 +108,7 @@ pub use guild::{
     GuildUpdate, Role, RoleTags,
 };
 pub use interaction::{Interaction, InteractionCreate, InteractionType};
+pub use lazy::Lazy;
 pub use member::{GuildMemberAdd, GuildMemberRemove, GuildMemberUpdate, GuildMembersChunk, Member};
 pub use message::{
     Attachment, Emoji, Mention, Message, MessageCreate, MessageDelete, MessageDeleteBulk,

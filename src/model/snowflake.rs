@@ -112,10 +112,22 @@ impl FromStr for Snowflake {
 
     /// Parses decimal digits only (no sign, no spaces: `u64::from_str` would take `+1`).
     fn from_str(text: &str) -> Result<Snowflake, ParseSnowflakeError> {
-        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        // One pass over the digits (every id of every model goes through here).
+        if text.is_empty() {
             return Err(ParseSnowflakeError);
         }
-        text.parse().map(Snowflake).map_err(|_| ParseSnowflakeError)
+        let mut id: u64 = 0;
+        for byte in text.bytes() {
+            let digit = byte.wrapping_sub(b'0');
+            if digit > 9 {
+                return Err(ParseSnowflakeError);
+            }
+            id = id
+                .checked_mul(10)
+                .and_then(|id| id.checked_add(u64::from(digit)))
+                .ok_or(ParseSnowflakeError)?;
+        }
+        Ok(Snowflake(id))
     }
 }
 
@@ -238,8 +250,19 @@ mod tests {
     #[test]
     fn from_str_takes_digits_only_and_display_round_trips() {
         assert_eq!("0".parse(), Ok(Snowflake(0)));
+        assert_eq!("0000000000000000000000042".parse(), Ok(Snowflake(42)));
+        assert_eq!("18446744073709551615".parse(), Ok(Snowflake(u64::MAX)));
         assert_eq!(DOCS_EXAMPLE.to_string().parse(), Ok(DOCS_EXAMPLE));
-        for text in ["", "+7", "7 ", "0x10", "18446744073709551616", "١٢"] {
+        for text in [
+            "",
+            "+7",
+            "7 ",
+            "0x10",
+            "18446744073709551616",
+            "99999999999999999999",
+            "١٢",
+            "1/",
+        ] {
             assert_eq!(
                 text.parse::<Snowflake>(),
                 Err(ParseSnowflakeError),
