@@ -1,12 +1,11 @@
 //! One accepted websocket connection as the simulator holds it: compression, the deadlines
 //! the simulator keeps for it, and the closing handshake (RFC 6455 §5.5.1, §7).
 
-use super::timer::Timer;
 #[cfg(feature = "zstd")]
 use crate::transport::deflate::ZstdStreamEncoder;
 use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
 use crate::transport::Connection;
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -53,6 +52,21 @@ impl Deadlines {
             .into_iter()
             .flatten()
             .min()
+    }
+}
+
+/// Wakes the timer thread ([`super::timer`]) when a deadline earlier than the ones it sleeps towards is armed.
+#[derive(Default)]
+pub(crate) struct Timer {
+    /// True when something changed since the timer last looked.
+    pub(super) changed: Mutex<bool>,
+    pub(super) wakeup: Condvar,
+}
+
+impl Timer {
+    pub fn notify(&self) {
+        *self.changed.lock() = true;
+        self.wakeup.notify_one();
     }
 }
 

@@ -40,6 +40,7 @@
 mod accept;
 mod config;
 mod conn;
+mod fault;
 mod gateway;
 mod http;
 mod intents;
@@ -49,34 +50,21 @@ mod record;
 mod rest;
 mod server;
 pub mod slack;
+mod state;
 mod timer;
 
 pub use config::SimConfig;
+pub use fault::ConnectionFault;
 pub use limits::{AcceptedIdentify, IdentifyViolation};
 pub use record::{Record, RecordKind};
 
 use crate::{ConfigBuilder, Intents};
 use conn::SimConn;
-use server::Inner;
+use state::Inner;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What the next accepted connections do instead of behaving normally.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionFault {
-    /// Drop the TCP connection before the websocket handshake (a refused connection).
-    Refuse,
-    /// Only on the resume URL (path `/resume`, or `/resume/`): drop before the handshake.
-    /// Connections to other paths skip it and take the next fault in the queue.
-    RefuseResume,
-    /// Complete the handshake, then never send Hello.
-    NoHello,
-    /// Send Hello only after this delay.
-    DelayHello(Duration),
-}
 
 /// A running simulator. Dropping it stops the server and every connection.
 pub struct Simulator {
@@ -101,7 +89,7 @@ impl Simulator {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let tls = if config.tls {
-            Some(server::SimTls::generate()?)
+            Some(state::SimTls::generate()?)
         } else {
             None
         };
