@@ -32,12 +32,14 @@ mod config;
 mod conn;
 mod delivery;
 mod frame;
+mod frame_loop;
 pub mod payload;
 mod record;
 mod rtm;
 mod schedule;
 mod server;
 mod socket_mode;
+mod state;
 
 pub use config::SlackSimConfig;
 pub use record::{
@@ -46,7 +48,7 @@ pub use record::{
 pub use socket_mode::SOCKET_MODE_DISABLED_ERROR;
 
 use delivery::Target;
-use server::{Inner, OpenScript};
+use state::{Inner, OpenScript};
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -302,11 +304,11 @@ impl SlackSim {
             let mut deliveries = self.inner.deliveries.lock();
             deliveries.next_event_id()
         };
-        let event = delivery::PendingEvent {
+        let event = schedule::PendingEvent {
             payload: delivery::event_callback(&event_json, &event_id),
             event_id: event_id.clone(),
             attempt: 0,
-            envelope_id: delivery::new_uuid(),
+            envelope_id: payload::new_uuid(),
         };
         let envelope_id = event.envelope_id.clone();
         delivery::deliver_event(&self.inner, event, Target::Conn(conn), true);
