@@ -40,6 +40,8 @@
 mod accept;
 mod config;
 mod conn;
+#[doc(hidden)]
+pub mod deflate;
 mod fault;
 mod gateway;
 mod http;
@@ -405,7 +407,7 @@ impl Simulator {
     /// Writes raw bytes on the current connection, below the websocket layer: a frame
     /// built by hand (a text frame that is not UTF-8, a reserved opcode…).
     pub fn send_raw_frame(&self, bytes: &[u8]) -> bool {
-        self.on_current(|conn| conn.conn.write_raw(bytes).is_ok())
+        self.on_current(|conn| conn.write_raw(bytes).is_ok())
     }
 
     /// Drops the current TCP connection in the middle of a websocket frame.
@@ -414,7 +416,7 @@ impl Simulator {
             // A text frame header announcing 100 bytes, followed by only 10 of them.
             let mut bytes = vec![0x81, 100];
             bytes.extend_from_slice(br#"{"op":0,"s"#);
-            conn.conn.write_raw_and_drop(&bytes);
+            conn.write_raw_and_drop(&bytes);
             true
         })
     }

@@ -2,13 +2,13 @@
 //! API, then handing the websocket to the gateway protocol.
 
 use super::conn::{SimConn, SimEncoder};
+use super::deflate::ZlibStreamEncoder;
+#[cfg(feature = "zstd")]
+use super::deflate::ZstdStreamEncoder;
 use super::fault::{take_fault, ConnectionFault};
 use super::http::{accept_upgrade, query_param, read_head, respond, RequestHead};
 use super::record::RecordKind;
 use super::state::Inner;
-use crate::transport::deflate::ZlibStreamEncoder;
-#[cfg(feature = "zstd")]
-use crate::transport::deflate::ZstdStreamEncoder;
 use crate::transport::{Connection, ReadAhead, Stream};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
