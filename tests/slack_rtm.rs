@@ -260,7 +260,7 @@ fn an_expired_url_error_is_reported_and_a_new_url_is_asked_for() {
     let sim = SlackSim::start(SlackSimConfig::default().rtm_url_ttl(Duration::ZERO)).unwrap();
     let run = start(&sim);
     let message = wait_for(&run.events, |e| match e {
-        SlackEvent::Error { message } => Some(message),
+        SlackEvent::Error { message, .. } => Some(message),
         _ => None,
     });
     assert!(message.contains("Socket URL has expired"), "{message}");

@@ -352,7 +352,7 @@ fn transient_open_errors_are_retried_with_backoff() {
     sim.fail_next_open("internal_error");
     let (thread, events) = start(&sim);
     let message = wait_for(&events, |e| match e {
-        SlackEvent::Error { message } => Some(message),
+        SlackEvent::Error { message, .. } => Some(message),
         _ => None,
     });
     assert!(message.contains("internal_error"), "{message}");

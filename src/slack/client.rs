@@ -16,7 +16,7 @@ use super::runner::{isolated, run_loop, Connections, Dialer, Emit, NotConnected,
 use super::wire::ack;
 use crate::engine::{Counters, Latency, LinkOptions, LinkThreads, Stop, WriterOptions};
 use crate::policy::Ended;
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 use crossbeam_channel::{at, bounded, never, select, Receiver};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -394,9 +394,11 @@ impl Runner<'_> {
                                             return Err(e);
                                         }
                                         Err(NotConnected::RateLimited(wait)) => emit(SlackEvent::Error {
+                                            kind: ErrorKind::ReplacementFailed,
                                             message: format!("could not open the replacement connection: rate limited for {wait:?}; reconnecting when this one closes"),
                                         }),
                                         Err(NotConnected::Failed(message)) => emit(SlackEvent::Error {
+                                            kind: ErrorKind::ReplacementFailed,
                                             message: format!("could not open the replacement connection: {message}; reconnecting when this one closes"),
                                         }),
                                     }
@@ -450,6 +452,7 @@ impl Runner<'_> {
                         self.retire(n, None, emit);
                     }
                     emit(SlackEvent::Error {
+                        kind: ErrorKind::ReplacementFailed,
                         message: format!(
                             "the replacement connection ended before hello: {}; reconnecting when this one closes",
                             ended.describe()
@@ -472,6 +475,7 @@ impl Runner<'_> {
                             self.retire(n, None, emit);
                         }
                         emit(SlackEvent::Error {
+                            kind: ErrorKind::ReplacementFailed,
                             message: "the replacement connection sent no hello in time".into(),
                         });
                     }
@@ -500,7 +504,10 @@ impl Runner<'_> {
     fn inbound(&mut self, inbound: SlackInbound, emit: &mut Emit<'_>) {
         match inbound {
             SlackInbound::Envelope(envelope) => self.deliver(envelope, emit),
-            SlackInbound::Notice(message) => emit(SlackEvent::Error { message }),
+            SlackInbound::Notice(message) => emit(SlackEvent::Error {
+                kind: ErrorKind::SkippedPayload,
+                message,
+            }),
             SlackInbound::Disconnect { reason } => emit(SlackEvent::Disconnect { reason }),
             SlackInbound::Hello { .. } | SlackInbound::Ended(_) => {}
         }

@@ -205,7 +205,25 @@ impl SlackConfigBuilder {
         self
     }
 
-    /// The settings, checked.
+    /// Checks every setting and finishes the config.
+    ///
+    /// Errors, as [`ConfigBuilder::build`](crate::ConfigBuilder::build) reports them:
+    /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) naming the builder method
+    /// whose value is wrong (an empty token, a zero interval or timeout, a response deadline
+    /// not below Slack's 3 s, a backoff whose base is above its cap), or
+    /// [`Error::InvalidUrl`](crate::Error::InvalidUrl) for an `api_base` that is not
+    /// `https://` (plain text only to loopback).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use syncord::slack::SlackConfig;
+    /// use syncord::Error;
+    /// let err = SlackConfig::builder("xapp-1")
+    ///     .response_deadline(Duration::from_secs(3))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::InvalidSetting { setting: "response_deadline", .. }));
+    /// ```
     pub fn build(self) -> crate::Result<SlackConfig> {
         let c = self.0;
         crate::transport::check_api_base(&c.api_base)?;
@@ -219,12 +237,129 @@ impl SlackConfigBuilder {
                 "ping_interval and hello_timeout must be above zero".into(),
             ));
         }
-        if c.response_deadline >= Duration::from_secs(3) {
-            return Err(crate::Error::Config(format!(
-                "response_deadline {:?} is not below Slack's 3 s acknowledgement deadline: Slack would retry the envelope",
+    }
+    // Slack: The Events API → Responding to events (3 seconds).
+    if c.response_deadline >= Duration::from_secs(3) {
+        return invalid(
+            "response_deadline",
+            format!(
+                "{:?} is not below Slack's 3 s acknowledgement deadline: Slack would retry the envelope",
                 c.response_deadline
-            )));
+            ),
+        );
+    }
+    if c.backoff.base > c.backoff.max {
+        return invalid(
+            "backoff",
+            format!(
+                "the base {:?} is above the cap {:?}",
+                c.backoff.base, c.backoff.max
+            ),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    /// Each row: a change to valid settings, and the setting `build` must name (`None`: it
+    /// builds).
+    #[test]
+    fn build_names_the_setting_that_is_wrong() {
+        type Change = fn(SlackConfigBuilder) -> SlackConfigBuilder;
+        fn secs(n: u64) -> Duration {
+            Duration::from_secs(n)
         }
-        Ok(c)
+        fn backoff(base: u64, max: u64) -> Backoff {
+            Backoff {
+                base: secs(base),
+                max: secs(max),
+                reset_after: Duration::ZERO,
+            }
+        }
+        let rows: [(&str, Change, Option<&str>); 10] = [
+            ("defaults", |b| b, None),
+            (
+                "zero ping interval",
+                |b| b.ping_interval(Duration::ZERO),
+                Some("ping_interval"),
+            ),
+            (
+                "zero hello timeout",
+                |b| b.hello_timeout(Duration::ZERO),
+                Some("hello_timeout"),
+            ),
+            (
+                "zero dial timeout",
+                |b| b.timeouts(Duration::ZERO, secs(1)),
+                Some("timeouts"),
+            ),
+            (
+                "zero handshake timeout",
+                |b| b.timeouts(secs(1), Duration::ZERO),
+                Some("timeouts"),
+            ),
+            (
+                "deadline at 3 s",
+                |b| b.response_deadline(secs(3)),
+                Some("response_deadline"),
+            ),
+            (
+                "deadline below 3 s",
+                |b| b.response_deadline(Duration::from_millis(2_999)),
+                None,
+            ),
+            (
+                "base above cap",
+                |b| b.backoff(backoff(2, 1)),
+                Some("backoff"),
+            ),
+            ("base at cap", |b| b.backoff(backoff(1, 1)), None),
+            (
+                "loopback http",
+                |b| b.api_base("http://127.0.0.1:1/api"),
+                None,
+            ),
+        ];
+        for (row, change, wanted) in rows {
+            let built = change(SlackConfig::builder("xapp-1-token")).build();
+            match (wanted, built) {
+                (None, Ok(_)) => {}
+                (Some(setting), Err(Error::InvalidSetting { setting: got, .. })) => {
+                    assert_eq!(got, setting, "{row}");
+                }
+                (wanted, built) => panic!("{row}: wanted {wanted:?}, got {built:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_token_is_named_without_echoing_anything() {
+        let Err(Error::InvalidSetting { setting, problem }) = SlackConfig::builder("  ").build()
+        else {
+            panic!("an empty token must be refused");
+        };
+        assert_eq!(setting, "token");
+        assert!(problem.contains("App-Level Tokens"), "{problem}");
+    }
+
+    #[test]
+    fn a_plain_text_api_base_is_an_invalid_url() {
+        let built = SlackConfig::builder("xapp-1")
+            .api_base("http://slack.example/api")
+            .build();
+        assert!(
+            matches!(
+                built,
+                Err(Error::InvalidUrl {
+                    what: "API base",
+                    ..
+                })
+            ),
+            "{built:?}"
+        );
     }
 }

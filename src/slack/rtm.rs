@@ -14,7 +14,7 @@ use crate::engine::{
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 use crossbeam_channel::{at, bounded, never, select, Receiver, Sender};
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -447,7 +447,10 @@ impl Connections for RtmRunner<'_> {
                     }
                     emit(SlackEvent::Reply(reply));
                 }
-                RtmInbound::Notice(message) => emit(SlackEvent::Error { message }),
+                RtmInbound::Notice(message) => emit(SlackEvent::Error {
+                    kind: ErrorKind::SkippedPayload,
+                    message,
+                }),
                 RtmInbound::Goodbye => {
                     emit(SlackEvent::Disconnect {
                         reason: "goodbye".into(),
@@ -457,6 +460,7 @@ impl Connections for RtmRunner<'_> {
                 RtmInbound::ServerError { code, msg } => {
                     emit(SlackEvent::Error {
                         message: format!("RTM error {code}: {msg}"),
+                        kind: ErrorKind::ServerError,
                     });
                     break (format!("RTM error {code}: {msg}"), None, Some(1000));
                 }

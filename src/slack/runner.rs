@@ -77,7 +77,10 @@ pub(crate) fn run_loop(
             }
             Err(NotConnected::Failed(message)) => {
                 log::warn!("Slack: {message}");
-                emit(SlackEvent::Error { message });
+                emit(SlackEvent::Error {
+                    kind: ErrorKind::OpenFailed,
+                    message,
+                });
                 Failure::Failed
             }
         };
@@ -143,6 +146,7 @@ impl Dialer<'_> {
         };
         let stopping = || stop.requested().is_some();
         let opts = RequestOptions {
+                kind: ErrorKind::HandlerPanicked,
             timeout: self.config.handshake_timeout,
             tls: tls.as_ref(),
             on_connected: stop.abort_registration(),
