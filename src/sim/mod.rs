@@ -96,26 +96,18 @@ impl Simulator {
             None
         };
         let inner = Arc::new(Inner::new(config, port, tls));
-        let acceptor = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-sim-accept".into())
-                .spawn(move || server::accept_loop(&inner, listener))?
-        };
-        let timer = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-sim-timer".into())
-                .spawn(move || timer::run(&inner))
-        };
-        let timer = match timer {
-            Ok(timer) => timer,
-            Err(e) => {
-                inner.stop();
-                let _ = acceptor.join();
-                return Err(e);
-            }
-        };
+        let (acceptor, timer) = accept::spawn_accept_and_timer(
+            "syncord-sim",
+            {
+                let inner = inner.clone();
+                move || server::accept_loop(&inner, listener)
+            },
+            {
+                let inner = inner.clone();
+                move || timer::run(&inner)
+            },
+            || inner.stop(),
+        )?;
         Ok(Simulator {
             inner,
             acceptor: Some(acceptor),

@@ -1,5 +1,6 @@
 //! A Socket Mode client's settings, with Slack's values as defaults.
 
+use crate::token::Secret;
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
 use crate::Backoff;
 use std::fmt;
@@ -14,39 +15,29 @@ pub const DEFAULT_SLACK_API_BASE: &str = "https://slack.com/api";
 /// Legacy RTM API).
 ///
 /// `Debug` and `Display` print `<redacted>`; only [`SlackToken::expose`] gives the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SlackToken(String);
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SlackToken(Secret);
 
 impl SlackToken {
     /// Wraps a token (surrounding whitespace trimmed).
     pub fn new(token: impl Into<String>) -> SlackToken {
-        SlackToken(token.into().trim().to_owned())
+        SlackToken(Secret::trimmed(&token.into()))
     }
 
     /// The secret, for the one place that sends it (the `Authorization` header).
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// Replaces the token in `text` (an error body that echoed it) with `<redacted>`.
     pub(crate) fn redact_in(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "<redacted>")
-        }
-    }
-}
-
-impl fmt::Debug for SlackToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SlackToken(<redacted>)")
+        self.0.redact_in(text)
     }
 }
 
 impl fmt::Display for SlackToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        self.0.fmt(f)
     }
 }
 
@@ -225,18 +216,33 @@ impl SlackConfigBuilder {
     /// assert!(matches!(err, Error::InvalidSetting { setting: "response_deadline", .. }));
     /// ```
     pub fn build(self) -> crate::Result<SlackConfig> {
-        let c = self.0;
-        crate::transport::check_api_base(&c.api_base)?;
-        if c.token.expose().is_empty() {
-            return Err(crate::Error::Config(
-                "the Slack token is empty: for Socket Mode create an app-level token under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
-            ));
-        }
-        if c.ping_interval.is_zero() || c.hello_timeout.is_zero() {
-            return Err(crate::Error::Config(
-                "ping_interval and hello_timeout must be above zero".into(),
-            ));
-        }
+        check(&self.0)?;
+        Ok(self.0)
+    }
+}
+
+/// The checks behind [`SlackConfigBuilder::build`]; the first setting found wrong is reported.
+fn check(c: &SlackConfig) -> crate::Result<()> {
+    let invalid = |setting: &'static str, problem: String| {
+        Err(crate::Error::InvalidSetting { setting, problem })
+    };
+    if c.token.expose().is_empty() {
+        return invalid(
+            "token",
+            "the Slack token is empty: for Socket Mode create an app-level token under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
+        );
+    }
+    crate::transport::check_api_base(&c.api_base)?;
+    let zero = [
+        ("ping_interval", c.ping_interval),
+        ("hello_timeout", c.hello_timeout),
+        ("timeouts", c.dial_timeout),
+        ("timeouts", c.handshake_timeout),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.is_zero());
+    if let Some((setting, _)) = zero {
+        return invalid(setting, "must be above zero".into());
     }
     // Slack: The Events API → Responding to events (3 seconds).
     if c.response_deadline >= Duration::from_secs(3) {
@@ -248,14 +254,8 @@ impl SlackConfigBuilder {
             ),
         );
     }
-    if c.backoff.base > c.backoff.max {
-        return invalid(
-            "backoff",
-            format!(
-                "the base {:?} is above the cap {:?}",
-                c.backoff.base, c.backoff.max
-            ),
-        );
+    if let Some(problem) = c.backoff.problem() {
+        return invalid("backoff", problem);
     }
     Ok(())
 }

@@ -89,11 +89,11 @@ impl SlackSim {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let inner = Arc::new(Inner::new(config, port));
-        let acceptor = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-slacksim-accept".into())
-                .spawn(move || {
+        let (acceptor, timer) = crate::sim::accept::spawn_accept_and_timer(
+            "syncord-slacksim",
+            {
+                let inner = inner.clone();
+                move || {
                     let worker = inner.clone();
                     crate::sim::accept::accept_loop(
                         listener,
@@ -103,22 +103,14 @@ impl SlackSim {
                         "syncord-slacksim-conn",
                         move |stream, id| server::serve(&worker, stream, id),
                     );
-                })?
-        };
-        let timer = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-slacksim-timer".into())
-                .spawn(move || server::run_schedule(&inner))
-        };
-        let timer = match timer {
-            Ok(timer) => timer,
-            Err(e) => {
-                inner.stop();
-                let _ = acceptor.join();
-                return Err(e);
-            }
-        };
+                }
+            },
+            {
+                let inner = inner.clone();
+                move || server::run_schedule(&inner)
+            },
+            || inner.stop(),
+        )?;
         Ok(SlackSim {
             inner,
             acceptor: Some(acceptor),
