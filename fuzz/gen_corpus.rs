@@ -10,7 +10,6 @@
 mod payloads;
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use syncord::sim::deflate::{self, ZlibStreamEncoder, ZstdStreamEncoder};
 
