@@ -76,9 +76,11 @@ fn line(event: &SlackEvent) -> String {
             r#"{{"event":"reconnecting","attempt":{attempt},"delay_ms":{}}}"#,
             delay.as_millis()
         ),
-        SlackEvent::Error { message } => {
-            format!(r#"{{"event":"error","message":{}}}"#, j(message))
-        }
+        SlackEvent::Error { kind, message } => format!(
+            r#"{{"event":"error","kind":{},"message":{}}}"#,
+            j(kind.name()),
+            j(message)
+        ),
         _ => r#"{"event":"unknown"}"#.to_owned(),
     }
 }

@@ -2,79 +2,44 @@
 //!
 //! Run from `fuzz/`: `cargo run --example gen_corpus` (idempotent: it rewrites the same
 //! files). The compressed seeds are real streams, compressed the way Discord's servers do it
-//! (one context per connection, a flush after every message), with the `FE FE` frame marker
+//! (one context per connection, a flush after every message: syncord's own encoders,
+//! `syncord::sim::deflate`), with the `FE FE` frame marker
 //! of `syncord::fuzzing` between websocket frames.
 
 #[path = "payloads.rs"]
 mod payloads;
 
-use flate2::{Compress, Compression, FlushCompress};
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use syncord::sim::deflate::{self, ZlibStreamEncoder, ZstdStreamEncoder};
 
 const MARKER: [u8; 2] = [0xFE, 0xFE];
 
-/// One zlib-stream connection's compressor: a sync flush after each message.
+/// One zlib-stream connection's compressor (syncord's own): a sync flush after each message.
 fn zlib_frames(messages: &[String]) -> Vec<Vec<u8>> {
-    let mut compress = Compress::new(Compression::default(), true);
+    let mut encoder = ZlibStreamEncoder::new();
     messages
         .iter()
         .map(|message| {
-            let mut out = Vec::with_capacity(message.len() + 128);
-            let start = compress.total_in();
-            loop {
-                let read = (compress.total_in() - start) as usize;
-                compress
-                    .compress_vec(&message.as_bytes()[read..], &mut out, FlushCompress::Sync)
-                    .expect("compress");
-                if (compress.total_in() - start) as usize == message.len()
-                    && out.len() < out.capacity()
-                {
-                    break;
-                }
-                out.reserve(out.capacity());
-            }
+            let out = encoder.encode(message.as_bytes()).to_vec();
             assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
             out
         })
         .collect()
 }
 
-/// One zstd-stream connection's compressor: `ZSTD_e_flush` after each message.
+/// One zstd-stream connection's compressor (syncord's own): `ZSTD_e_flush` after each message.
 fn zstd_frames(messages: &[String]) -> Vec<Vec<u8>> {
-    use zstd::stream::raw::{Encoder, InBuffer, Operation, OutBuffer};
-    let mut encoder = Encoder::new(3).expect("zstd encoder");
+    let mut encoder = ZstdStreamEncoder::new().expect("zstd encoder");
     messages
         .iter()
-        .map(|message| {
-            let mut out = vec![0u8; message.len() + 1024];
-            let mut written = 0;
-            let mut input = InBuffer::around(message.as_bytes());
-            while input.pos() < message.len() {
-                let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                encoder.run(&mut input, &mut buffer).expect("zstd run");
-                written = buffer.pos();
-            }
-            loop {
-                let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                let remaining = encoder.flush(&mut buffer).expect("zstd flush");
-                written = buffer.pos();
-                if remaining == 0 {
-                    break;
-                }
-            }
-            out.truncate(written);
-            out
-        })
+        .map(|message| encoder.encode(message.as_bytes()).to_vec())
         .collect()
 }
 
 /// Payload compression: one standalone zlib stream.
 fn payload_zlib(message: &str) -> Vec<u8> {
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
-    encoder.write_all(message.as_bytes()).expect("compress");
-    encoder.finish().expect("compress")
+    deflate::payload_zlib(message.as_bytes())
 }
 
 /// Joins frames with the marker; a frame that itself contains the marker would be split

@@ -193,8 +193,8 @@ pub enum ErrorKind {
     Discovery,
     /// An event handler panicked; the shard (or dispatcher) carried on.
     HandlerPanicked,
-    /// A dispatch did not parse as the model its typed dispatcher handlers take; they were
-    /// skipped for it.
+    /// A dispatch (or a Slack payload) did not parse as the model its typed dispatcher
+    /// handlers take; they were skipped for it.
     UnparsedDispatch,
     /// The shared identify queue (e.g. Redis) is unreachable; the shard waits for it
     /// before identifying.
@@ -202,6 +202,18 @@ pub enum ErrorKind {
     /// A [`Cluster`](crate::cluster::Cluster) restarted its shards with a new count after
     /// close 4011.
     Resharded,
+    /// Slack: opening a connection failed for now (`apps.connections.open` or `rtm.connect`
+    /// refused or unreachable); it is retried with backoff.
+    OpenFailed,
+    /// Slack: the connection meant to replace one that Slack is about to close could not be
+    /// opened, ended, or sent no `hello` in time; the current connection carries on and the
+    /// client reconnects when it closes.
+    ReplacementFailed,
+    /// Slack: the RTM server sent an `error` event; the connection is replaced.
+    ServerError,
+    /// Slack: a responder's answer or an acknowledgement was not sent as asked (a second
+    /// answer, an answer the envelope does not accept, a failed send).
+    ResponseNotSent,
 }
 
 impl ErrorKind {
@@ -218,6 +230,10 @@ impl ErrorKind {
             ErrorKind::UnparsedDispatch => "unparsed_dispatch",
             ErrorKind::IdentifyQueue => "identify_queue",
             ErrorKind::Resharded => "resharded",
+            ErrorKind::OpenFailed => "open_failed",
+            ErrorKind::ReplacementFailed => "replacement_failed",
+            ErrorKind::ServerError => "server_error",
+            ErrorKind::ResponseNotSent => "response_not_sent",
         }
     }
 }

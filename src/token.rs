@@ -1,7 +1,47 @@
-//! The bot token: a newtype so it can never be printed by accident.
+//! Secrets: a redacting string that the Discord bot token and the Slack tokens both wrap, so
+//! none can be printed by accident.
 
 use serde::Deserialize;
 use std::fmt;
+
+/// A secret string. `Debug` and `Display` print `<redacted>`; only [`Secret::expose`] gives
+/// the secret. No `Serialize`, so it cannot reach JSON by accident.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    /// Wraps `secret`, surrounding whitespace trimmed.
+    pub fn trimmed(secret: &str) -> Secret {
+        Secret(secret.trim().to_owned())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Replaces every occurrence of the secret in `text` with `<redacted>`, so that text
+    /// that may have echoed it (a server's error body, a URL) is safe to log.
+    pub fn redact_in(&self, text: &str) -> String {
+        if self.0.is_empty() {
+            text.to_owned()
+        } else {
+            text.replace(&self.0, "<redacted>")
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
 
 /// A Discord bot token.
 ///
@@ -11,33 +51,30 @@ use std::fmt;
 /// It deliberately has no `Serialize`: `serde_json::to_string(&token)` would print the
 /// secret. A [`Session`](crate::Session) never carries it; store the token as your platform
 /// stores secrets.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize, Debug)]
 #[serde(transparent)]
-pub struct Token(String);
+pub struct Token(Secret);
 
 impl Token {
     /// Wraps a token; a leading `Bot ` is removed and surrounding whitespace trimmed.
     pub fn new(token: impl Into<String>) -> Token {
         let token = token.into();
         let trimmed = token.trim();
-        let bare = trimmed.strip_prefix("Bot ").unwrap_or(trimmed);
-        Token(bare.to_owned())
+        Token(Secret::trimmed(
+            trimmed.strip_prefix("Bot ").unwrap_or(trimmed),
+        ))
     }
 
     /// The secret itself, for the two places that must send it (Identify/Resume and the
     /// `Authorization` header).
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// Replaces every occurrence of this token in `text` with `<redacted>`, so that text
     /// that may have echoed it (a server's error body, a URL) is safe to log.
     pub(crate) fn redact_in(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "<redacted>")
-        }
+        self.0.redact_in(text)
     }
 }
 
@@ -49,15 +86,9 @@ pub(crate) fn serialize_secret<S: serde::Serializer>(
     serializer.serialize_str(token.expose())
 }
 
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token(<redacted>)")
-    }
-}
-
 impl fmt::Display for Token {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        self.0.fmt(f)
     }
 }
 
@@ -82,6 +113,7 @@ mod tests {
         let token = Token::new("Bot abc.def.ghi");
         assert_eq!(token.expose(), "abc.def.ghi");
         assert!(!format!("{token:?} {token}").contains("abc"));
+        assert_eq!(format!("{token:?} {token}"), "Token(<redacted>) <redacted>");
         assert_eq!(token.redact_in("bad abc.def.ghi!"), "bad <redacted>!");
     }
 }

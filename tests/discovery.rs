@@ -4,9 +4,8 @@
 
 mod resilience;
 
-use resilience::{quick_backoff, spawn_forwarding, wait_event, TIMEOUT};
-use socket2::{Domain, Socket, Type};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use resilience::{hanging_listener, quick_backoff, spawn_forwarding, wait_event, TIMEOUT};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 use syncord::sim::{RecordKind, SimConfig, Simulator};
 use syncord::{Config, Event, Intents, ShardThread};
@@ -107,12 +106,12 @@ fn timed_shutdown(shard: ShardThread) -> Duration {
     took
 }
 
-#[test]
-fn shutdown_interrupts_an_https_discovery_that_never_answers() {
+/// A discovery request to a server that accepts and never answers ends at once on shutdown.
+fn assert_shutdown_interrupts_a_silent_discovery(scheme: &str) {
     let (port, accepted) = silent_server();
     // A minute per request: only the socket being shut down ends this one soon.
     let took = shutdown_mid_request(
-        format!("https://127.0.0.1:{port}/api/v10"),
+        format!("{scheme}://127.0.0.1:{port}/api/v10"),
         Duration::from_secs(60),
         &accepted,
     );
@@ -123,39 +122,20 @@ fn shutdown_interrupts_an_https_discovery_that_never_answers() {
 }
 
 #[test]
+fn shutdown_interrupts_an_https_discovery_that_never_answers() {
+    assert_shutdown_interrupts_a_silent_discovery("https");
+}
+
+#[test]
 fn shutdown_interrupts_a_plain_http_discovery_that_never_answers() {
-    let (port, accepted) = silent_server();
-    let took = shutdown_mid_request(
-        format!("http://127.0.0.1:{port}/api/v10"),
-        Duration::from_secs(60),
-        &accepted,
-    );
-    assert!(
-        took < Duration::from_secs(1),
-        "run returned {took:?} after shutdown"
-    );
+    assert_shutdown_interrupts_a_silent_discovery("http");
 }
 
 #[test]
 fn shutdown_during_a_hanging_connect_waits_at_most_for_the_request_timeout() {
     // ureq connects before it hands the socket over, so a connect that hangs (a listener
     // whose accept queue is full drops SYNs) is bounded by the request timeout only.
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            fillers.push(s);
-        }
-    }
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
-        "the accept queue is not full: cannot test a hanging connect"
-    );
+    let (_listener, fillers, addr) = hanging_listener();
     let timeout = Duration::from_secs(1);
     let config = Config::builder("token", Intents::GUILDS)
         .api_base(format!("https://{addr}/api/v10"))

@@ -3,13 +3,14 @@
 //! made from them, are mutated a few hundred thousand times and fed through every
 //! `syncord::fuzzing` entry point. None may panic, hang or overflow the stack.
 //!
-//! Deterministic: xorshift64* seeded by `MUTATION_SEED` (default below), each case seeded
+//! Deterministic: `fastrand` seeded by `MUTATION_SEED` (default below), each case seeded
 //! from (seed, case index), so one case can be replayed alone with `MUTATION_ONLY=<case>`.
 //! `MUTATION_CASES` sets the number of cases. A case that panics has its input written to
 //! `target/mutation-failures/` (to be minimised and kept under `tests/fuzz_regressions/`).
 //!
-//! Needs the `fuzzing` feature (`cargo test --all-features`, or `--features fuzzing`).
-#![cfg(feature = "fuzzing")]
+//! Needs the `fuzzing` and `sim` features (`cargo test --all-features`, or
+//! `--features fuzzing,sim`).
+#![cfg(all(feature = "fuzzing", feature = "sim"))]
 
 #[path = "../fuzz/payloads.rs"]
 mod payloads;
@@ -21,6 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use syncord::fuzzing;
+use syncord::sim::deflate::{payload_zlib, ZlibStreamEncoder};
 
 const DEFAULT_SEED: u64 = 0x5EED_D15C_04D0_2026;
 const DEFAULT_CASES: u64 = 200_000;
@@ -31,31 +33,24 @@ const MARKER: [u8; 2] = [0xFE, 0xFE];
 // ---------------------------------------------------------------------------------------
 // PRNG
 
-/// xorshift64* (never seeded with zero).
-struct Rng(u64);
+/// `fastrand`'s generator with the few draws the mutators need.
+struct Rng(fastrand::Rng);
 
 impl Rng {
+    /// Seeded from (seed, case), so one case can be replayed alone.
     fn new(seed: u64, case: u64) -> Rng {
-        // splitmix64 of (seed, case), so neighbouring cases are unrelated.
-        let mut z = seed ^ case.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        Rng(z | 1)
+        Rng(fastrand::Rng::with_seed(
+            seed ^ case.wrapping_mul(0x9E37_79B9_7F4A_7C15),
+        ))
     }
 
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    fn byte(&mut self) -> u8 {
+        self.0.u8(..)
     }
 
     /// Uniform in `0..n` (`n > 0`).
     fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
+        self.0.usize(..n)
     }
 
     /// True with probability `1/n`.
@@ -161,7 +156,7 @@ fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, pool: &[Vec<u8>]) {
                 data[i] = if rng.one_in(2) {
                     *rng.pick(INTERESTING_BYTES)
                 } else {
-                    rng.next() as u8
+                    rng.byte()
                 };
             }
         }
@@ -174,7 +169,7 @@ fn mutate_bytes(rng: &mut Rng, data: &mut Vec<u8>, pool: &[Vec<u8>]) {
                     if rng.one_in(2) {
                         *rng.pick(INTERESTING_BYTES)
                     } else {
-                        rng.next() as u8
+                        rng.byte()
                     }
                 })
                 .collect();
@@ -335,62 +330,20 @@ fn mutated(rng: &mut Rng, input: &[u8], pool: &[Vec<u8>], text: bool) -> Vec<u8>
 // Compressors, as Discord's servers do it (one context per connection, a flush per message)
 
 fn zlib_frames(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    use flate2::{Compress, Compression, FlushCompress};
-    let mut compress = Compress::new(Compression::default(), true);
+    let mut encoder = ZlibStreamEncoder::new();
     messages
         .iter()
-        .map(|message| {
-            let mut out = Vec::with_capacity(message.len() + 128);
-            let start = compress.total_in();
-            loop {
-                let read = (compress.total_in() - start) as usize;
-                compress
-                    .compress_vec(&message[read..], &mut out, FlushCompress::Sync)
-                    .unwrap();
-                if (compress.total_in() - start) as usize == message.len()
-                    && out.len() < out.capacity()
-                {
-                    return out;
-                }
-                out.reserve(out.capacity());
-            }
-        })
+        .map(|m| encoder.encode(m).to_vec())
         .collect()
 }
 
 #[cfg(feature = "zstd")]
 fn zstd_frames(messages: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    use zstd::stream::raw::{Encoder, InBuffer, Operation, OutBuffer};
-    let mut encoder = Encoder::new(3).unwrap();
+    let mut encoder = syncord::sim::deflate::ZstdStreamEncoder::new().unwrap();
     messages
         .iter()
-        .map(|message| {
-            let mut out = vec![0u8; message.len() + 1024];
-            let mut written = 0;
-            let mut input = InBuffer::around(message);
-            while input.pos() < message.len() {
-                let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                encoder.run(&mut input, &mut buffer).unwrap();
-                written = buffer.pos();
-            }
-            loop {
-                let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                let remaining = encoder.flush(&mut buffer).unwrap();
-                written = buffer.pos();
-                if remaining == 0 {
-                    break;
-                }
-            }
-            out.truncate(written);
-            out
-        })
+        .map(|m| encoder.encode(m).to_vec())
         .collect()
-}
-
-fn payload_zlib(message: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(message).unwrap();
-    encoder.finish().unwrap()
 }
 
 /// Frame-level mutations of one connection's frames: split, merge, drop, repeat, reorder.

@@ -106,12 +106,7 @@ fn events_queued_when_a_zombie_is_detected_are_delivered_before_the_next_connect
 #[test]
 fn a_jump_in_the_sequence_is_reported_as_a_gap() {
     let sim = sim();
-    let (thread, mut events, _) = spawn_session(
-        &sim,
-        sim.client_config(Intents::non_privileged())
-            .build()
-            .expect("valid config"),
-    );
+    let (thread, mut events, _) = spawn_plain_session(&sim);
     let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     assert!(sim.send_text(r#"{"op":0,"s":50,"t":"MESSAGE_CREATE","d":{"n":99}}"#));
     let gap = events.wait("SequenceGap", |e| matches!(e, Event::SequenceGap { .. }));
@@ -130,12 +125,7 @@ fn a_jump_in_the_sequence_is_reported_as_a_gap() {
 #[test]
 fn a_repeated_sequence_number_is_not_delivered_twice() {
     let sim = sim();
-    let (thread, mut events, _) = spawn_session(
-        &sim,
-        sim.client_config(Intents::non_privileged())
-            .build()
-            .expect("valid config"),
-    );
+    let (thread, mut events, _) = spawn_plain_session(&sim);
     let seqs = push_messages_and_wait(&sim, &mut events, 0, 2, "the messages");
     let repeat = format!(
         r#"{{"op":0,"s":{},"t":"MESSAGE_CREATE","d":{{"n":1}}}}"#,

@@ -12,12 +12,7 @@ use syncord::{Event, Intents, Session, ShardState};
 #[test]
 fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated() {
     let sim = sim();
-    let (first, mut first_events, session_id) = spawn_session(
-        &sim,
-        sim.client_config(Intents::non_privileged())
-            .build()
-            .expect("valid config"),
-    );
+    let (first, mut first_events, session_id) = spawn_plain_session(&sim);
     let seqs = push_messages_and_wait(&sim, &mut first_events, 0, 3, "the messages");
     let handle = first.handle().clone();
     assert_eq!(handle.session().map(|s| s.seq), Some(seqs[2]));
@@ -107,12 +102,7 @@ fn an_exported_session_is_resumed_by_a_new_shard_with_nothing_lost_or_repeated()
 #[test]
 fn shutdown_closes_with_1000_which_ends_the_session() {
     let sim = sim();
-    let (thread, mut events, _) = spawn_session(
-        &sim,
-        sim.client_config(Intents::non_privileged())
-            .build()
-            .expect("valid config"),
-    );
+    let (thread, mut events, _) = spawn_plain_session(&sim);
     events.wait_dispatch("READY");
     let snapshot = thread.handle().session().expect("a session");
     thread.shutdown().unwrap();

@@ -3,32 +3,13 @@
 
 mod resilience;
 
-use resilience::{spawn_forwarding, wait_event};
-use socket2::{Domain, Socket, Type};
-use std::net::{SocketAddr, TcpStream};
+use resilience::{hanging_listener, spawn_forwarding, wait_event};
 use std::time::{Duration, Instant};
 use syncord::{Config, Event, Intents};
 
 #[test]
 fn shutdown_interrupts_a_hanging_connect() {
-    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    listener
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    listener.listen(0).unwrap();
-    let addr = listener.local_addr().unwrap().as_socket().unwrap();
-    // Fill the accept queue; nobody ever accepts.
-    let mut fillers = Vec::new();
-    for _ in 0..4 {
-        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-            fillers.push(s);
-        }
-    }
-    let hangs = TcpStream::connect_timeout(&addr, Duration::from_millis(300));
-    assert!(
-        hangs.is_err(),
-        "the accept queue is not full: cannot test a hanging connect"
-    );
+    let (_listener, fillers, addr) = hanging_listener();
 
     let config = Config::builder("token", Intents::GUILDS)
         .gateway_url(format!("ws://{addr}"))

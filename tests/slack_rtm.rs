@@ -4,6 +4,8 @@
 
 #![cfg(all(feature = "slack", feature = "sim"))]
 
+mod resilience;
+
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::{Duration, Instant};
 use syncord::sim::slack::{payload, SlackRecordKind, SlackSim, SlackSimConfig};
@@ -55,17 +57,8 @@ fn start(sim: &SlackSim) -> Running {
     start_with(sim, sim.bot_token(), Duration::from_secs(10))
 }
 
-fn wait_for<T>(events: &Receiver<SlackEvent>, mut pick: impl FnMut(SlackEvent) -> Option<T>) -> T {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = events
-            .recv_timeout(left)
-            .expect("the expected event in time");
-        if let Some(found) = pick(event) {
-            return found;
-        }
-    }
+fn wait_for<T>(events: &Receiver<SlackEvent>, pick: impl FnMut(SlackEvent) -> Option<T>) -> T {
+    resilience::pick_within(events, TIMEOUT, pick)
 }
 
 fn hello(events: &Receiver<SlackEvent>) {
@@ -260,7 +253,7 @@ fn an_expired_url_error_is_reported_and_a_new_url_is_asked_for() {
     let sim = SlackSim::start(SlackSimConfig::default().rtm_url_ttl(Duration::ZERO)).unwrap();
     let run = start(&sim);
     let message = wait_for(&run.events, |e| match e {
-        SlackEvent::Error { message } => Some(message),
+        SlackEvent::Error { message, .. } => Some(message),
         _ => None,
     });
     assert!(message.contains("Socket URL has expired"), "{message}");

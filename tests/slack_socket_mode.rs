@@ -4,6 +4,8 @@
 
 #![cfg(all(feature = "slack", feature = "sim"))]
 
+mod resilience;
+
 use crossbeam_channel::{unbounded, Receiver};
 use std::time::{Duration, Instant};
 use syncord::sim::slack::{payload, ConnId, SlackRecordKind, SlackSim, SlackSimConfig};
@@ -42,17 +44,8 @@ fn start(sim: &SlackSim) -> (SlackThread, Receiver<SlackEvent>) {
 }
 
 /// The next event that `pick` accepts (others are skipped); panics after the timeout.
-fn wait_for<T>(events: &Receiver<SlackEvent>, mut pick: impl FnMut(SlackEvent) -> Option<T>) -> T {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let event = events
-            .recv_timeout(left)
-            .expect("the expected event arrives in time");
-        if let Some(found) = pick(event) {
-            return found;
-        }
-    }
+fn wait_for<T>(events: &Receiver<SlackEvent>, pick: impl FnMut(SlackEvent) -> Option<T>) -> T {
+    resilience::pick_within(events, TIMEOUT, pick)
 }
 
 fn hello(events: &Receiver<SlackEvent>) -> u32 {
@@ -352,7 +345,7 @@ fn transient_open_errors_are_retried_with_backoff() {
     sim.fail_next_open("internal_error");
     let (thread, events) = start(&sim);
     let message = wait_for(&events, |e| match e {
-        SlackEvent::Error { message } => Some(message),
+        SlackEvent::Error { message, .. } => Some(message),
         _ => None,
     });
     assert!(message.contains("internal_error"), "{message}");

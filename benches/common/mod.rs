@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use syncord::sim::deflate::{ZlibStreamEncoder, ZstdStreamEncoder};
 use syncord::Compression;
 
 // ------------------------------------------------------------------ modes and arguments
@@ -382,11 +383,12 @@ pub fn ready_json(url: &str) -> String {
 
 // ------------------------------------------------------------------ compression, framing
 
-/// One connection's server-side compression context (one per connection, never reset).
+/// One connection's server-side compression context (one per connection, never reset):
+/// the simulator's own encoders.
 pub enum Encoder {
     Plain,
-    Zlib(Box<flate2::Compress>),
-    Zstd(Box<zstd::stream::raw::Encoder<'static>>),
+    Zlib(Box<ZlibStreamEncoder>),
+    Zstd(Box<ZstdStreamEncoder>),
 }
 
 impl Encoder {
@@ -394,13 +396,8 @@ impl Encoder {
         match mode {
             Mode::None => Encoder::Plain,
             // Level 6, like Discord's and the bench-peers replay server's.
-            Mode::Zlib => Encoder::Zlib(Box::new(flate2::Compress::new(
-                flate2::Compression::new(6),
-                true,
-            ))),
-            Mode::Zstd => Encoder::Zstd(Box::new(
-                zstd::stream::raw::Encoder::new(3).expect("zstd context"),
-            )),
+            Mode::Zlib => Encoder::Zlib(Box::new(ZlibStreamEncoder::new())),
+            Mode::Zstd => Encoder::Zstd(Box::new(ZstdStreamEncoder::new().expect("zstd context"))),
         }
     }
 
@@ -408,47 +405,8 @@ impl Encoder {
     pub fn encode(&mut self, message: &[u8], out: &mut Vec<u8>) {
         match self {
             Encoder::Plain => out.extend_from_slice(message),
-            Encoder::Zlib(compress) => {
-                let mut read = 0;
-                loop {
-                    out.reserve(message.len() - read + 256);
-                    let before = compress.total_in();
-                    compress
-                        .compress_vec(&message[read..], out, flate2::FlushCompress::Sync)
-                        .expect("deflate");
-                    read += (compress.total_in() - before) as usize;
-                    if read == message.len() && out.len() < out.capacity() {
-                        break;
-                    }
-                }
-            }
-            Encoder::Zstd(encoder) => {
-                use zstd::stream::raw::{InBuffer, Operation, OutBuffer};
-                let start = out.len();
-                out.resize(start + message.len() / 2 + 1024, 0);
-                let mut written = start;
-                let mut input = InBuffer::around(message);
-                while input.pos() < message.len() {
-                    if written == out.len() {
-                        out.resize(out.len() * 2, 0);
-                    }
-                    let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                    encoder.run(&mut input, &mut buffer).expect("zstd");
-                    written = buffer.pos();
-                }
-                loop {
-                    if written == out.len() {
-                        out.resize(out.len() * 2, 0);
-                    }
-                    let mut buffer = OutBuffer::around_pos(&mut out[..], written);
-                    let remaining = encoder.flush(&mut buffer).expect("zstd flush");
-                    written = buffer.pos();
-                    if remaining == 0 {
-                        break;
-                    }
-                }
-                out.truncate(written);
-            }
+            Encoder::Zlib(encoder) => out.extend_from_slice(encoder.encode(message)),
+            Encoder::Zstd(encoder) => out.extend_from_slice(encoder.encode(message)),
         }
     }
 }

@@ -29,6 +29,13 @@ impl Default for Backoff {
 }
 
 impl Backoff {
+    /// What is wrong with these values, for a config builder's `backoff` check (the
+    /// Discord and Slack builders share the rule).
+    pub(crate) fn problem(&self) -> Option<String> {
+        (self.base > self.max)
+            .then(|| format!("the base {:?} is above the cap {:?}", self.base, self.max))
+    }
+
     /// The upper bound of the wait before retry number `attempt` (1-based), without jitter.
     pub fn ceiling(&self, attempt: u32) -> Duration {
         let shift = attempt.saturating_sub(1).min(30);

@@ -211,15 +211,19 @@ impl<H: FnMut(Event)> Runner<H> {
         link: &LinkThreads<Discord>,
         active_since: &mut Option<Instant>,
     ) -> bool {
-        let name = dispatch.event_type();
-        let session_event = name == "READY" || name == "RESUMED";
-        // A dispatch nobody handles is counted for the session, not scanned or delivered.
-        let wanted = session_event
-            || self
-                .config
-                .event_filter
-                .as_ref()
-                .is_none_or(|wants| (wants.0)(name));
+        // The name is read once: the session events by kind, the filter's verdict on the rest.
+        let (session_event, wanted) = {
+            let name = dispatch.event_type();
+            let session_event = SessionEvent::of(name);
+            // A dispatch nobody handles is counted for the session, not scanned or delivered.
+            let wanted = session_event.is_some()
+                || self
+                    .config
+                    .event_filter
+                    .as_ref()
+                    .is_none_or(|wants| (wants.0)(name));
+            (session_event, wanted)
+        };
         // The reader left most dispatches' `d` for this thread to scan.
         if let Err(message) = if wanted { dispatch.finish() } else { Ok(()) } {
             // Only this payload is lost: the reader already acted on its `op`, `s` and `t`.
@@ -233,7 +237,7 @@ impl<H: FnMut(Event)> Runner<H> {
         }
         let seq = dispatch.seq();
         let mut notice = None;
-        if name_is(&dispatch, "READY") {
+        if session_event == Some(SessionEvent::Ready) {
             let ready = dispatch.data::<Ready>();
             let mut session = self.shared.session.lock();
             match ready {
@@ -259,7 +263,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 }
             }
         }
-        if session_event {
+        if session_event.is_some() {
             self.policy.on_active();
             *active_since = Some(Instant::now());
             // Active before the handler hears of it: it may send commands right away.
@@ -276,14 +280,14 @@ impl<H: FnMut(Event)> Runner<H> {
             let replayed = session.replayed();
             (session.on_dispatch(seq), replayed)
         };
-        let name = dispatch.event_type();
         match delivery {
             Delivery::Duplicate { last } => {
                 log::warn!(
-                    "shard {}: dropped a duplicate dispatch {name} s={seq} (already delivered up to {last})",
+                    "shard {}: dropped a duplicate dispatch {} s={seq} (already delivered up to {last})",
                     self.config.shard_id(),
+                    dispatch.event_type(),
                 );
-                return session_event;
+                return session_event.is_some();
             }
             Delivery::Gap { expected } => {
                 log::warn!(
@@ -297,16 +301,30 @@ impl<H: FnMut(Event)> Runner<H> {
             }
             Delivery::Deliver => {}
         }
-        if name_is(&dispatch, "RESUMED") {
+        if session_event == Some(SessionEvent::Resumed) {
             self.handler.emit(Event::Resumed { replayed });
         }
         if wanted {
             self.handler.emit(Event::Dispatch(dispatch));
         }
-        session_event
+        session_event.is_some()
     }
 }
 
-fn name_is(dispatch: &Dispatch, name: &str) -> bool {
-    dispatch.event_type() == name
+/// The dispatches that make a session active ("Ready" and "Resumed" in Discord's Gateway
+/// Events page).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SessionEvent {
+    Ready,
+    Resumed,
+}
+
+impl SessionEvent {
+    fn of(name: &str) -> Option<SessionEvent> {
+        match name {
+            "READY" => Some(SessionEvent::Ready),
+            "RESUMED" => Some(SessionEvent::Resumed),
+            _ => None,
+        }
+    }
 }

@@ -6,6 +6,31 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
+/// A simulator's two long-lived threads, named `{prefix}-accept` and `{prefix}-timer`. When
+/// the timer cannot start, `stop` ends the acceptor, which is joined before the error comes
+/// back.
+pub(crate) fn spawn_accept_and_timer(
+    prefix: &str,
+    accept: impl FnOnce() + Send + 'static,
+    timer: impl FnOnce() + Send + 'static,
+    stop: impl FnOnce(),
+) -> std::io::Result<(JoinHandle<()>, JoinHandle<()>)> {
+    let acceptor = std::thread::Builder::new()
+        .name(format!("{prefix}-accept"))
+        .spawn(accept)?;
+    match std::thread::Builder::new()
+        .name(format!("{prefix}-timer"))
+        .spawn(timer)
+    {
+        Ok(timer) => Ok((acceptor, timer)),
+        Err(e) => {
+            stop();
+            let _ = acceptor.join();
+            Err(e)
+        }
+    }
+}
+
 /// The connection threads of one simulator.
 #[derive(Default)]
 pub(crate) struct ConnThreads(Mutex<Vec<JoinHandle<()>>>);

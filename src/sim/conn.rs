@@ -1,13 +1,14 @@
 //! One accepted websocket connection as the simulator holds it: compression, the deadlines
 //! the simulator keeps for it, and the closing handshake (RFC 6455 §5.5.1, §7).
 
-use super::timer::Timer;
 #[cfg(feature = "zstd")]
-use crate::transport::deflate::ZstdStreamEncoder;
-use crate::transport::deflate::{payload_zlib, ZlibStreamEncoder};
-use crate::transport::Connection;
-use parking_lot::Mutex;
+use super::deflate::ZstdStreamEncoder;
+use super::deflate::{payload_zlib, ZlibStreamEncoder};
+use crate::transport::{wait_for, Connection};
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -56,6 +57,21 @@ impl Deadlines {
     }
 }
 
+/// Wakes the timer thread ([`super::timer`]) when a deadline earlier than the ones it sleeps towards is armed.
+#[derive(Default)]
+pub(crate) struct Timer {
+    /// True when something changed since the timer last looked.
+    pub(super) changed: Mutex<bool>,
+    pub(super) wakeup: Condvar,
+}
+
+impl Timer {
+    pub fn notify(&self) {
+        *self.changed.lock() = true;
+        self.wakeup.notify_one();
+    }
+}
+
 /// One accepted websocket connection.
 pub(crate) struct SimConn {
     pub id: u64,
@@ -93,6 +109,34 @@ impl SimConn {
             closing: AtomicBool::new(false),
             deadlines: Mutex::new(Deadlines::default()),
         }
+    }
+
+    /// Writes `bytes` below the websocket layer (through TLS if any): how the simulator
+    /// sends hand-made frames.
+    pub fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let (mut ws, tcp) = self.conn.raw_parts();
+        let _ = ws.flush();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut written = 0;
+        while written < bytes.len() {
+            match ws.get_mut().write(&bytes[written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                    wait_for(tcp, libc::POLLOUT, Some(Duration::from_millis(50)))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        ws.get_mut().flush()
+    }
+
+    /// Writes `bytes` straight to the socket, bypassing the websocket layer, then drops the
+    /// connection: how the simulator cuts a connection mid-frame.
+    pub fn write_raw_and_drop(&self, bytes: &[u8]) {
+        let (_ws, mut tcp) = self.conn.raw_parts();
+        let _ = tcp.write_all(bytes);
+        let _ = tcp.shutdown(Shutdown::Both);
     }
 
     /// Changes the deadlines, waking the timer if one of them is now earlier than all before.

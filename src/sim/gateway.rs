@@ -3,12 +3,12 @@
 //! developer documentation).
 
 use super::conn::{SimConn, SimEncoder};
+use super::fault::ConnectionFault;
 use super::http::{query_param, RequestHead};
 use super::limits::Verdict;
 use super::payload::{self, member_json};
 use super::record::RecordKind;
-use super::server::{Inner, SimSession};
-use super::ConnectionFault;
+use super::state::{Inner, SimSession};
 use crate::protocol::{Intents, MAX_SEND_SIZE};
 use serde_json::Value;
 use std::sync::atomic::Ordering;

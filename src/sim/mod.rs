@@ -40,6 +40,9 @@
 mod accept;
 mod config;
 mod conn;
+#[doc(hidden)]
+pub mod deflate;
+mod fault;
 mod gateway;
 mod http;
 mod intents;
@@ -49,34 +52,21 @@ mod record;
 mod rest;
 mod server;
 pub mod slack;
+mod state;
 mod timer;
 
 pub use config::SimConfig;
+pub use fault::ConnectionFault;
 pub use limits::{AcceptedIdentify, IdentifyViolation};
 pub use record::{Record, RecordKind};
 
 use crate::{ConfigBuilder, Intents};
 use conn::SimConn;
-use server::Inner;
+use state::Inner;
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// What the next accepted connections do instead of behaving normally.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ConnectionFault {
-    /// Drop the TCP connection before the websocket handshake (a refused connection).
-    Refuse,
-    /// Only on the resume URL (path `/resume`, or `/resume/`): drop before the handshake.
-    /// Connections to other paths skip it and take the next fault in the queue.
-    RefuseResume,
-    /// Complete the handshake, then never send Hello.
-    NoHello,
-    /// Send Hello only after this delay.
-    DelayHello(Duration),
-}
 
 /// A running simulator. Dropping it stops the server and every connection.
 pub struct Simulator {
@@ -104,7 +94,7 @@ impl Simulator {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let tls = if config.tls {
-            Some(server::SimTls::generate()?)
+            Some(state::SimTls::generate()?)
         } else {
             None
         };
@@ -112,26 +102,18 @@ impl Simulator {
             crate::cluster::LocalQueue::new(config.max_concurrency).window(config.identify_window),
         );
         let inner = Arc::new(Inner::new(config, port, tls));
-        let acceptor = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-sim-accept".into())
-                .spawn(move || server::accept_loop(&inner, listener))?
-        };
-        let timer = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-sim-timer".into())
-                .spawn(move || timer::run(&inner))
-        };
-        let timer = match timer {
-            Ok(timer) => timer,
-            Err(e) => {
-                inner.stop();
-                let _ = acceptor.join();
-                return Err(e);
-            }
-        };
+        let (acceptor, timer) = accept::spawn_accept_and_timer(
+            "syncord-sim",
+            {
+                let inner = inner.clone();
+                move || server::accept_loop(&inner, listener)
+            },
+            {
+                let inner = inner.clone();
+                move || timer::run(&inner)
+            },
+            || inner.stop(),
+        )?;
         Ok(Simulator {
             inner,
             identify_queue,
@@ -428,7 +410,7 @@ impl Simulator {
     /// Writes raw bytes on the current connection, below the websocket layer: a frame
     /// built by hand (a text frame that is not UTF-8, a reserved opcode…).
     pub fn send_raw_frame(&self, bytes: &[u8]) -> bool {
-        self.on_current(|conn| conn.conn.write_raw(bytes).is_ok())
+        self.on_current(|conn| conn.write_raw(bytes).is_ok())
     }
 
     /// Drops the current TCP connection in the middle of a websocket frame.
@@ -437,7 +419,7 @@ impl Simulator {
             // A text frame header announcing 100 bytes, followed by only 10 of them.
             let mut bytes = vec![0x81, 100];
             bytes.extend_from_slice(br#"{"op":0,"s"#);
-            conn.conn.write_raw_and_drop(&bytes);
+            conn.write_raw_and_drop(&bytes);
             true
         })
     }

@@ -5,7 +5,7 @@
 use super::http::{BodyError, RequestHead};
 use super::payload::{message_create, BOT_USER_ID};
 use super::record::RecordKind;
-use super::server::Inner;
+use super::state::Inner;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::sync::atomic::Ordering;
@@ -122,28 +122,6 @@ pub(crate) fn create_message(
     let text = message.to_string();
     inner.push("MESSAGE_CREATE", &text);
     (200, text)
-}
-
-/// Remembers which guild a channel is in, from a MESSAGE_CREATE the simulator sends, so the
-/// messages posted there carry the same `guild_id`.
-pub(crate) fn learn_channel(inner: &Inner, data_json: &str) {
-    #[derive(serde::Deserialize)]
-    struct Ids<'a> {
-        #[serde(borrow)]
-        channel_id: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        guild_id: Option<std::borrow::Cow<'a, str>>,
-    }
-    if let Ok(Ids {
-        channel_id: Some(channel),
-        guild_id: Some(guild),
-    }) = serde_json::from_str::<Ids>(data_json)
-    {
-        let mut guilds = inner.channel_guilds.lock();
-        if guilds.len() < 10_000 && !guilds.contains_key(&*channel) {
-            guilds.insert(channel.into_owned(), guild.into_owned());
-        }
-    }
 }
 
 #[cfg(test)]

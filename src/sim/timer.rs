@@ -3,26 +3,10 @@
 //! threads can simply block in `read` and are woken by the close frame or the shutdown the
 //! timer causes.
 
-use super::conn::SimConn;
-use super::server::Inner;
-use parking_lot::{Condvar, Mutex};
+use super::conn::{Deadlines, SimConn};
+use super::state::Inner;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Wakes the timer thread when a deadline earlier than the ones it sleeps towards is armed.
-#[derive(Default)]
-pub(crate) struct Timer {
-    /// True when something changed since the timer last looked.
-    changed: Mutex<bool>,
-    wakeup: Condvar,
-}
-
-impl Timer {
-    pub fn notify(&self) {
-        *self.changed.lock() = true;
-        self.wakeup.notify_one();
-    }
-}
 
 /// What a due deadline makes the simulator do.
 #[derive(Debug, PartialEq, Eq)]
@@ -34,7 +18,7 @@ enum Action {
 }
 
 /// Takes the deadlines of `deadlines` that are due at `now`, most urgent first.
-fn due(deadlines: &mut super::conn::Deadlines, now: Instant) -> Vec<Action> {
+fn due(deadlines: &mut Deadlines, now: Instant) -> Vec<Action> {
     let mut actions = Vec::new();
     if deadlines.closing.is_some_and(|t| t <= now) {
         deadlines.closing = None;
@@ -95,7 +79,6 @@ pub(crate) fn run(inner: &Arc<Inner>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::conn::Deadlines;
     use std::time::Duration;
 
     #[test]

@@ -12,13 +12,14 @@ use super::event::{Envelope, SlackEvent};
 use super::link::{HeldAcks, SlackInbound, SlackPriority, SlackReader, SocketModeWire};
 use super::open::Method;
 use super::policy::{on_disconnect, OnDisconnect};
-use super::runner::{isolated, run_loop, Connections, Dialer, Emit, NotConnected, Outcome};
+use super::runner::{
+    isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
+};
 use super::wire::ack;
-use crate::engine::{Counters, Latency, LinkOptions, LinkThreads, Stop, WriterOptions};
+use crate::engine::{Latency, LinkOptions, LinkThreads, WriterOptions};
 use crate::policy::Ended;
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 use crossbeam_channel::{at, bounded, never, select, Receiver};
-use parking_lot::Mutex;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,10 +51,8 @@ pub struct SocketMode {
 
 /// What the handle and the caller's loop share.
 struct Shared {
-    stop: Arc<Stop>,
+    control: Control,
     held: HeldAcks,
-    latency: Arc<Mutex<Latency>>,
-    metrics: Arc<Counters>,
 }
 
 impl Shared {
@@ -76,10 +75,8 @@ impl SocketMode {
         SocketMode {
             config,
             shared: Arc::new(Shared {
-                stop: Arc::default(),
+                control: Control::default(),
                 held: HeldAcks::default(),
-                latency: Arc::default(),
-                metrics: Arc::default(),
             }),
             hold: None,
         }
@@ -106,11 +103,16 @@ impl SocketMode {
             generation: 0,
             dialer: Dialer {
                 config: &self.config,
-                stop: &self.shared.stop,
+                stop: &self.shared.control.stop,
                 tls: None,
             },
         };
-        run_loop(&mut runner, &self.config, &self.shared.stop, &mut emit)
+        run_loop(
+            &mut runner,
+            &self.config,
+            &self.shared.control.stop,
+            &mut emit,
+        )
     }
 
     /// Runs the client on a new thread (`syncord-slack`) with `handler`.
@@ -175,9 +177,7 @@ pub struct SlackHandle {
 
 impl std::fmt::Debug for SlackHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlackHandle")
-            .field("stopping", &self.shared.stop.requested().is_some())
-            .finish()
+        self.shared.control.debug("SlackHandle", f)
     }
 }
 
@@ -227,14 +227,14 @@ impl SlackHandle {
 
     /// The ping round trips of the current connection.
     pub fn latency(&self) -> Latency {
-        self.shared.latency.lock().clone()
+        self.shared.control.latency()
     }
 
     /// Stops the client: closes its connections (close 1000, then the TCP connection is
     /// dropped without waiting for Slack) and makes `run` return `Ok`, within about a second
     /// from any state.
     pub fn shutdown(&self) {
-        self.shared.stop.request(false);
+        self.shared.control.shutdown();
     }
 }
 
@@ -290,8 +290,8 @@ impl Runner<'_> {
                 rate_limit: (4096, Duration::from_millis(10)),
                 retry: Arc::default(),
             },
-            latency: self.shared.latency.clone(),
-            metrics: self.shared.metrics.clone(),
+            latency: self.shared.control.latency.clone(),
+            metrics: self.shared.control.metrics.clone(),
         };
         let link = LinkThreads::start(conn, self.generation, opts)
             .map_err(|e| NotConnected::Failed(format!("could not start threads: {e}")))?;
@@ -333,7 +333,7 @@ impl Runner<'_> {
                 Timer,
             }
             let woke = select! {
-                recv(self.shared.stop.woken()) -> _ => Woke::Stop,
+                recv(self.shared.control.stop.woken()) -> _ => Woke::Stop,
                 recv(current.link.events) -> m => Woke::Current(m.ok()),
                 recv(current.link.reports) -> r => match r {
                     Ok(r) => Woke::CurrentReport(r.ended),
@@ -348,7 +348,7 @@ impl Runner<'_> {
             };
             let ended = match woke {
                 Woke::Stop => {
-                    if self.shared.stop.requested().is_none() {
+                    if self.shared.control.stop.requested().is_none() {
                         continue;
                     }
                     if let Some(n) = next.take() {
@@ -394,9 +394,11 @@ impl Runner<'_> {
                                             return Err(e);
                                         }
                                         Err(NotConnected::RateLimited(wait)) => emit(SlackEvent::Error {
+                                            kind: ErrorKind::ReplacementFailed,
                                             message: format!("could not open the replacement connection: rate limited for {wait:?}; reconnecting when this one closes"),
                                         }),
                                         Err(NotConnected::Failed(message)) => emit(SlackEvent::Error {
+                                            kind: ErrorKind::ReplacementFailed,
                                             message: format!("could not open the replacement connection: {message}; reconnecting when this one closes"),
                                         }),
                                     }
@@ -450,6 +452,7 @@ impl Runner<'_> {
                         self.retire(n, None, emit);
                     }
                     emit(SlackEvent::Error {
+                        kind: ErrorKind::ReplacementFailed,
                         message: format!(
                             "the replacement connection ended before hello: {}; reconnecting when this one closes",
                             ended.describe()
@@ -472,6 +475,7 @@ impl Runner<'_> {
                             self.retire(n, None, emit);
                         }
                         emit(SlackEvent::Error {
+                            kind: ErrorKind::ReplacementFailed,
                             message: "the replacement connection sent no hello in time".into(),
                         });
                     }
@@ -500,7 +504,10 @@ impl Runner<'_> {
     fn inbound(&mut self, inbound: SlackInbound, emit: &mut Emit<'_>) {
         match inbound {
             SlackInbound::Envelope(envelope) => self.deliver(envelope, emit),
-            SlackInbound::Notice(message) => emit(SlackEvent::Error { message }),
+            SlackInbound::Notice(message) => emit(SlackEvent::Error {
+                kind: ErrorKind::SkippedPayload,
+                message,
+            }),
             SlackInbound::Disconnect { reason } => emit(SlackEvent::Disconnect { reason }),
             SlackInbound::Hello { .. } | SlackInbound::Ended(_) => {}
         }

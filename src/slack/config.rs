@@ -1,5 +1,6 @@
 //! A Socket Mode client's settings, with Slack's values as defaults.
 
+use crate::token::Secret;
 use crate::transport::{AdapterSlot, TungsteniteAdapter, WebSocketAdapter};
 use crate::Backoff;
 use std::fmt;
@@ -14,39 +15,29 @@ pub const DEFAULT_SLACK_API_BASE: &str = "https://slack.com/api";
 /// Legacy RTM API).
 ///
 /// `Debug` and `Display` print `<redacted>`; only [`SlackToken::expose`] gives the secret.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SlackToken(String);
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SlackToken(Secret);
 
 impl SlackToken {
     /// Wraps a token (surrounding whitespace trimmed).
     pub fn new(token: impl Into<String>) -> SlackToken {
-        SlackToken(token.into().trim().to_owned())
+        SlackToken(Secret::trimmed(&token.into()))
     }
 
     /// The secret, for the one place that sends it (the `Authorization` header).
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// Replaces the token in `text` (an error body that echoed it) with `<redacted>`.
     pub(crate) fn redact_in(&self, text: &str) -> String {
-        if self.0.is_empty() {
-            text.to_owned()
-        } else {
-            text.replace(&self.0, "<redacted>")
-        }
-    }
-}
-
-impl fmt::Debug for SlackToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SlackToken(<redacted>)")
+        self.0.redact_in(text)
     }
 }
 
 impl fmt::Display for SlackToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
+        self.0.fmt(f)
     }
 }
 
@@ -205,26 +196,170 @@ impl SlackConfigBuilder {
         self
     }
 
-    /// The settings, checked.
+    /// Checks every setting and finishes the config.
+    ///
+    /// Errors, as [`ConfigBuilder::build`](crate::ConfigBuilder::build) reports them:
+    /// [`Error::InvalidSetting`](crate::Error::InvalidSetting) naming the builder method
+    /// whose value is wrong (an empty token, a zero interval or timeout, a response deadline
+    /// not below Slack's 3 s, a backoff whose base is above its cap), or
+    /// [`Error::InvalidUrl`](crate::Error::InvalidUrl) for an `api_base` that is not
+    /// `https://` (plain text only to loopback).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use syncord::slack::SlackConfig;
+    /// use syncord::Error;
+    /// let err = SlackConfig::builder("xapp-1")
+    ///     .response_deadline(Duration::from_secs(3))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::InvalidSetting { setting: "response_deadline", .. }));
+    /// ```
     pub fn build(self) -> crate::Result<SlackConfig> {
-        let c = self.0;
-        crate::transport::check_api_base(&c.api_base)?;
-        if c.token.expose().is_empty() {
-            return Err(crate::Error::Config(
-                "the Slack token is empty: for Socket Mode create an app-level token under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
-            ));
-        }
-        if c.ping_interval.is_zero() || c.hello_timeout.is_zero() {
-            return Err(crate::Error::Config(
-                "ping_interval and hello_timeout must be above zero".into(),
-            ));
-        }
-        if c.response_deadline >= Duration::from_secs(3) {
-            return Err(crate::Error::Config(format!(
-                "response_deadline {:?} is not below Slack's 3 s acknowledgement deadline: Slack would retry the envelope",
+        check(&self.0)?;
+        Ok(self.0)
+    }
+}
+
+/// The checks behind [`SlackConfigBuilder::build`]; the first setting found wrong is reported.
+fn check(c: &SlackConfig) -> crate::Result<()> {
+    let invalid = |setting: &'static str, problem: String| {
+        Err(crate::Error::InvalidSetting { setting, problem })
+    };
+    if c.token.expose().is_empty() {
+        return invalid(
+            "token",
+            "the Slack token is empty: for Socket Mode create an app-level token under your app's Basic Information → App-Level Tokens (scope connections:write)".into(),
+        );
+    }
+    crate::transport::check_api_base(&c.api_base)?;
+    let zero = [
+        ("ping_interval", c.ping_interval),
+        ("hello_timeout", c.hello_timeout),
+        ("timeouts", c.dial_timeout),
+        ("timeouts", c.handshake_timeout),
+    ]
+    .into_iter()
+    .find(|(_, value)| value.is_zero());
+    if let Some((setting, _)) = zero {
+        return invalid(setting, "must be above zero".into());
+    }
+    // Slack: The Events API → Responding to events (3 seconds).
+    if c.response_deadline >= Duration::from_secs(3) {
+        return invalid(
+            "response_deadline",
+            format!(
+                "{:?} is not below Slack's 3 s acknowledgement deadline: Slack would retry the envelope",
                 c.response_deadline
-            )));
+            ),
+        );
+    }
+    if let Some(problem) = c.backoff.problem() {
+        return invalid("backoff", problem);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    /// Each row: a change to valid settings, and the setting `build` must name (`None`: it
+    /// builds).
+    #[test]
+    fn build_names_the_setting_that_is_wrong() {
+        type Change = fn(SlackConfigBuilder) -> SlackConfigBuilder;
+        fn secs(n: u64) -> Duration {
+            Duration::from_secs(n)
         }
-        Ok(c)
+        fn backoff(base: u64, max: u64) -> Backoff {
+            Backoff {
+                base: secs(base),
+                max: secs(max),
+                reset_after: Duration::ZERO,
+            }
+        }
+        let rows: [(&str, Change, Option<&str>); 10] = [
+            ("defaults", |b| b, None),
+            (
+                "zero ping interval",
+                |b| b.ping_interval(Duration::ZERO),
+                Some("ping_interval"),
+            ),
+            (
+                "zero hello timeout",
+                |b| b.hello_timeout(Duration::ZERO),
+                Some("hello_timeout"),
+            ),
+            (
+                "zero dial timeout",
+                |b| b.timeouts(Duration::ZERO, secs(1)),
+                Some("timeouts"),
+            ),
+            (
+                "zero handshake timeout",
+                |b| b.timeouts(secs(1), Duration::ZERO),
+                Some("timeouts"),
+            ),
+            (
+                "deadline at 3 s",
+                |b| b.response_deadline(secs(3)),
+                Some("response_deadline"),
+            ),
+            (
+                "deadline below 3 s",
+                |b| b.response_deadline(Duration::from_millis(2_999)),
+                None,
+            ),
+            (
+                "base above cap",
+                |b| b.backoff(backoff(2, 1)),
+                Some("backoff"),
+            ),
+            ("base at cap", |b| b.backoff(backoff(1, 1)), None),
+            (
+                "loopback http",
+                |b| b.api_base("http://127.0.0.1:1/api"),
+                None,
+            ),
+        ];
+        for (row, change, wanted) in rows {
+            let built = change(SlackConfig::builder("xapp-1-token")).build();
+            match (wanted, built) {
+                (None, Ok(_)) => {}
+                (Some(setting), Err(Error::InvalidSetting { setting: got, .. })) => {
+                    assert_eq!(got, setting, "{row}");
+                }
+                (wanted, built) => panic!("{row}: wanted {wanted:?}, got {built:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_token_is_named_without_echoing_anything() {
+        let Err(Error::InvalidSetting { setting, problem }) = SlackConfig::builder("  ").build()
+        else {
+            panic!("an empty token must be refused");
+        };
+        assert_eq!(setting, "token");
+        assert!(problem.contains("App-Level Tokens"), "{problem}");
+    }
+
+    #[test]
+    fn a_plain_text_api_base_is_an_invalid_url() {
+        let built = SlackConfig::builder("xapp-1")
+            .api_base("http://slack.example/api")
+            .build();
+        assert!(
+            matches!(
+                built,
+                Err(Error::InvalidUrl {
+                    what: "API base",
+                    ..
+                })
+            ),
+            "{built:?}"
+        );
     }
 }

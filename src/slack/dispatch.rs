@@ -493,7 +493,7 @@ impl SlackDispatcher {
         self.events(
             |event| matches!(event, SlackEvent::Error { .. }),
             Box::new(move |ctx, event| {
-                if let SlackEvent::Error { message } = event {
+                if let SlackEvent::Error { message, .. } = event {
                     f(ctx, message)
                 }
             }),

@@ -1,6 +1,7 @@
 //! What a Slack connection hands the handler: envelopes (Slack: Using Socket Mode →
 //! Receiving events) and lifecycle events, in the order they happened.
 
+use crate::ErrorKind;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,6 +66,8 @@ pub enum SlackEvent {
     /// Something went wrong that the client recovered from (a skipped malformed frame, a
     /// late response, …).
     Error {
+        /// What kind of trouble it was, for a program to match on.
+        kind: ErrorKind,
         /// What happened, in words (never a token or a ticket URL).
         message: String,
     },

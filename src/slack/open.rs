@@ -222,6 +222,11 @@ mod tests {
         }
     }
 
+    /// Slack's answer `{"ok":false,"error":<error>}` (HTTP 200, as Slack answers errors).
+    fn refused(error: &str) -> Outcome {
+        answer(200, &format!(r#"{{"ok":false,"error":"{error}"}}"#))
+    }
+
     fn token() -> SlackToken {
         SlackToken::new("xapp-1-secret")
     }
@@ -233,43 +238,16 @@ mod tests {
                 answer(200, r#"{"ok":true,"url":"wss://x/link/?ticket=t"}"#),
                 "url",
             ),
-            (
-                answer(200, r#"{"ok":false,"error":"invalid_auth"}"#),
-                "fatal",
-            ),
-            (answer(200, r#"{"ok":false,"error":"not_authed"}"#), "fatal"),
-            (
-                answer(200, r#"{"ok":false,"error":"not_allowed_token_type"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"token_revoked"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"account_inactive"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"team_disabled"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"user_removed_from_team"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"insecure_request"}"#),
-                "fatal",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"ratelimited"}"#),
-                "limited",
-            ),
-            (
-                answer(200, r#"{"ok":false,"error":"internal_error"}"#),
-                "transient",
-            ),
+            (refused("invalid_auth"), "fatal"),
+            (refused("not_authed"), "fatal"),
+            (refused("not_allowed_token_type"), "fatal"),
+            (refused("token_revoked"), "fatal"),
+            (refused("account_inactive"), "fatal"),
+            (refused("team_disabled"), "fatal"),
+            (refused("user_removed_from_team"), "fatal"),
+            (refused("insecure_request"), "fatal"),
+            (refused("ratelimited"), "limited"),
+            (refused("internal_error"), "transient"),
             (answer(200, r#"{"ok":true}"#), "transient"),
             (answer(200, "<html>"), "transient"),
             (answer(404, "not found"), "fatal"),

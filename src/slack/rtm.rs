@@ -7,14 +7,16 @@
 use super::config::SlackConfig;
 use super::event::{Reply, RtmMessage, SlackEvent};
 use super::open::{Identity, Method};
-use super::runner::{isolated, run_loop, Connections, Dialer, Emit, NotConnected, Outcome};
+use super::runner::{
+    isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
+};
 use crate::engine::{
-    hand_over, next_message, BeatSignal, Command, Counters, Latency, Link, LinkOptions,
-    LinkThreads, ReaderOutputs, Stop, Wire, WriterOptions,
+    hand_over, next_message, BeatSignal, Command, Latency, Link, LinkOptions, LinkThreads,
+    ReaderOutputs, Wire, WriterOptions,
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
 use crossbeam_channel::{at, bounded, never, select, Receiver, Sender};
 use parking_lot::Mutex;
 use serde::Deserialize;
@@ -233,11 +235,9 @@ pub struct Rtm {
 }
 
 struct RtmShared {
-    stop: Arc<Stop>,
+    control: Control,
     ids: Arc<AtomicU64>,
     commands: Sender<Command>,
-    latency: Arc<Mutex<Latency>>,
-    metrics: Arc<Counters>,
     retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
 }
 
@@ -248,11 +248,9 @@ impl Rtm {
         Rtm {
             config,
             shared: Arc::new(RtmShared {
-                stop: Arc::default(),
+                control: Control::default(),
                 ids: Arc::default(),
                 commands: commands_tx,
-                latency: Arc::default(),
-                metrics: Arc::default(),
                 retry: Arc::default(),
             }),
             commands,
@@ -276,11 +274,16 @@ impl Rtm {
             generation: 0,
             dialer: Dialer {
                 config: &self.config,
-                stop: &self.shared.stop,
+                stop: &self.shared.control.stop,
                 tls: None,
             },
         };
-        run_loop(&mut runner, &self.config, &self.shared.stop, &mut emit)
+        run_loop(
+            &mut runner,
+            &self.config,
+            &self.shared.control.stop,
+            &mut emit,
+        )
     }
 }
 
@@ -292,9 +295,7 @@ pub struct RtmHandle {
 
 impl std::fmt::Debug for RtmHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RtmHandle")
-            .field("stopping", &self.shared.stop.requested().is_some())
-            .finish()
+        self.shared.control.debug("RtmHandle", f)
     }
 }
 
@@ -323,7 +324,7 @@ impl RtmHandle {
     }
 
     fn queue(&self, build: impl FnOnce(u64) -> String) -> Result<u64> {
-        if self.shared.stop.requested().is_some() {
+        if self.shared.control.stop.requested().is_some() {
             return Err(Error::Stopped);
         }
         let id = self.shared.ids.fetch_add(1, Ordering::Relaxed) + 1;
@@ -344,12 +345,12 @@ impl RtmHandle {
 
     /// The ping round trips of the current connection.
     pub fn latency(&self) -> Latency {
-        self.shared.latency.lock().clone()
+        self.shared.control.latency()
     }
 
     /// Stops the client: closes the connection and makes `run` return `Ok`.
     pub fn shutdown(&self) {
-        self.shared.stop.request(false);
+        self.shared.control.shutdown();
     }
 }
 
@@ -386,8 +387,8 @@ impl Connections for RtmRunner<'_> {
                 rate_limit: (3, Duration::from_secs(3)),
                 retry: self.shared.retry.clone(),
             },
-            latency: self.shared.latency.clone(),
-            metrics: self.shared.metrics.clone(),
+            latency: self.shared.control.latency.clone(),
+            metrics: self.shared.control.metrics.clone(),
         };
         let link = LinkThreads::start(conn, self.generation, opts)
             .map_err(|e| NotConnected::Failed(format!("could not start threads: {e}")))?;
@@ -412,8 +413,8 @@ impl Connections for RtmRunner<'_> {
                 at(live.hello_by)
             };
             let inbound = select! {
-                recv(self.shared.stop.woken()) -> _ => {
-                    if self.shared.stop.requested().is_none() {
+                recv(self.shared.control.stop.woken()) -> _ => {
+                    if self.shared.control.stop.requested().is_none() {
                         continue;
                     }
                     live.link.stop_and_join(Some((1000, "shut down")));
@@ -447,7 +448,10 @@ impl Connections for RtmRunner<'_> {
                     }
                     emit(SlackEvent::Reply(reply));
                 }
-                RtmInbound::Notice(message) => emit(SlackEvent::Error { message }),
+                RtmInbound::Notice(message) => emit(SlackEvent::Error {
+                    kind: ErrorKind::SkippedPayload,
+                    message,
+                }),
                 RtmInbound::Goodbye => {
                     emit(SlackEvent::Disconnect {
                         reason: "goodbye".into(),
@@ -456,6 +460,7 @@ impl Connections for RtmRunner<'_> {
                 }
                 RtmInbound::ServerError { code, msg } => {
                     emit(SlackEvent::Error {
+                        kind: ErrorKind::ServerError,
                         message: format!("RTM error {code}: {msg}"),
                     });
                     break (format!("RTM error {code}: {msg}"), None, Some(1000));

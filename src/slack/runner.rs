@@ -7,10 +7,11 @@ use super::config::SlackConfig;
 use super::event::SlackEvent;
 use super::open::{open, Identity, Method, Opened, TicketUrl};
 use super::policy::{delay, Failure};
-use crate::engine::Stop;
+use crate::engine::{Counters, Latency, Stop};
 use crate::rest::RequestOptions;
 use crate::transport::{DialRequest, WebSocketConnection, WsUrl};
-use crate::{Error, Result};
+use crate::{Error, ErrorKind, Result};
+use parking_lot::Mutex;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +78,10 @@ pub(crate) fn run_loop(
             }
             Err(NotConnected::Failed(message)) => {
                 log::warn!("Slack: {message}");
-                emit(SlackEvent::Error { message });
+                emit(SlackEvent::Error {
+                    kind: ErrorKind::OpenFailed,
+                    message,
+                });
                 Failure::Failed
             }
         };
@@ -102,6 +106,34 @@ pub(crate) fn run_loop(
     }
 }
 
+/// What a Slack client shares with its handle on either protocol: the stop request, the
+/// current connection's ping round trips and the counters.
+#[derive(Default)]
+pub(crate) struct Control {
+    pub stop: Arc<Stop>,
+    pub latency: Arc<Mutex<Latency>>,
+    pub metrics: Arc<Counters>,
+}
+
+impl Control {
+    /// The ping round trips of the current connection.
+    pub fn latency(&self) -> Latency {
+        self.latency.lock().clone()
+    }
+
+    /// Asks the client to stop (close 1000, `run` returns `Ok`).
+    pub fn shutdown(&self) {
+        self.stop.request(false);
+    }
+
+    /// A handle's `Debug`: its name and whether it is stopping (nothing secret).
+    pub fn debug(&self, handle: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct(handle)
+            .field("stopping", &self.stop.requested().is_some())
+            .finish()
+    }
+}
+
 /// Calls `handler`, isolating its panics: reported at `error` and as [`SlackEvent::Error`],
 /// and the client goes on.
 pub(crate) fn isolated(mut handler: impl FnMut(SlackEvent)) -> impl FnMut(SlackEvent) {
@@ -114,6 +146,7 @@ pub(crate) fn isolated(mut handler: impl FnMut(SlackEvent)) -> impl FnMut(SlackE
                 .unwrap_or_else(|| "non-string panic payload".into());
             log::error!("the Slack handler panicked: {message}");
             let report = SlackEvent::Error {
+                kind: ErrorKind::HandlerPanicked,
                 message: format!("the handler panicked: {message}"),
             };
             let _ = catch_unwind(AssertUnwindSafe(|| handler(report)));

@@ -204,35 +204,11 @@ impl Connection {
         })
     }
 
-    /// Writes `bytes` below the websocket layer (through TLS if any): how the simulator
-    /// sends hand-made frames.
+    /// The websocket under its lock and the TCP handle beside it: how the simulator writes
+    /// hand-made frames below the websocket layer (`sim::conn`).
     #[cfg(feature = "sim")]
-    pub fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut ws = self.ws.lock();
-        let _ = ws.flush();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut written = 0;
-        while written < bytes.len() {
-            match ws.get_mut().write(&bytes[written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
-                    wait_for(&self.tcp, libc::POLLOUT, Some(Duration::from_millis(50)))?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        ws.get_mut().flush()
-    }
-
-    /// Writes `bytes` straight to the socket, bypassing the websocket layer, then drops the
-    /// connection: how the simulator cuts a connection mid-frame.
-    #[cfg(feature = "sim")]
-    pub fn write_raw_and_drop(&self, bytes: &[u8]) {
-        use std::io::Write;
-        let _ws = self.ws.lock();
-        let _ = (&self.tcp).write_all(bytes);
-        let _ = self.tcp.shutdown(Shutdown::Both);
+    pub fn raw_parts(&self) -> (MutexGuard<'_, WebSocket<Stream>>, &TcpStream) {
+        (self.ws.lock(), &self.tcp)
     }
 
     /// Blocks until one message arrives or the connection fails.
@@ -483,7 +459,11 @@ fn poll_ready(tcp: &TcpStream, events: libc::c_short, timeout: Duration) -> io::
 }
 
 /// Waits until the socket is ready for `events` (or has failed/hung up), or `timeout`.
-fn wait_for(tcp: &TcpStream, events: libc::c_short, timeout: Option<Duration>) -> io::Result<()> {
+pub(crate) fn wait_for(
+    tcp: &TcpStream,
+    events: libc::c_short,
+    timeout: Option<Duration>,
+) -> io::Result<()> {
     let timeout_ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
     poll(tcp, events, timeout_ms).map(|_| ())
 }

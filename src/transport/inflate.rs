@@ -268,8 +268,8 @@ pub(crate) fn inflate_payload(data: &[u8], limit: usize) -> Result<Vec<u8>, Infl
 
 #[cfg(test)]
 mod tests {
-    use super::super::deflate::{payload_zlib, ZlibStreamEncoder};
     use super::*;
+    use crate::sim::deflate::{payload_zlib, ZlibStreamEncoder};
 
     fn json(i: usize, pad: usize) -> Vec<u8> {
         format!(
@@ -376,7 +376,7 @@ mod tests {
     #[cfg(feature = "zstd")]
     #[test]
     fn zstd_stream_inflates_each_message_with_one_context() {
-        let mut encoder = super::super::deflate::ZstdStreamEncoder::new().unwrap();
+        let mut encoder = crate::sim::deflate::ZstdStreamEncoder::new().unwrap();
         let mut inflater = Inflater::zstd(1 << 20).unwrap();
         for i in 0..50 {
             let message = json(i, i * 101);
@@ -392,7 +392,7 @@ mod tests {
     #[cfg(feature = "zstd")]
     #[test]
     fn zstd_bomb_stops_at_the_limit() {
-        let mut encoder = super::super::deflate::ZstdStreamEncoder::new().unwrap();
+        let mut encoder = crate::sim::deflate::ZstdStreamEncoder::new().unwrap();
         let limit = 256 * 1024;
         let mut inflater = Inflater::zstd(limit).unwrap();
         let frame = encoder.encode(&vec![0u8; 8 << 20]).to_vec();

@@ -8,8 +8,6 @@
 
 mod adapter;
 mod connection;
-#[cfg(any(test, feature = "sim"))]
-pub(crate) mod deflate;
 mod inflate;
 pub mod memory;
 mod read_ahead;
@@ -24,7 +22,7 @@ pub use adapter::{
 };
 pub use connection::TungsteniteAdapter;
 #[cfg(feature = "sim")]
-pub(crate) use connection::{Connection, Stream};
+pub(crate) use connection::{wait_for, Connection, Stream};
 pub(crate) use inflate::{inflate_payload, InflateError, Inflater};
 #[cfg(feature = "sim")]
 pub(crate) use read_ahead::ReadAhead;

@@ -1,6 +1,7 @@
 //! Gateway and REST URL checks: TLS always, plain text only on loopback.
 
 use crate::{Error, Result};
+use http::Uri;
 
 /// A websocket URL split into the parts the dialer needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,35 +24,37 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Splits `scheme://authority/path?query` without pulling in a URL crate.
-fn split(url: &str) -> Option<(&str, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let rest = rest.split(['?', '#']).next().unwrap_or("");
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
+/// Splits an absolute URL into its lower-cased scheme, host (IPv6 in brackets), port and
+/// path; `http::Uri` parses (RFC 3986), the query and any fragment are dropped. Our own
+/// rules on top: no user info, a non-empty host, a port that fits in 16 bits.
+fn split(
+    url: &str,
+    default_port: impl Fn(&str) -> u16,
+) -> Result<(String, String, u16, String), &'static str> {
+    const NOT_ABSOLUTE: &str = "not an absolute URL";
+    const MALFORMED: &str = "the host or port is malformed";
+    if !url.contains("://") {
+        return Err(NOT_ABSOLUTE);
+    }
+    let uri: Uri = url.parse().map_err(|_| MALFORMED)?;
+    let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
+        return Err(NOT_ABSOLUTE);
     };
-    Some((scheme, authority, path))
-}
-
-fn host_port(authority: &str, default_port: u16) -> Option<(String, u16)> {
-    if authority.is_empty() || authority.contains('@') {
-        return None;
+    let scheme = scheme.to_ascii_lowercase();
+    let host = authority.host();
+    // `http::Uri` accepts user info and reads no port from ":99999"; we refuse both.
+    let after_host = authority.as_str().strip_prefix(host).ok_or(MALFORMED)?;
+    if host.is_empty() || authority.as_str().contains('@') {
+        return Err(MALFORMED);
     }
-    if let Some(rest) = authority.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        let port = match after.strip_prefix(':') {
-            Some(p) => p.parse().ok()?,
-            None if after.is_empty() => default_port,
-            None => return None,
-        };
-        return Some((format!("[{host}]"), port));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() => Some((host.to_owned(), port.parse().ok()?)),
-        Some(_) => None,
-        None => Some((authority.to_owned(), default_port)),
-    }
+    let port = match after_host {
+        "" => default_port(&scheme),
+        port => port
+            .strip_prefix(':')
+            .and_then(|p| p.parse().ok())
+            .ok_or(MALFORMED)?,
+    };
+    Ok((scheme, host.to_owned(), port, uri.path().to_owned()))
 }
 
 impl WsUrl {
@@ -76,8 +79,8 @@ impl WsUrl {
             url: url.to_owned(),
             why,
         };
-        let (scheme, authority, path) = split(url).ok_or(invalid("not an absolute URL"))?;
-        let scheme = scheme.to_ascii_lowercase();
+        let (scheme, host, port, path) =
+            split(url, |scheme| if scheme == tls { 443 } else { 80 }).map_err(invalid)?;
         let secure = if scheme == tls {
             true
         } else if scheme == plain {
@@ -85,8 +88,6 @@ impl WsUrl {
         } else {
             return Err(invalid(bad_scheme));
         };
-        let (host, port) = host_port(authority, if secure { 443 } else { 80 })
-            .ok_or(invalid("the host or port is malformed"))?;
         if !secure && !is_loopback_host(&host) {
             return Err(invalid(
                 "plain-text connections are only allowed to loopback hosts; use TLS",
@@ -96,7 +97,7 @@ impl WsUrl {
             secure,
             host,
             port,
-            path: path.to_owned(),
+            path,
         })
     }
 
@@ -162,9 +163,38 @@ mod tests {
             "gateway.discord.gg",
             "wss://user@host",
             "wss://host:notaport",
+            // Rows added with http::Uri. The hand-written parser let three of them through:
+            // a:1:2 (as host "a:1" on port 2), the CRLF and the space in the host.
+            "wss://host:65536",
+            "wss://host:",
+            "wss://:443",
+            "wss://a:1:2",
+            "wss://user:secret@host",
+            "wss://host\r\nInjected: 1",
+            "wss://ho st",
+            "ws://[::1",
         ] {
             assert!(WsUrl::parse(bad).is_err(), "{bad} must be refused");
         }
+    }
+
+    #[test]
+    fn parts_come_from_the_uri() {
+        let url = WsUrl::parse("WSS://Host.example:8443/gw?v=9#top").unwrap();
+        assert_eq!(
+            url,
+            WsUrl {
+                secure: true,
+                host: "Host.example".into(),
+                port: 8443,
+                path: "/gw".into(),
+            }
+        );
+        let url = WsUrl::parse("ws://[::1]").unwrap();
+        assert_eq!((url.host.as_str(), url.port), ("[::1]", 80));
+        assert_eq!(url.path, "/");
+        let url = WsUrl::parse("ws://localhost:65535").unwrap();
+        assert_eq!(url.port, 65535);
     }
 
     #[test]

@@ -206,6 +206,15 @@ pub fn spawn_session(sim: &Simulator, config: Config) -> (ShardThread, Events, S
     (thread, events, session)
 }
 
+/// [`spawn_session`] with the simulator's own client config for the non-privileged intents.
+pub fn spawn_plain_session(sim: &Simulator) -> (ShardThread, Events, String) {
+    let config = sim
+        .client_config(Intents::non_privileged())
+        .build()
+        .expect("valid config");
+    spawn_session(sim, config)
+}
+
 /// [`spawn`]s a GUILDS shard whose first dial `sim` refuses, with a [`slow_backoff`]: the
 /// shard waits 15 s or more before its second attempt.
 pub fn spawn_into_a_slow_backoff(sim: &Simulator) -> (ShardThread, Events) {
@@ -441,5 +450,54 @@ pub fn assert_consecutive_from_one(seqs: &[u64]) {
             i as u64 + 1,
             "dispatch #{i} has seq {seq}; all seqs: {seqs:?}"
         );
+    }
+}
+
+/// A listener whose accept queue is full, so that a connect to it hangs (the kernel drops
+/// the SYNs): the listener and the connections filling it, to keep alive for the test, and
+/// its address. Fails the test if the queue could not be filled.
+pub fn hanging_listener() -> (
+    socket2::Socket,
+    Vec<std::net::TcpStream>,
+    std::net::SocketAddr,
+) {
+    use socket2::{Domain, Socket, Type};
+    use std::net::{SocketAddr, TcpStream};
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    listener
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Fill the accept queue; nobody ever accepts.
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        if let Ok(s) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            fillers.push(s);
+        }
+    }
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+        "the accept queue is not full: cannot test a hanging connect"
+    );
+    (listener, fillers, addr)
+}
+
+/// The first item from `events` that `pick` accepts (the others are skipped), within
+/// `timeout`; fails the test otherwise. For any event type (the Slack tests use it too).
+pub fn pick_within<E, T>(
+    events: &Receiver<E>,
+    timeout: Duration,
+    mut pick: impl FnMut(E) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let event = events
+            .recv_timeout(left)
+            .expect("the expected event arrives in time");
+        if let Some(found) = pick(event) {
+            return found;
+        }
     }
 }

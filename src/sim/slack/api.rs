@@ -1,9 +1,9 @@
 //! The Web API methods the simulator serves: `apps.connections.open` (SLACK.md §1.1) and
 //! `rtm.connect` / `rtm.start` (§1.3), with Slack's errors and rate-limit answers (§1.2).
 
-use super::delivery::new_uuid;
+use super::payload::new_uuid;
 use super::record::{ConnKind, SlackRecordKind};
-use super::server::{Inner, OpenScript, Ticket};
+use super::state::{Inner, OpenScript, Ticket};
 use crate::sim::http::{query_param, read_body, respond_with, RequestHead};
 use serde_json::json;
 use std::net::TcpStream;

@@ -3,51 +3,12 @@
 //! duplicates (§5).
 
 use super::conn::SlackConn;
+use super::payload::{new_uuid, unix_seconds};
 use super::record::{ConnId, ConnKind, Delivery, SlackRecordKind};
-use super::schedule::Job;
-use super::server::Inner;
-use std::collections::{HashMap, VecDeque};
+use super::schedule::{Job, PendingEvent};
+use super::state::{Deliveries, Inner, Stored};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// An `events_api` delivery whose ack is awaited, or a retry waiting for a connection.
-#[derive(Clone, Debug)]
-pub(crate) struct PendingEvent {
-    pub event_id: String,
-    /// The Events API outer payload (`event_callback`), as JSON text.
-    pub payload: String,
-    pub attempt: u32,
-    pub envelope_id: String,
-}
-
-/// An envelope as sent, kept so it can be sent again.
-struct Stored {
-    kind: String,
-    event_id: Option<String>,
-    payload: String,
-    accepts_response_payload: bool,
-}
-
-#[derive(Default)]
-pub(crate) struct Deliveries {
-    /// By envelope id: `events_api` deliveries not acked yet.
-    pending: HashMap<String, PendingEvent>,
-    /// Retries due while no connection could take them.
-    waiting: VecDeque<PendingEvent>,
-    sent: HashMap<String, Stored>,
-    /// The connection the last delivery went to (round-robin).
-    cursor: u64,
-    duplicates_left: usize,
-    next_event: u64,
-}
-
-impl Deliveries {
-    /// A fresh `event_id`, shaped like Slack's (`Ev…`).
-    pub fn next_event_id(&mut self) -> String {
-        self.next_event += 1;
-        format!("Ev0SIM{:08}", self.next_event)
-    }
-}
 
 /// Where a delivery goes.
 #[derive(Clone, Copy)]
@@ -56,24 +17,6 @@ pub(crate) enum Target {
     Any,
     /// This connection, whatever its state.
     Conn(ConnId),
-}
-
-/// A fresh envelope id, shaped like Slack's (a UUID).
-pub(crate) fn new_uuid() -> String {
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        fastrand::u32(..),
-        fastrand::u16(..),
-        fastrand::u16(..0x1000),
-        0x8000 | fastrand::u16(..0x4000),
-        fastrand::u64(..1 << 48)
-    )
-}
-
-pub(crate) fn unix_seconds() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// The connections a delivery may go to now: Socket Mode ones past `hello`, open and not

@@ -32,12 +32,14 @@ mod config;
 mod conn;
 mod delivery;
 mod frame;
+mod frame_loop;
 pub mod payload;
 mod record;
 mod rtm;
 mod schedule;
 mod server;
 mod socket_mode;
+mod state;
 
 pub use config::SlackSimConfig;
 pub use record::{
@@ -46,7 +48,7 @@ pub use record::{
 pub use socket_mode::SOCKET_MODE_DISABLED_ERROR;
 
 use delivery::Target;
-use server::{Inner, OpenScript};
+use state::{Inner, OpenScript};
 use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -87,11 +89,11 @@ impl SlackSim {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let port = listener.local_addr()?.port();
         let inner = Arc::new(Inner::new(config, port));
-        let acceptor = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-slacksim-accept".into())
-                .spawn(move || {
+        let (acceptor, timer) = crate::sim::accept::spawn_accept_and_timer(
+            "syncord-slacksim",
+            {
+                let inner = inner.clone();
+                move || {
                     let worker = inner.clone();
                     crate::sim::accept::accept_loop(
                         listener,
@@ -101,22 +103,14 @@ impl SlackSim {
                         "syncord-slacksim-conn",
                         move |stream, id| server::serve(&worker, stream, id),
                     );
-                })?
-        };
-        let timer = {
-            let inner = inner.clone();
-            std::thread::Builder::new()
-                .name("syncord-slacksim-timer".into())
-                .spawn(move || server::run_schedule(&inner))
-        };
-        let timer = match timer {
-            Ok(timer) => timer,
-            Err(e) => {
-                inner.stop();
-                let _ = acceptor.join();
-                return Err(e);
-            }
-        };
+                }
+            },
+            {
+                let inner = inner.clone();
+                move || server::run_schedule(&inner)
+            },
+            || inner.stop(),
+        )?;
         Ok(SlackSim {
             inner,
             acceptor: Some(acceptor),
@@ -302,11 +296,11 @@ impl SlackSim {
             let mut deliveries = self.inner.deliveries.lock();
             deliveries.next_event_id()
         };
-        let event = delivery::PendingEvent {
+        let event = schedule::PendingEvent {
             payload: delivery::event_callback(&event_json, &event_id),
             event_id: event_id.clone(),
             attempt: 0,
-            envelope_id: delivery::new_uuid(),
+            envelope_id: payload::new_uuid(),
         };
         let envelope_id = event.envelope_id.clone();
         delivery::deliver_event(&self.inner, event, Target::Conn(conn), true);

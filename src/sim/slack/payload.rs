@@ -31,7 +31,7 @@ static TS: AtomicU64 = AtomicU64::new(1);
 /// A fresh message timestamp (`seconds.micro`, unique within the process).
 pub fn ts() -> String {
     let n = TS.fetch_add(1, Ordering::Relaxed);
-    format!("{}.{:06}", super::delivery::unix_seconds(), n % 1_000_000)
+    format!("{}.{:06}", unix_seconds(), n % 1_000_000)
 }
 
 /// A `message` event (the `message` event page).
@@ -45,7 +45,7 @@ pub fn message_event(channel: &str, user: &str, text: &str) -> String {
         "ts": ts,
         "event_ts": ts,
         "channel_type": "channel",
-        "client_msg_id": super::delivery::new_uuid(),
+        "client_msg_id": new_uuid(),
     })
     .to_string()
 }
@@ -149,4 +149,22 @@ pub fn view_submission(callback_id: &str, values_json: &str) -> String {
         "response_urls": [],
     })
     .to_string()
+}
+
+/// A fresh envelope id, shaped like Slack's (a UUID).
+pub(crate) fn new_uuid() -> String {
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u16(..0x1000),
+        0x8000 | fastrand::u16(..0x4000),
+        fastrand::u64(..1 << 48)
+    )
+}
+
+pub(crate) fn unix_seconds() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

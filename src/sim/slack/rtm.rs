@@ -2,9 +2,10 @@
 //! replies, the 1 message/s write limit and the 16 KB message limit, `goodbye`.
 
 use super::conn::SlackConn;
+use super::frame_loop::{frame_loop, TextHandler};
 use super::record::{RtmMessage, SlackRecordKind};
 use super::schedule::Job;
-use super::server::{frame_loop, Inner, TextHandler};
+use super::state::Inner;
 use serde_json::{json, Map, Value};
 use std::io::Read;
 use std::sync::atomic::Ordering;
@@ -48,7 +49,7 @@ fn take_send_token(inner: &Inner, conn: &SlackConn) -> bool {
 /// A message `ts`, as Slack writes them (`seconds.counter`).
 fn next_ts(inner: &Inner) -> String {
     let n = inner.next_ts.fetch_add(1, Ordering::AcqRel);
-    format!("{}.{:06}", super::delivery::unix_seconds(), n % 1_000_000)
+    format!("{}.{:06}", super::payload::unix_seconds(), n % 1_000_000)
 }
 
 struct Rtm {

@@ -2,12 +2,21 @@
 //! duplicates and the closes that follow `disconnect` and `goodbye`, each a job due at an
 //! instant, so no connection thread ever sleeps.
 
-use super::delivery::PendingEvent;
 use super::record::ConnId;
 use parking_lot::{Condvar, Mutex};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 use std::time::Instant;
+
+/// An `events_api` delivery whose ack is awaited, or a retry waiting for a connection.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingEvent {
+    pub event_id: String,
+    /// The Events API outer payload (`event_callback`), as JSON text.
+    pub payload: String,
+    pub attempt: u32,
+    pub envelope_id: String,
+}
 
 /// Something the simulator does at a given instant.
 #[derive(Debug)]

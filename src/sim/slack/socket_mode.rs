@@ -2,9 +2,10 @@
 //! (§2.3) and `disconnect` (§2.5).
 
 use super::conn::SlackConn;
+use super::frame_loop::{frame_loop, TextHandler};
 use super::record::{Ack, SlackRecordKind};
 use super::schedule::Job;
-use super::server::{frame_loop, Inner, TextHandler};
+use super::state::Inner;
 use std::io::Read;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -9,6 +9,7 @@ use crate::dispatch::guard::{Called, Guard};
 use crate::dispatch::registration::{EntryState, Table};
 use crate::dispatch::watchdog::Label;
 use crate::slack::{Envelope, RespondError, SlackEvent, SlackHandle};
+use crate::ErrorKind;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 
@@ -44,7 +45,7 @@ struct Pass<'r> {
     ctx: &'r SlackContext,
     guard: &'r Guard,
     label: Label,
-    reports: RefCell<Vec<String>>,
+    reports: RefCell<Vec<(ErrorKind, String)>>,
     once_fired: Cell<bool>,
 }
 
@@ -58,7 +59,10 @@ impl Pass<'_> {
         match called {
             Called::Returned(value) => Some(value),
             Called::Panicked(message) => {
-                self.report(format!("a handler for {} panicked: {message}", self.label));
+                self.report(
+                    ErrorKind::HandlerPanicked,
+                    format!("a handler for {} panicked: {message}", self.label),
+                );
                 None
             }
             Called::Skipped => None,
@@ -66,10 +70,10 @@ impl Pass<'_> {
     }
 
     /// A report for the error handlers (logged where it arose); one of each per event.
-    fn report(&self, text: String) {
+    fn report(&self, kind: ErrorKind, text: String) {
         let mut reports = self.reports.borrow_mut();
-        if !reports.contains(&text) {
-            reports.push(text);
+        if !reports.iter().any(|(_, seen)| *seen == text) {
+            reports.push((kind, text));
         }
     }
 
@@ -77,7 +81,7 @@ impl Pass<'_> {
     fn parse_failed(&self, text: String) {
         let text = format!("{text}; its typed handlers were skipped");
         log::warn!("{}: {text}", self.guard.who);
-        self.report(text);
+        self.report(ErrorKind::UnparsedDispatch, text);
     }
 
     fn run_lifecycle(&self, snapshot: &[Entry], event: &SlackEvent) {
@@ -128,8 +132,8 @@ impl Router {
                 label: Label::new("error", None),
                 ..pass
             };
-            for message in reports {
-                report_pass.run_lifecycle(&snapshot, &SlackEvent::Error { message });
+            for (kind, message) in reports {
+                report_pass.run_lifecycle(&snapshot, &SlackEvent::Error { kind, message });
             }
             once_fired |= report_pass.once_fired.get();
         }
@@ -189,7 +193,7 @@ fn route_envelope(
                             format!("a responder answered {}, whose envelope does not accept a response payload: the answer was dropped", pass.label)
                         };
                         log::warn!("{}: {text}", pass.guard.who);
-                        pass.report(text);
+                        pass.report(ErrorKind::ResponseNotSent, text);
                     }
                     Some(Err(text)) => pass.parse_failed(text),
                     Some(Ok(None)) | None => {}
@@ -218,7 +222,7 @@ fn respond(pass: &Pass<'_>, acks: &dyn Acks, envelope: &Envelope, answer: &serde
         envelope.envelope_id()
     );
     log::warn!("{}: {text}", pass.guard.who);
-    pass.report(text);
+    pass.report(ErrorKind::ResponseNotSent, text);
     if matches!(error, RespondError::TooLarge(_) | RespondError::NotJson(_)) {
         ack_now(pass, acks, envelope);
     }
@@ -236,7 +240,7 @@ fn ack_now(pass: &Pass<'_>, acks: &dyn Acks, envelope: &Envelope) {
                 envelope.envelope_id()
             );
             log::warn!("{}: {text}", pass.guard.who);
-            pass.report(text);
+            pass.report(ErrorKind::ResponseNotSent, text);
         }
     }
 }

@@ -408,6 +408,7 @@ fn lifecycle_handlers_get_their_events() {
             delay: Duration::from_secs(1),
         },
         SlackEvent::Error {
+            kind: crate::ErrorKind::SkippedPayload,
             message: "a frame that is not a JSON object".into(),
         },
     ];

@@ -1,16 +1,20 @@
-//! Server-side compression, as Discord does it: what the simulator sends and what the
-//! inflater tests feed. One context per connection, a flush after every message.
+//! Server-side compression, as Discord does it: what the simulator sends, and the one
+//! encoder the inflater tests, the mutation test, the benches and the fuzz corpus generator
+//! compress with. One context per connection, a flush after every message. Not a public
+//! API (hidden from the docs).
 
 use flate2::{Compress, Compression, FlushCompress};
 
 /// zlib-stream: one deflate stream per connection, a sync flush (`00 00 ff ff`) after each
 /// message (Discord: Gateway → Transport Compression).
-pub(crate) struct ZlibStreamEncoder {
+pub struct ZlibStreamEncoder {
     compress: Compress,
     out: Vec<u8>,
 }
 
 impl ZlibStreamEncoder {
+    /// A fresh stream at the default level (6), as Discord compresses.
+    #[allow(clippy::new_without_default)]
     pub fn new() -> ZlibStreamEncoder {
         ZlibStreamEncoder {
             compress: Compress::new(Compression::default(), true),
@@ -40,13 +44,14 @@ impl ZlibStreamEncoder {
 /// zstd-stream: one compression context per connection, `ZSTD_e_flush` after each message,
 /// the frame never ended (Discord: Gateway → Transport Compression).
 #[cfg(feature = "zstd")]
-pub(crate) struct ZstdStreamEncoder {
+pub struct ZstdStreamEncoder {
     encoder: zstd::stream::raw::Encoder<'static>,
     out: Vec<u8>,
 }
 
 #[cfg(feature = "zstd")]
 impl ZstdStreamEncoder {
+    /// A fresh context at level 3 (zstd's default).
     pub fn new() -> std::io::Result<ZstdStreamEncoder> {
         Ok(ZstdStreamEncoder {
             encoder: zstd::stream::raw::Encoder::new(3)?,
@@ -85,7 +90,7 @@ impl ZstdStreamEncoder {
 }
 
 /// Payload compression: one standalone zlib stream (Discord: Gateway → Payload Compression).
-pub(crate) fn payload_zlib(message: &[u8]) -> Vec<u8> {
+pub fn payload_zlib(message: &[u8]) -> Vec<u8> {
     use std::io::Write;
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
     let _ = encoder.write_all(message);
