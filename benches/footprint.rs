@@ -38,8 +38,8 @@ fn main() {
 fn serve_sim() {
     raise_fd_limit();
     // No identify window: how fast the shards start is not what this measures.
-    let sim = Simulator::start(SimConfig::default().identify_window(Duration::ZERO))
-        .expect("simulator");
+    let sim =
+        Simulator::start(SimConfig::default().identify_window(Duration::ZERO)).expect("simulator");
     println!("URL {}", sim.gateway_url());
     std::io::stdout().flush().expect("stdout");
     let mut line = String::new();
