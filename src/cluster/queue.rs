@@ -74,6 +74,12 @@ pub(crate) enum Budget {
     WaitUntil(Instant),
 }
 
+/// Added to `reset_after` before a spent budget counts as refilled. Discord gives
+/// `reset_after` in whole milliseconds, so the reset it names can be up to 1 ms early, and
+/// an Identify that arrives before the real reset spends a start that is not there (Discord
+/// then resets the bot's token: Gateway → Session Start Limit).
+pub(crate) const RESET_MARGIN: Duration = Duration::from_millis(250);
+
 /// Below this share of `total`, every start is logged at `warn`.
 pub(crate) const LOW_SHARE: f64 = 0.10;
 
@@ -83,7 +89,7 @@ impl StartBudget {
         StartBudget {
             total: limit.total.max(1),
             remaining: limit.remaining,
-            resets_at: now + Duration::from_millis(limit.reset_after),
+            resets_at: now + Duration::from_millis(limit.reset_after) + RESET_MARGIN,
             period: Duration::from_secs(24 * 60 * 60),
         }
     }
@@ -195,7 +201,12 @@ mod tests {
         let mut budget = StartBudget::new(&limit(10, 1, 500), now);
         assert_eq!(budget.check(now), Budget::Go);
         assert!(budget.spend(), "0 of 10 left is below 10 %");
-        let reset = now + Duration::from_millis(500);
+        let reset = now + Duration::from_millis(500) + RESET_MARGIN;
+        assert_eq!(
+            budget.check(reset - Duration::from_millis(1)),
+            Budget::WaitUntil(reset),
+            "not before the margin"
+        );
         assert_eq!(budget.check(now), Budget::WaitUntil(reset));
         assert_eq!(budget.check(reset), Budget::Go);
         assert_eq!(budget.remaining(), 10);

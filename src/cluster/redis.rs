@@ -285,7 +285,8 @@ impl RedisQueue {
             {
                 (limit.total, 24 * 60 * 60 * 1000)
             } else {
-                (limit.remaining, limit.reset_after.max(1))
+                let margin = super::queue::RESET_MARGIN.as_millis() as u64;
+                (limit.remaining, limit.reset_after.max(1) + margin)
             };
             let _: Option<String> = redis::cmd("SET")
                 .arg(&key)
