@@ -10,6 +10,10 @@
 //!
 //!     cargo bench --bench footprint -- [SHARDS...=1 100 1000] [none|zlib|zstd] [--idle=20]
 //!         [--event-queue=N]   (a non-default `ConfigBuilder::event_queue`, to see its cost)
+//!         [--heartbeat-ms=N]  (the simulator's interval, 41250: shorter magnifies the beats)
+//!
+//! Where the idle CPU goes is printed per thread kind (`syncord-rd`, `-hb`, `-wr`, `-sh`):
+//! CPU time and scheduler runs per beat, from each thread's `/proc/.../schedstat`.
 
 mod common;
 
@@ -22,24 +26,27 @@ use syncord::cluster::LocalQueue;
 use syncord::sim::{SimConfig, Simulator};
 use syncord::{Config, Event, Intents, Shard};
 
-const USAGE: &str =
-    "footprint [SHARDS...=1 100 1000] [none|zlib|zstd (default zstd)] [--idle=20] [--event-queue=N]";
+const USAGE: &str = "footprint [SHARDS...=1 100 1000] [none|zlib|zstd (default zstd)] [--idle=20] \
+     [--event-queue=N] [--heartbeat-ms=41250]";
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     match argv.get(1).map(String::as_str) {
-        Some("--serve-sim") => serve_sim(),
+        Some("--serve-sim") => serve_sim(&argv[2]),
         Some("--measure") => measure(&argv[2..]),
         _ => parent(),
     }
 }
 
 /// Child: runs a simulator until its stdin closes.
-fn serve_sim() {
+fn serve_sim(heartbeat_ms: &str) {
     raise_fd_limit();
+    let heartbeat = Duration::from_millis(heartbeat_ms.parse().expect("heartbeat ms"));
     // No identify window: how fast the shards start is not what this measures.
-    let sim =
-        Simulator::start(SimConfig::default().identify_window(Duration::ZERO)).expect("simulator");
+    let config = SimConfig::default()
+        .identify_window(Duration::ZERO)
+        .heartbeat_interval(heartbeat);
+    let sim = Simulator::start(config).expect("simulator");
     println!("URL {}", sim.gateway_url());
     std::io::stdout().flush().expect("stdout");
     let mut line = String::new();
@@ -72,6 +79,37 @@ fn context_switches() -> (u64, u64) {
     (usage.ru_nvcsw as u64, usage.ru_nivcsw as u64)
 }
 
+/// CPU nanoseconds and scheduler runs of this process's threads, summed by thread kind (the
+/// name up to its last `-`: `syncord-hb-12` counts as `syncord-hb`).
+fn thread_kinds() -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut kinds = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return kinds;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("schedstat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        let name = name.trim();
+        let kind = name.rsplit_once('-').map_or(name, |(kind, _)| kind);
+        // schedstat: CPU ns, ns waiting to run, runs.
+        let fields: Vec<u64> = stat
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        if let [cpu, _, runs] = fields[..] {
+            let entry = kinds.entry(kind.to_owned()).or_insert((0, 0));
+            entry.0 += cpu;
+            entry.1 += runs;
+        }
+    }
+    kinds
+}
+
 /// Child: connects `n` shards to the simulator at `url`, measures, prints `name=value`.
 fn measure(args: &[String]) {
     let n: usize = args[0].parse().expect("shard count");
@@ -79,6 +117,7 @@ fn measure(args: &[String]) {
     let mode = common::Mode::parse(&args[2]).expect("mode");
     let idle: u64 = args[3].parse().expect("idle seconds");
     let event_queue: usize = args[4].parse().expect("event queue (0: default)");
+    let heartbeat_ms: f64 = args[5].parse().expect("heartbeat ms");
     let fds = raise_fd_limit();
     let rss0 = common::proc_status("VmRSS");
     let threads0 = common::proc_status("Threads");
@@ -123,6 +162,8 @@ fn measure(args: &[String]) {
     std::thread::sleep(Duration::from_secs(2));
     let rss1 = common::proc_status("VmRSS");
     let threads1 = common::proc_status("Threads");
+    // Reading every thread's schedstat takes CPU time of its own: outside the window.
+    let kinds0 = thread_kinds();
     let cpu0 = common::cpu_time();
     let cs0 = context_switches();
     let t0 = Instant::now();
@@ -131,6 +172,7 @@ fn measure(args: &[String]) {
     let cpu = common::cpu_time() - cpu0;
     let cs1 = context_switches();
     let rss2 = common::proc_status("VmRSS");
+    let kinds1 = thread_kinds();
     let per_s = |a: u64, b: u64| (b - a) as f64 / wall.as_secs_f64();
 
     common::figure("shards", n);
@@ -154,6 +196,19 @@ fn measure(args: &[String]) {
         format!("{:.1}", per_s(cs0.1, cs1.1)),
     );
     common::figure("disconnects", dropped.load(Ordering::Acquire));
+    let beats = n as f64 * wall.as_secs_f64() * 1000.0 / heartbeat_ms;
+    for (kind, &(cpu1, runs1)) in &kinds1 {
+        let (cpu0, runs0) = kinds0.get(kind).copied().unwrap_or((0, 0));
+        let kind = kind.replace('-', "_");
+        common::figure(
+            &format!("thread_{kind}_us_per_beat"),
+            format!("{:.1}", cpu1.saturating_sub(cpu0) as f64 / 1000.0 / beats),
+        );
+        common::figure(
+            &format!("thread_{kind}_runs_per_beat"),
+            format!("{:.2}", runs1.saturating_sub(runs0) as f64 / beats),
+        );
+    }
     std::io::stdout().flush().expect("stdout");
     // Exit without shutting 1000 shards down one by one: the simulator child sees EOFs.
     std::process::exit(0);
@@ -198,13 +253,19 @@ fn parent() {
         .find_map(|w| w.strip_prefix("--event-queue="))
         .and_then(|s| s.parse::<usize>().ok())
         .unwrap_or(0);
+    let heartbeat_ms = args
+        .words
+        .iter()
+        .find_map(|w| w.strip_prefix("--heartbeat-ms="))
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(41_250);
     eprintln!("machine: {}", common::machine());
     let exe = std::env::current_exe().expect("current exe");
     let mut rows = Vec::new();
     for mode in modes {
         for &n in &counts {
             let mut sim = Command::new(&exe)
-                .arg("--serve-sim")
+                .args(["--serve-sim", &heartbeat_ms.to_string()])
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .spawn()
@@ -226,6 +287,7 @@ fn parent() {
                     mode.name(),
                     &idle.to_string(),
                     &event_queue.to_string(),
+                    &heartbeat_ms.to_string(),
                 ])
                 .stderr(Stdio::inherit())
                 .output()
@@ -256,7 +318,8 @@ fn parent() {
         n => format!("event_queue({n})"),
     };
     println!(
-        "\nfootprint: idle shards on the simulator (heartbeat 41.25 s), {idle} s idle, {queue}"
+        "\nfootprint: idle shards on the simulator (heartbeat {:.2} s), {idle} s idle, {queue}",
+        heartbeat_ms as f64 / 1000.0
     );
     println!(
         "{:<6} {:>6} {:>10} {:>12} {:>8} {:>9} {:>10} {:>12} {:>10}",
@@ -286,6 +349,19 @@ fn parent() {
             r.get("idle_cpu_pct") / n,
             r.get("voluntary_switches_per_s")
         );
+    }
+    println!("\nper beat, by thread kind (CPU µs / scheduler runs):");
+    for r in &rows {
+        let kinds: Vec<String> = r
+            .figures
+            .iter()
+            .filter_map(|(k, v)| {
+                let kind = k.strip_prefix("thread_")?.strip_suffix("_us_per_beat")?;
+                let runs = r.get(&format!("thread_{kind}_runs_per_beat"));
+                Some(format!("{kind} {v}/{runs:.2}"))
+            })
+            .collect();
+        println!("{:<6} {:>6}  {}", r.mode, r.get("shards"), kinds.join("  "));
     }
     println!();
     for r in &rows {

@@ -6,12 +6,14 @@
 //! writes) to send, and records when each beat was asked for; the reader records the
 //! answers, and [`Latency`] pairs them into round trips.
 
+use super::doorbell::{park_until, Doorbell};
 use super::latency::Latency;
-use super::{Link, Report, Wire};
+use super::{Link, Report, RingingSender, Wire};
 use crate::policy::Ended;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What the reader tells the heartbeat thread.
@@ -29,16 +31,18 @@ pub(crate) const BEAT_SIGNALS: usize = 64;
 
 /// What the heartbeat thread waits on.
 pub(super) struct BeatInputs<P> {
+    /// What the reader rings after each signal and once it hangs up: answered at start.
+    pub bell: Arc<Doorbell>,
     /// Hello's interval and op 1 requests, from the reader. Disconnected when the reader
     /// stops, which ends this thread too.
     pub signals: Receiver<BeatSignal>,
     /// Heartbeats go to the writer here, ahead of everything else.
-    pub priority: Sender<P>,
+    pub priority: RingingSender<P>,
 }
 
 /// Keeps one connection's beat: starts the schedule at Hello, asks for a beat when one is
 /// due or the server asks (op 1, answered at once, schedule unchanged), and reports a
-/// zombie. Waits on one channel with the next beat as its deadline, so an idle connection
+/// zombie. Parks until the next beat is due or the reader rings, so an idle connection
 /// wakes this thread once per beat and nothing else; the reader records ACKs in `latency`
 /// itself, so they wake nobody.
 pub(super) fn beat_loop<W: Wire>(
@@ -52,14 +56,9 @@ pub(super) fn beat_loop<W: Wire>(
         latency.lock().sent(Instant::now());
         inputs.priority.send(W::beat()).is_ok()
     };
+    inputs.bell.answer();
     loop {
-        let signal = match beats.as_ref() {
-            Some(schedule) => inputs.signals.recv_deadline(schedule.due()),
-            None => inputs
-                .signals
-                .recv()
-                .map_err(|_| RecvTimeoutError::Disconnected),
-        };
+        let signal = next_signal(&inputs.signals, beats.as_ref().map(Beats::due));
         match signal {
             Ok(BeatSignal::Hello(interval)) => {
                 // Only the first Hello of a connection starts the schedule.
@@ -97,6 +96,23 @@ pub(super) fn beat_loop<W: Wire>(
                     }
                 }
             }
+        }
+    }
+}
+
+/// The reader's next signal, waiting parked until `deadline` at most.
+fn next_signal(
+    signals: &Receiver<BeatSignal>,
+    deadline: Option<Instant>,
+) -> Result<BeatSignal, RecvTimeoutError> {
+    loop {
+        match signals.try_recv() {
+            Ok(signal) => return Ok(signal),
+            Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+            Err(TryRecvError::Empty) => {}
+        }
+        if !park_until(deadline) {
+            return Err(RecvTimeoutError::Timeout);
         }
     }
 }

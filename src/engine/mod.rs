@@ -9,6 +9,7 @@
 
 mod beat;
 mod counters;
+mod doorbell;
 mod latency;
 #[cfg(feature = "slack")]
 mod read;
@@ -18,6 +19,7 @@ mod writer;
 
 pub(crate) use beat::BeatSignal;
 pub(crate) use counters::Counters;
+pub(crate) use doorbell::RingingSender;
 pub use latency::Latency;
 #[cfg(feature = "slack")]
 pub(crate) use read::{hand_over, next_message};

@@ -6,6 +6,7 @@
 //! never end a new one.
 
 use super::beat::{beat_loop, BeatInputs, BeatSignal, BEAT_SIGNALS};
+use super::doorbell::{Doorbell, RingingSender};
 use super::latency::Latency;
 use super::writer::{write_loop, WriterInputs, WriterOptions};
 use super::{Command, Counters, Link, Report, Wire};
@@ -22,12 +23,12 @@ pub(crate) struct ReaderOutputs<W: Wire> {
     /// What the caller's loop gets, in order.
     pub events: Sender<W::Inbound>,
     /// The beat interval, for the writer's send limiter (which keeps room for the beats).
-    pub hello: Sender<Duration>,
+    pub hello: RingingSender<Duration>,
     /// Starts the beat schedule; op 1 requests.
-    pub beats: Sender<BeatSignal>,
+    pub beats: RingingSender<BeatSignal>,
     /// Priority payloads the reader itself asks for (Slack: acknowledgements on receipt).
     #[cfg_attr(not(feature = "slack"), allow(dead_code))]
-    pub priority: Sender<W::Priority>,
+    pub priority: RingingSender<W::Priority>,
 }
 
 /// The running threads of one connection, and the caller's ends of their channels.
@@ -36,10 +37,12 @@ pub(crate) struct LinkThreads<W: Wire> {
     capacity: usize,
     pub events: Receiver<W::Inbound>,
     pub reports: Receiver<Report>,
-    pub priority: Sender<W::Priority>,
+    pub priority: RingingSender<W::Priority>,
     /// Tells the writer that the session is active: user commands may go.
-    ready: Sender<()>,
+    ready: RingingSender<()>,
     stop: Option<Sender<()>>,
+    /// Wakes the writer (to see `stop` hang up).
+    bell: Arc<Doorbell>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -53,6 +56,9 @@ pub(crate) struct LinkOptions<W: Wire> {
     /// The reader's own settings.
     pub reader: W::Reader,
     pub commands: Receiver<Command>,
+    /// What the senders of `commands` ring; the connection's other channels into the writer
+    /// ring it too.
+    pub bell: Arc<Doorbell>,
     pub writer: WriterOptions,
     /// Where the heartbeat thread publishes round trips (reset for each connection).
     pub latency: Arc<Mutex<Latency>>,
@@ -81,11 +87,14 @@ impl<W: Wire> LinkThreads<W> {
         *opts.latency.lock() = Latency::default();
         let (events_tx, events) = bounded(opts.event_queue);
         let (reports_tx, reports) = unbounded();
+        let bell = opts.bell;
         let (priority, priority_rx) = unbounded();
+        let priority = RingingSender::new(priority, &bell);
         let (stop, stop_rx) = bounded::<()>(0);
         let (hello_tx, hello_rx) = bounded(1);
         let (ready_tx, ready_rx) = bounded(1);
         let (beat_tx, beat_rx) = bounded(BEAT_SIGNALS);
+        let beat_bell = Arc::<Doorbell>::default();
         let label = opts.label;
         let mut threads = Vec::with_capacity(3);
         let mut spawn = |name: String, stack: usize, f: Box<dyn FnOnce() + Send>| {
@@ -99,8 +108,8 @@ impl<W: Wire> LinkThreads<W> {
             let l = link.clone();
             let outputs = ReaderOutputs::<W> {
                 events: events_tx,
-                hello: hello_tx,
-                beats: beat_tx,
+                hello: RingingSender::new(hello_tx, &bell),
+                beats: RingingSender::new(beat_tx, &beat_bell),
                 priority: priority.clone(),
             };
             let reader = opts.reader;
@@ -108,10 +117,17 @@ impl<W: Wire> LinkThreads<W> {
             spawn(
                 format!("syncord-rd-{label}"),
                 256 * 1024,
-                Box::new(move || W::read_loop(&l, &outputs, reader)),
+                Box::new(move || {
+                    W::read_loop(&l, &outputs, reader);
+                    // Hanging up ends the heartbeat thread, once it looks.
+                    let bell = outputs.beats.bell().clone();
+                    drop(outputs);
+                    bell.ring();
+                }),
             )?;
             let (l, r, latency) = (link.clone(), reports_tx.clone(), opts.latency.clone());
             let inputs = BeatInputs {
+                bell: beat_bell,
                 signals: beat_rx,
                 priority: priority.clone(),
             };
@@ -122,6 +138,7 @@ impl<W: Wire> LinkThreads<W> {
             )?;
             let l = link.clone();
             let inputs = WriterInputs {
+                bell: bell.clone(),
                 priority: priority_rx,
                 commands: opts.commands,
                 hello: hello_rx,
@@ -141,8 +158,9 @@ impl<W: Wire> LinkThreads<W> {
             events,
             reports,
             priority,
-            ready: ready_tx,
+            ready: RingingSender::new(ready_tx, &bell),
             stop: Some(stop),
+            bell,
             threads,
         };
         if let Err(e) = started {
@@ -183,6 +201,7 @@ impl<W: Wire> LinkThreads<W> {
             None => self.link.conn.shutdown(),
         }
         self.stop.take();
+        self.bell.ring();
         // The reader may be parked on a full queue: keep taking (and waking it) until it
         // hangs up.
         let mut leftovers = Vec::new();

@@ -4,11 +4,12 @@
 //! (Discord: Gateway → Rate Limiting; the limiter keeps room for the beats of Hello's
 //! interval).
 
+use super::doorbell::{park_until, Doorbell};
 use super::{Command, Link, Report, Slot, Wire};
 use crate::policy::Ended;
 use crate::ratelimit::SendLimiter;
 use crate::transport::{Message, TransportError};
-use crossbeam_channel::{at, never, select_biased, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{never, Receiver, Sender, TryRecvError};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,8 +22,11 @@ pub(crate) struct WriterOptions {
     pub retry: Arc<Mutex<VecDeque<Command>>>,
 }
 
-/// The channels the writer waits on.
+/// The channels the writer takes from. Their senders ring `bell` after each message
+/// ([`super::RingingSender`]).
 pub(super) struct WriterInputs<P> {
+    /// What wakes the writer: answered by it at start.
+    pub bell: Arc<Doorbell>,
     /// Beats (from the heartbeat thread) and the protocol's other priority payloads.
     pub priority: Receiver<P>,
     /// User commands (shared by every connection of the shard).
@@ -54,6 +58,7 @@ pub(super) fn write_loop<W: Wire>(
     opts: &WriterOptions,
 ) {
     let WriterInputs {
+        bell,
         priority,
         commands,
         mut hello,
@@ -76,6 +81,7 @@ pub(super) fn write_loop<W: Wire>(
         });
     };
     let fail = |e: TransportError| report(Ended::Io(format!("write failed: {e}")));
+    bell.answer();
     loop {
         match hello.try_recv() {
             Ok(interval) => {
@@ -143,24 +149,24 @@ pub(super) fn write_loop<W: Wire>(
             }
         };
 
-        // Wait for the slot, the next held payload, or anything on the channels.
+        // Wait for the slot, the next held payload, or anything on the channels (parked:
+        // every sender rings the doorbell).
         let slot = match (slot, held.next_due()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let slot = slot.map_or_else(never, at);
         let user = if active && pending.is_none() {
             &commands
         } else {
             &idle
         };
-        let wake = select_biased! {
-            recv(stop) -> _ => Wake::Stop,
-            recv(priority) -> p => Wake::Priority(p.map_err(drop)),
-            recv(hello) -> h => Wake::Hello(h.map_err(drop)),
-            recv(ready) -> r => Wake::Ready(r.map_err(drop)),
-            recv(slot) -> _ => Wake::Timer,
-            recv(user) -> c => Wake::Command(c.map_err(drop)),
+        let wake = loop {
+            if let Some(wake) = take_one(&stop, &priority, &hello, &ready, user) {
+                break wake;
+            }
+            if !park_until(slot) {
+                break Wake::Timer;
+            }
         };
         match wake {
             Wake::Stop | Wake::Priority(Err(())) | Wake::Command(Err(())) => break,
@@ -183,6 +189,40 @@ pub(super) fn write_loop<W: Wire>(
         }
     }
     finish(pending, opts);
+}
+
+/// The first thing waiting, in priority order: a stop, a priority payload, Hello's interval,
+/// the session becoming active, a user command (`user` is `never()` while none may go).
+fn take_one<P>(
+    stop: &Receiver<()>,
+    priority: &Receiver<P>,
+    hello: &Receiver<Duration>,
+    ready: &Receiver<()>,
+    user: &Receiver<Command>,
+) -> Option<Wake<P>> {
+    if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
+        return Some(Wake::Stop);
+    }
+    match priority.try_recv() {
+        Ok(p) => return Some(Wake::Priority(Ok(p))),
+        Err(TryRecvError::Disconnected) => return Some(Wake::Priority(Err(()))),
+        Err(TryRecvError::Empty) => {}
+    }
+    match hello.try_recv() {
+        Ok(interval) => return Some(Wake::Hello(Ok(interval))),
+        Err(TryRecvError::Disconnected) => return Some(Wake::Hello(Err(()))),
+        Err(TryRecvError::Empty) => {}
+    }
+    match ready.try_recv() {
+        Ok(()) => return Some(Wake::Ready(Ok(()))),
+        Err(TryRecvError::Disconnected) => return Some(Wake::Ready(Err(()))),
+        Err(TryRecvError::Empty) => {}
+    }
+    match user.try_recv() {
+        Ok(command) => Some(Wake::Command(Ok(command))),
+        Err(TryRecvError::Disconnected) => Some(Wake::Command(Err(()))),
+        Err(TryRecvError::Empty) => None,
+    }
 }
 
 /// Takes a priority payload: queued now, or held until its time.

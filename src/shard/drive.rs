@@ -72,6 +72,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 },
             },
             commands: self.commands.clone(),
+            bell: self.shared.commands.bell().clone(),
             writer: WriterOptions {
                 rate_limit: self.config.rate_limit,
                 retry: self.shared.retry.clone(),

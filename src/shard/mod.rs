@@ -16,7 +16,7 @@ pub use members::{GuildMembers, MembersRequest};
 pub use metrics::ShardMetrics;
 
 use crate::config::WhileDisconnected;
-use crate::engine::Command;
+use crate::engine::{Command, RingingSender};
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
 use crate::session::{Session, SessionCell, SessionTracker};
 use crate::{Config, Error, Intents, Result, Token};
@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     chunks: Arc<members::ChunkRouter>,
     /// The current connection's event queue, for [`ShardHandle::queue_depth`].
     events: Mutex<Option<Receiver<connection::FromReader>>>,
-    commands: Sender<Command>,
+    commands: RingingSender<Command>,
     while_disconnected: WhileDisconnected,
     command_timeout: std::time::Duration,
     /// Disconnected once `run` has returned.
@@ -140,7 +140,7 @@ impl Shard {
             events: Mutex::new(None),
             retry: Arc::default(),
             chunks: Arc::default(),
-            commands: commands_tx,
+            commands: RingingSender::new(commands_tx, &Arc::default()),
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
             finished: finished_rx,

@@ -117,6 +117,7 @@ mod tests {
                 },
             },
             commands,
+            bell: Arc::default(),
             writer: WriterOptions {
                 rate_limit: (120, Duration::from_secs(60)),
                 retry: Arc::default(),

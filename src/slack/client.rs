@@ -284,6 +284,7 @@ impl Runner<'_> {
                 hold: self.hold.clone(),
             },
             commands,
+            bell: Arc::default(),
             writer: WriterOptions {
                 // Slack sets no send limit on Socket Mode: one acknowledgement per envelope
                 // is all we send, so the limiter only guards against a runaway loop.

@@ -5,10 +5,11 @@
 
 use super::event::Envelope;
 use super::wire::{ack, parse, Frame};
-use crate::engine::{hand_over, next_message, BeatSignal, Link, ReaderOutputs, Slot, Wire};
+use crate::engine::{
+    hand_over, next_message, BeatSignal, Link, ReaderOutputs, RingingSender, Slot, Wire,
+};
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
-use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Envelopes held for a responding handler: id → the writer of the connection it came on.
 /// Whoever removes an entry first acknowledges it: the handler's response, or the writer's
 /// plain acknowledgement at the deadline. Shared by every connection of one client.
-pub(crate) type HeldAcks = Arc<Mutex<HashMap<Arc<str>, Sender<SlackPriority>>>>;
+pub(crate) type HeldAcks = Arc<Mutex<HashMap<Arc<str>, RingingSender<SlackPriority>>>>;
 
 /// Which envelopes wait for a responding handler (set by the dispatcher).
 pub(crate) type HoldAcks = Arc<dyn Fn(&Envelope) -> bool + Send + Sync>;

@@ -12,12 +12,12 @@ use super::runner::{
 };
 use crate::engine::{
     hand_over, next_message, BeatSignal, Command, Latency, Link, LinkOptions, LinkThreads,
-    ReaderOutputs, Wire, WriterOptions,
+    ReaderOutputs, RingingSender, Wire, WriterOptions,
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
 use crate::{Error, ErrorKind, Result};
-use crossbeam_channel::{at, bounded, never, select, Receiver, Sender};
+use crossbeam_channel::{at, bounded, never, select, Receiver};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,7 +237,7 @@ pub struct Rtm {
 struct RtmShared {
     control: Control,
     ids: Arc<AtomicU64>,
-    commands: Sender<Command>,
+    commands: RingingSender<Command>,
     retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
 }
 
@@ -250,7 +250,7 @@ impl Rtm {
             shared: Arc::new(RtmShared {
                 control: Control::default(),
                 ids: Arc::default(),
-                commands: commands_tx,
+                commands: RingingSender::new(commands_tx, &Arc::default()),
                 retry: Arc::default(),
             }),
             commands,
@@ -381,6 +381,7 @@ impl Connections for RtmRunner<'_> {
             state: self.shared.ids.clone(),
             reader: self.config.ping_interval,
             commands: self.commands.clone(),
+            bell: self.shared.commands.bell().clone(),
             writer: WriterOptions {
                 // One message per second sustained, short bursts tolerated (Slack: Rate
                 // limits → RTM APIs): three in any three seconds stays within both.
