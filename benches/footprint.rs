@@ -180,6 +180,11 @@ fn measure(args: &[String]) {
     common::figure("baseline_rss_kib", rss0);
     common::figure("rss_kib", rss2.max(rss1));
     common::figure("threads", threads1);
+    // Where the RSS is: the heap's bytes in use, and what malloc holds from the system.
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let heap = unsafe { libc::mallinfo2() };
+    common::figure("heap_in_use_kib", (heap.uordblks + heap.hblkhd) / 1024);
+    common::figure("heap_held_kib", (heap.arena + heap.hblkhd) / 1024);
     common::figure("baseline_threads", threads0);
     common::figure("idle_cpu_ms", cpu.as_millis());
     common::figure("idle_wall_s", format!("{:.1}", wall.as_secs_f64()));

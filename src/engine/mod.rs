@@ -11,7 +11,6 @@ mod beat;
 mod counters;
 mod doorbell;
 mod latency;
-#[cfg(feature = "slack")]
 mod read;
 mod stop;
 mod threads;
@@ -21,6 +20,7 @@ pub(crate) use beat::BeatSignal;
 pub(crate) use counters::Counters;
 pub(crate) use doorbell::RingingSender;
 pub use latency::Latency;
+pub(crate) use read::wait_for_room;
 #[cfg(feature = "slack")]
 pub(crate) use read::{hand_over, next_message};
 pub(crate) use stop::Stop;
@@ -57,6 +57,10 @@ pub(crate) struct Link<S> {
     pub latency: Arc<Mutex<Latency>>,
     /// Frames received, for the liveness check.
     pub received: AtomicU64,
+    /// How many messages the event queue holds before the reader waits for room. The queue
+    /// itself is unbounded so that it allocates as it fills: 1,000 idle shards do not each
+    /// keep a full queue's slots (BENCHMARKS.md, "Many shards").
+    pub event_queue: usize,
     /// Set while the reader waits for room in the event queue (handler back-pressure).
     pub reader_blocked: AtomicBool,
     /// The connection's counters, kept across reconnects.

@@ -34,7 +34,6 @@ pub(crate) struct ReaderOutputs<W: Wire> {
 /// The running threads of one connection, and the caller's ends of their channels.
 pub(crate) struct LinkThreads<W: Wire> {
     pub link: Arc<Link<W::State>>,
-    capacity: usize,
     pub events: Receiver<W::Inbound>,
     pub reports: Receiver<Report>,
     pub priority: RingingSender<W::Priority>,
@@ -81,11 +80,14 @@ impl<W: Wire> LinkThreads<W> {
             state: opts.state,
             latency: opts.latency.clone(),
             received: AtomicU64::new(0),
+            event_queue: opts.event_queue,
             reader_blocked: AtomicBool::new(false),
             metrics: opts.metrics.clone(),
         });
         *opts.latency.lock() = Latency::default();
-        let (events_tx, events) = bounded(opts.event_queue);
+        // Bounded by the reader (`wait_for_room`), not by the channel, so memory comes as
+        // messages do.
+        let (events_tx, events) = unbounded();
         let (reports_tx, reports) = unbounded();
         let bell = opts.bell;
         let (priority, priority_rx) = unbounded();
@@ -154,7 +156,6 @@ impl<W: Wire> LinkThreads<W> {
         })();
         let mut this = LinkThreads {
             link,
-            capacity: opts.event_queue,
             events,
             reports,
             priority,
@@ -180,7 +181,7 @@ impl<W: Wire> LinkThreads<W> {
     /// half the queue is free again (one wake-up per half queue, not per event).
     pub fn made_room(&self) {
         if self.link.reader_blocked.load(Ordering::Acquire)
-            && self.events.len() <= self.capacity / 2
+            && self.events.len() <= self.link.event_queue / 2
         {
             self.wake_reader();
         }

@@ -5,7 +5,7 @@ use super::connection::{FromReader, Link};
 use super::event::{Dispatch, Event};
 use super::members::ChunkRouter;
 use super::wire::Discord;
-use crate::engine::{BeatSignal, ReaderOutputs};
+use crate::engine::{wait_for_room, BeatSignal, ReaderOutputs};
 use crate::policy::{reaction, BadInput, Ended, Reaction};
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
 use crate::transport::{inflate_payload, InflateError, Inflater, Message, TransportError};
@@ -211,25 +211,9 @@ impl Outbox<'_> {
     /// Hands every pending message over, waiting while the queue is full.
     fn flush(&mut self) -> bool {
         for message in self.pending.drain(..) {
-            let mut message = Some(message);
-            while let Some(m) = message.take() {
-                match self.events.try_send(m) {
-                    Ok(()) => {}
-                    Err(crossbeam_channel::TrySendError::Full(m)) => {
-                        // The handler is behind: stop reading (TCP back-pressure) until half
-                        // the queue is free. The caller wakes this thread once per half
-                        // queue (`LinkThreads::made_room`), not once per event. The caller
-                        // never drops the queue without draining it, so this ends.
-                        self.link.reader_blocked.store(true, Ordering::Release);
-                        let half = self.events.capacity().unwrap_or(2) / 2;
-                        while self.events.len() > half {
-                            std::thread::park_timeout(Duration::from_secs(1));
-                        }
-                        self.link.reader_blocked.store(false, Ordering::Release);
-                        message = Some(m);
-                    }
-                    Err(crossbeam_channel::TrySendError::Disconnected(_)) => return false,
-                }
+            wait_for_room(self.link, self.events);
+            if self.events.send(message).is_err() {
+                return false;
             }
         }
         true

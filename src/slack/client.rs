@@ -335,12 +335,20 @@ impl Runner<'_> {
             }
             let woke = select! {
                 recv(self.shared.control.stop.woken()) -> _ => Woke::Stop,
-                recv(current.link.events) -> m => Woke::Current(m.ok()),
+                recv(current.link.events) -> m => {
+                    current.link.made_room();
+                    Woke::Current(m.ok())
+                }
                 recv(current.link.reports) -> r => match r {
                     Ok(r) => Woke::CurrentReport(r.ended),
                     Err(_) => Woke::Current(None),
                 },
-                recv(next_events) -> m => Woke::Next(m.ok()),
+                recv(next_events) -> m => {
+                    if let Some(n) = &next {
+                        n.link.made_room();
+                    }
+                    Woke::Next(m.ok())
+                }
                 recv(next_reports) -> r => match r {
                     Ok(r) => Woke::NextReport(r.ended),
                     Err(_) => Woke::Next(None),

@@ -422,10 +422,13 @@ impl Connections for RtmRunner<'_> {
                     emit(SlackEvent::Disconnected { code: None, reason: "shut down".into() });
                     return Ok(Outcome::Shutdown);
                 },
-                recv(live.link.events) -> m => match m {
-                    Ok(m) => m,
-                    Err(_) => RtmInbound::Ended(Ended::Eof),
-                },
+                recv(live.link.events) -> m => {
+                    live.link.made_room();
+                    match m {
+                        Ok(m) => m,
+                        Err(_) => RtmInbound::Ended(Ended::Eof),
+                    }
+                }
                 recv(live.link.reports) -> r => match r {
                     Ok(r) => RtmInbound::Ended(r.ended),
                     Err(_) => RtmInbound::Ended(Ended::Eof),
