@@ -492,14 +492,8 @@ fn check(c: &Config) -> crate::Result<()> {
             return invalid(setting, "must be above zero".into());
         }
     }
-    if c.backoff.base > c.backoff.max {
-        return invalid(
-            "backoff",
-            format!(
-                "the base {:?} is above the cap {:?}",
-                c.backoff.base, c.backoff.max
-            ),
-        );
+    if let Some(problem) = c.backoff.problem() {
+        return invalid("backoff", problem);
     }
     if c.invalid_session_delay.start() > c.invalid_session_delay.end() {
         return invalid(

@@ -105,6 +105,7 @@ impl<T> RingingSender<T> {
     }
 
     /// Whether both send into the same channel.
+    #[cfg(feature = "slack")]
     pub fn same_channel(&self, other: &RingingSender<T>) -> bool {
         self.tx.same_channel(&other.tx)
     }

@@ -3,7 +3,9 @@
 //! of it to the caller's loop with back-pressure.
 
 use super::Link;
+#[cfg(feature = "slack")]
 use crate::policy::Ended;
+#[cfg(feature = "slack")]
 use crate::transport::{Message, TransportError};
 use crossbeam_channel::Sender;
 use std::sync::atomic::Ordering;
