@@ -72,7 +72,9 @@ fn text_of(envelope: &Envelope) -> String {
         .to_owned()
 }
 
+/// The one open connection, once the simulator has seen any replaced one end.
 fn only_connection(sim: &SlackSim) -> ConnId {
+    sim.wait_for_exactly(1, TIMEOUT);
     let open = sim.open_connections();
     assert_eq!(open.len(), 1, "{:?}", sim.connections());
     open[0]

@@ -344,6 +344,14 @@ impl SlackSim {
         })
     }
 
+    /// Waits until exactly `n` connections are open with `hello` sent; false after
+    /// `timeout`. A connection the client closed or dropped counts as open until the
+    /// simulator's side of it has seen the end, a moment later.
+    pub fn wait_for_exactly(&self, n: usize, timeout: Duration) -> bool {
+        self.inner
+            .wait_until(timeout, || self.open_connections().len() == n)
+    }
+
     /// The open connections with `hello` sent, in accept order.
     pub fn open_connections(&self) -> Vec<ConnId> {
         self.connections()
