@@ -10,11 +10,11 @@
 //! once per heartbeat, and for 1,000 idle shards those extra runs were a third of their CPU
 //! (BENCHMARKS.md, "Many shards").
 
-use crossbeam_channel::{SendError, SendTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{SendError, Sender, TrySendError};
 use parking_lot::Mutex;
 use std::sync::Arc;
 use std::thread::Thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Parks the calling thread until it is rung or `deadline` (forever when `None`). False once
 /// the deadline has passed; true otherwise, which may be a spurious wake-up: check the
@@ -92,11 +92,9 @@ impl<T> RingingSender<T> {
         sent
     }
 
-    /// [`Sender::send_timeout`], then a ring.
-    pub fn send_timeout(&self, message: T, timeout: Duration) -> Result<(), SendTimeoutError<T>> {
-        let sent = self.tx.send_timeout(message, timeout);
-        self.bell.ring();
-        sent
+    /// How many messages wait in the channel.
+    pub fn queued(&self) -> usize {
+        self.tx.len()
     }
 
     /// The doorbell this sender rings.
@@ -115,7 +113,7 @@ impl<T> RingingSender<T> {
 mod tests {
     use super::*;
     use crossbeam_channel::unbounded;
-    use std::time::Instant;
+    use std::time::Duration;
 
     #[test]
     fn a_message_wakes_the_parked_writer() {

@@ -8,6 +8,7 @@
 //! every protocol: the Discord shard and Slack's Socket Mode run on this same code.
 
 mod beat;
+mod commands;
 mod counters;
 mod doorbell;
 mod latency;
@@ -17,6 +18,7 @@ mod threads;
 mod writer;
 
 pub(crate) use beat::BeatSignal;
+pub(crate) use commands::{command_queue, CommandReceiver, CommandSender};
 pub(crate) use counters::Counters;
 pub(crate) use doorbell::RingingSender;
 pub use latency::Latency;

@@ -9,7 +9,7 @@ use super::beat::{beat_loop, BeatInputs, BeatSignal, BEAT_SIGNALS};
 use super::doorbell::{Doorbell, RingingSender};
 use super::latency::Latency;
 use super::writer::{write_loop, WriterInputs, WriterOptions};
-use super::{Command, Counters, Link, Report, Wire};
+use super::{CommandReceiver, Counters, Link, Report, Wire};
 use crate::transport::WebSocketConnection;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use parking_lot::Mutex;
@@ -54,7 +54,7 @@ pub(crate) struct LinkOptions<W: Wire> {
     pub state: W::State,
     /// The reader's own settings.
     pub reader: W::Reader,
-    pub commands: Receiver<Command>,
+    pub commands: CommandReceiver,
     /// What the senders of `commands` ring; the connection's other channels into the writer
     /// ring it too.
     pub bell: Arc<Doorbell>,

@@ -5,7 +5,7 @@
 //! interval).
 
 use super::doorbell::{park_until, Doorbell};
-use super::{Command, Link, Report, Slot, Wire};
+use super::{Command, CommandReceiver, Link, Report, Slot, Wire};
 use crate::policy::Ended;
 use crate::ratelimit::SendLimiter;
 use crate::transport::{Message, TransportError};
@@ -30,7 +30,7 @@ pub(super) struct WriterInputs<P> {
     /// Beats (from the heartbeat thread) and the protocol's other priority payloads.
     pub priority: Receiver<P>,
     /// User commands (shared by every connection of the shard).
-    pub commands: Receiver<Command>,
+    pub commands: CommandReceiver,
     /// The heartbeat interval, once Hello arrived: the limiter keeps room for its beats.
     pub hello: Receiver<Duration>,
     /// READY or RESUMED arrived: user commands may go.
@@ -73,7 +73,6 @@ pub(super) fn write_loop<W: Wire>(
     let mut warned = false;
     let mut active = false;
     let mut pending: Option<Command> = None;
-    let idle = never();
     let report = |ended: Ended| {
         let _ = reports.send(Report {
             generation: link.generation,
@@ -155,11 +154,7 @@ pub(super) fn write_loop<W: Wire>(
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let user = if active && pending.is_none() {
-            &commands
-        } else {
-            &idle
-        };
+        let user = (active && pending.is_none()).then_some(&commands);
         let wake = loop {
             if let Some(wake) = take_one(&stop, &priority, &hello, &ready, user) {
                 break wake;
@@ -192,13 +187,13 @@ pub(super) fn write_loop<W: Wire>(
 }
 
 /// The first thing waiting, in priority order: a stop, a priority payload, Hello's interval,
-/// the session becoming active, a user command (`user` is `never()` while none may go).
+/// the session becoming active, a user command (`user` is `None` while none may go).
 fn take_one<P>(
     stop: &Receiver<()>,
     priority: &Receiver<P>,
     hello: &Receiver<Duration>,
     ready: &Receiver<()>,
-    user: &Receiver<Command>,
+    user: Option<&CommandReceiver>,
 ) -> Option<Wake<P>> {
     if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
         return Some(Wake::Stop);
@@ -218,7 +213,7 @@ fn take_one<P>(
         Err(TryRecvError::Disconnected) => return Some(Wake::Ready(Err(()))),
         Err(TryRecvError::Empty) => {}
     }
-    match user.try_recv() {
+    match user?.try_recv() {
         Ok(command) => Some(Wake::Command(Ok(command))),
         Err(TryRecvError::Disconnected) => Some(Wake::Command(Err(()))),
         Err(TryRecvError::Empty) => None,

@@ -16,7 +16,7 @@ pub use members::{GuildMembers, MembersRequest};
 pub use metrics::ShardMetrics;
 
 use crate::config::WhileDisconnected;
-use crate::engine::{Command, RingingSender};
+use crate::engine::{command_queue, Command, CommandReceiver, CommandSender};
 use crate::protocol::{Command as CommandPayload, OpCode, Outgoing, MAX_SEND_SIZE};
 use crate::session::{Session, SessionCell, SessionTracker};
 use crate::{Config, Error, Intents, Result, Token};
@@ -72,7 +72,7 @@ pub(crate) struct Shared {
     chunks: Arc<members::ChunkRouter>,
     /// The current connection's event queue, for [`ShardHandle::queue_depth`].
     events: Mutex<Option<Receiver<connection::FromReader>>>,
-    commands: RingingSender<Command>,
+    commands: CommandSender,
     while_disconnected: WhileDisconnected,
     command_timeout: std::time::Duration,
     /// Disconnected once `run` has returned.
@@ -115,7 +115,7 @@ impl Shared {
 pub struct Shard {
     config: Config,
     shared: Arc<Shared>,
-    commands: Receiver<Command>,
+    commands: CommandReceiver,
     finished: Sender<()>,
 }
 
@@ -129,7 +129,7 @@ impl Shard {
 
     /// A shard with a full config.
     pub fn with_config(config: Config) -> Shard {
-        let (commands_tx, commands) = bounded(config.command_queue);
+        let (commands_tx, commands) = command_queue(config.command_queue, &Arc::default());
         let (finished, finished_rx) = bounded(0);
         let shared = Arc::new(Shared {
             stop: Arc::default(),
@@ -140,7 +140,7 @@ impl Shard {
             events: Mutex::new(None),
             retry: Arc::default(),
             chunks: Arc::default(),
-            commands: RingingSender::new(commands_tx, &Arc::default()),
+            commands: commands_tx,
             while_disconnected: config.while_disconnected,
             command_timeout: config.command_timeout,
             finished: finished_rx,

@@ -38,7 +38,8 @@ pub(super) fn read_loop(
     };
     let mut blocks = PayloadBlocks::default();
     let mut outbox = Outbox {
-        pending: Vec::with_capacity(BURST),
+        // Grows to a burst on a busy connection; an idle one keeps a few slots.
+        pending: Vec::new(),
         events,
         link,
     };

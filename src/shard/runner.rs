@@ -5,13 +5,12 @@
 use super::event::Event;
 use super::handler::Handler;
 use super::{ShardState, Shared};
-use crate::engine::Command;
+use crate::engine::{Command, CommandReceiver};
 use crate::policy::{
     reaction, Attempt, BadInput, Ended, Next, Reaction, ReconnectPolicy, Settings,
 };
 use crate::transport::WsUrl;
 use crate::{Config, Error, ErrorKind, Result};
-use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ enum NoUrl {
 pub(crate) struct Runner<H> {
     pub(super) config: Config,
     pub(super) shared: Arc<Shared>,
-    pub(super) commands: Receiver<Command>,
+    pub(super) commands: CommandReceiver,
     pub(super) handler: Handler<H>,
     /// The discovered (or configured) gateway URL, cached for the process lifetime.
     pub(super) gateway_url: Option<String>,
@@ -39,12 +38,7 @@ pub(crate) struct Runner<H> {
 }
 
 impl<H: FnMut(Event)> Runner<H> {
-    pub fn new(
-        config: Config,
-        shared: Arc<Shared>,
-        commands: Receiver<Command>,
-        handler: H,
-    ) -> Self {
+    pub fn new(config: Config, shared: Arc<Shared>, commands: CommandReceiver, handler: H) -> Self {
         let handler = Handler::new(
             handler,
             config.shard_id(),
@@ -83,7 +77,7 @@ impl<H: FnMut(Event)> Runner<H> {
             .retry
             .lock()
             .drain(..)
-            .chain(self.commands.try_iter())
+            .chain(self.commands.drain())
             .collect();
         if unsent.is_empty() {
             return;

@@ -83,7 +83,7 @@ mod tests {
         latency: Arc<Mutex<Latency>>,
         session: crate::session::SessionCell,
         /// Keeps the user-command channel open.
-        _commands: Sender<Command>,
+        _commands: crate::engine::CommandSender,
     }
 
     fn start() -> Running {
@@ -101,7 +101,7 @@ mod tests {
             })
             .expect("the memory adapter dials");
         let peer = peers.try_recv().expect("the peer end");
-        let (commands_tx, commands) = bounded(8);
+        let (commands_tx, commands) = crate::engine::command_queue(8, &Arc::default());
         let latency = Arc::new(Mutex::new(Latency::default()));
         let session = crate::session::SessionCell::default();
         let opts = LinkOptions::<Discord> {

@@ -16,10 +16,10 @@ use super::runner::{
     isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
 };
 use super::wire::ack;
-use crate::engine::{Latency, LinkOptions, LinkThreads, WriterOptions};
+use crate::engine::{command_queue, Latency, LinkOptions, LinkThreads, WriterOptions};
 use crate::policy::Ended;
 use crate::{Error, ErrorKind, Result};
-use crossbeam_channel::{at, bounded, never, select, Receiver};
+use crossbeam_channel::{at, never, select, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -273,7 +273,7 @@ impl Runner<'_> {
         let (conn, _) = self.dialer.dial(Method::ConnectionsOpen)?;
         self.generation += 1;
         // Socket Mode has no user commands: the channel stays empty.
-        let (_commands_tx, commands) = bounded(1);
+        let (_commands_tx, commands) = command_queue(1, &Arc::default());
         let opts = LinkOptions::<SocketModeWire> {
             label: format!("s{}", self.generation),
             event_queue: self.config.event_queue,

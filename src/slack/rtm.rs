@@ -11,13 +11,13 @@ use super::runner::{
     isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
 };
 use crate::engine::{
-    hand_over, next_message, BeatSignal, Command, Latency, Link, LinkOptions, LinkThreads,
-    ReaderOutputs, RingingSender, Wire, WriterOptions,
+    command_queue, hand_over, next_message, BeatSignal, Command, CommandReceiver, CommandSender,
+    Latency, Link, LinkOptions, LinkThreads, ReaderOutputs, Wire, WriterOptions,
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
 use crate::{Error, ErrorKind, Result};
-use crossbeam_channel::{at, bounded, never, select, Receiver};
+use crossbeam_channel::{at, never, select};
 use parking_lot::Mutex;
 use serde::Deserialize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -231,26 +231,26 @@ fn parse(text: &str) -> std::result::Result<Frame, String> {
 pub struct Rtm {
     config: SlackConfig,
     shared: Arc<RtmShared>,
-    commands: Receiver<Command>,
+    commands: CommandReceiver,
 }
 
 struct RtmShared {
     control: Control,
     ids: Arc<AtomicU64>,
-    commands: RingingSender<Command>,
+    commands: CommandSender,
     retry: Arc<Mutex<std::collections::VecDeque<Command>>>,
 }
 
 impl Rtm {
     /// A client with these settings (the token is a classic app's bot token).
     pub fn new(config: SlackConfig) -> Rtm {
-        let (commands_tx, commands) = bounded(COMMAND_QUEUE);
+        let (commands_tx, commands) = command_queue(COMMAND_QUEUE, &Arc::default());
         Rtm {
             config,
             shared: Arc::new(RtmShared {
                 control: Control::default(),
                 ids: Arc::default(),
-                commands: RingingSender::new(commands_tx, &Arc::default()),
+                commands: commands_tx,
                 retry: Arc::default(),
             }),
             commands,
@@ -364,7 +364,7 @@ struct RtmLive {
 struct RtmRunner<'a> {
     config: &'a SlackConfig,
     shared: &'a RtmShared,
-    commands: &'a Receiver<Command>,
+    commands: &'a CommandReceiver,
     generation: u64,
     dialer: Dialer<'a>,
 }
