@@ -66,12 +66,14 @@ impl Wire for Discord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Command, Latency, LinkOptions, LinkThreads, WriterOptions};
+    use crate::engine::{
+        command_queue, CommandSender, Latency, LinkOptions, LinkThreads, WriterOptions,
+    };
     use crate::policy::Ended;
     use crate::transport::memory::{MemoryAdapter, MemoryPeer};
     use crate::transport::{DialCancel, DialRequest, WebSocketAdapter};
     use crate::Compression;
-    use crossbeam_channel::{bounded, Receiver, Sender};
+    use crossbeam_channel::Receiver;
     use parking_lot::Mutex;
     use std::time::{Duration, Instant};
 
@@ -83,7 +85,7 @@ mod tests {
         latency: Arc<Mutex<Latency>>,
         session: crate::session::SessionCell,
         /// Keeps the user-command channel open.
-        _commands: crate::engine::CommandSender,
+        _commands: CommandSender,
     }
 
     fn start() -> Running {
@@ -101,7 +103,7 @@ mod tests {
             })
             .expect("the memory adapter dials");
         let peer = peers.try_recv().expect("the peer end");
-        let (commands_tx, commands) = crate::engine::command_queue(8, &Arc::default());
+        let (commands_tx, commands) = command_queue(8, &Arc::default());
         let latency = Arc::new(Mutex::new(Latency::default()));
         let session = crate::session::SessionCell::default();
         let opts = LinkOptions::<Discord> {
