@@ -43,12 +43,7 @@ fn main() {
 fn parent() {
     let args = common::Args::parse(USAGE);
     let all = !["--start", "--idle", "--busy"].iter().any(|w| args.flag(w));
-    let idle_s = args
-        .words
-        .iter()
-        .find_map(|w| w.strip_prefix("--idle-s="))
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(20);
+    let idle_s = args.value("--idle-s", 20);
     eprintln!("machine: {}", common::machine());
     if all || args.flag("--start") {
         start_one_process();

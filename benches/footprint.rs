@@ -246,24 +246,9 @@ fn parent() {
     } else {
         vec![common::Mode::Zstd]
     };
-    let idle = args
-        .words
-        .iter()
-        .find_map(|w| w.strip_prefix("--idle="))
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(20);
-    let event_queue = args
-        .words
-        .iter()
-        .find_map(|w| w.strip_prefix("--event-queue="))
-        .and_then(|s| s.parse::<usize>().ok())
-        .unwrap_or(0);
-    let heartbeat_ms = args
-        .words
-        .iter()
-        .find_map(|w| w.strip_prefix("--heartbeat-ms="))
-        .and_then(|s| s.parse::<u64>().ok())
-        .unwrap_or(41_250);
+    let idle = args.value("--idle", 20);
+    let event_queue = args.value("--event-queue", 0) as usize;
+    let heartbeat_ms = args.value("--heartbeat-ms", 41_250);
     eprintln!("machine: {}", common::machine());
     let exe = std::env::current_exe().expect("current exe");
     let mut rows = Vec::new();

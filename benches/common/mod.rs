@@ -106,6 +106,17 @@ impl Args {
     pub fn flag(&self, name: &str) -> bool {
         self.words.iter().any(|w| w == name)
     }
+
+    /// The number after `--name=`, or `default` when it is absent or not a number.
+    #[allow(dead_code)] // not every bench takes one
+    pub fn value(&self, name: &str, default: u64) -> u64 {
+        let prefix = format!("{name}=");
+        self.words
+            .iter()
+            .find_map(|w| w.strip_prefix(prefix.as_str()))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    }
 }
 
 // ------------------------------------------------------------------ payloads
