@@ -33,23 +33,23 @@ pub(crate) fn park_until(deadline: Option<Instant>) -> bool {
     true
 }
 
-/// Wakes whichever thread answered it last (the writer: the current connection's).
+/// Wakes whichever thread answered it last (a writer's: the current connection's writer).
 #[derive(Default)]
 pub(crate) struct Doorbell {
-    writer: Mutex<Option<Thread>>,
+    thread: Mutex<Option<Thread>>,
 }
 
 impl Doorbell {
     /// Makes the calling thread the one a ring wakes. A ring before this is not lost: the
-    /// writer takes what is waiting before it first parks.
+    /// thread takes what is waiting before it first parks.
     pub fn answer(&self) {
-        *self.writer.lock() = Some(std::thread::current());
+        *self.thread.lock() = Some(std::thread::current());
     }
 
-    /// Wakes the writer (or makes its next park return at once).
+    /// Wakes the thread (or makes its next park return at once).
     pub fn ring(&self) {
-        if let Some(writer) = self.writer.lock().as_ref() {
-            writer.unpark();
+        if let Some(thread) = self.thread.lock().as_ref() {
+            thread.unpark();
         }
     }
 }
@@ -125,16 +125,14 @@ mod tests {
             std::thread::spawn(move || {
                 bell.answer();
                 answered_tx.send(()).unwrap();
-                let deadline = Instant::now() + Duration::from_secs(10);
+                let deadline = Some(Instant::now() + Duration::from_secs(10));
                 loop {
                     if let Ok(n) = rx.try_recv() {
                         return Some(n);
                     }
-                    let now = Instant::now();
-                    if now >= deadline {
+                    if !park_until(deadline) {
                         return None;
                     }
-                    std::thread::park_timeout(deadline - now);
                 }
             })
         };

@@ -40,8 +40,6 @@ pub(crate) struct LinkThreads<W: Wire> {
     /// Tells the writer that the session is active: user commands may go.
     ready: RingingSender<()>,
     stop: Option<Sender<()>>,
-    /// Wakes the writer (to see `stop` hang up).
-    bell: Arc<Doorbell>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -161,7 +159,6 @@ impl<W: Wire> LinkThreads<W> {
             priority,
             ready: RingingSender::new(ready_tx, &bell),
             stop: Some(stop),
-            bell,
             threads,
         };
         if let Err(e) = started {
@@ -202,7 +199,8 @@ impl<W: Wire> LinkThreads<W> {
             None => self.link.conn.shutdown(),
         }
         self.stop.take();
-        self.bell.ring();
+        // The writer sees `stop` hang up once rung (any of its channels' bells is its own).
+        self.ready.bell().ring();
         // The reader may be parked on a full queue: keep taking (and waking it) until it
         // hangs up.
         let mut leftovers = Vec::new();

@@ -195,29 +195,27 @@ fn take_one<P>(
     ready: &Receiver<()>,
     user: Option<&CommandReceiver>,
 ) -> Option<Wake<P>> {
-    if !matches!(stop.try_recv(), Err(TryRecvError::Empty)) {
+    /// A message (`Ok`), a hung-up channel (`Err`), or nothing yet (`None`).
+    fn taken<T>(r: Result<T, TryRecvError>) -> Option<Result<T, ()>> {
+        match r {
+            Ok(message) => Some(Ok(message)),
+            Err(TryRecvError::Disconnected) => Some(Err(())),
+            Err(TryRecvError::Empty) => None,
+        }
+    }
+    if taken(stop.try_recv()).is_some() {
         return Some(Wake::Stop);
     }
-    match priority.try_recv() {
-        Ok(p) => return Some(Wake::Priority(Ok(p))),
-        Err(TryRecvError::Disconnected) => return Some(Wake::Priority(Err(()))),
-        Err(TryRecvError::Empty) => {}
+    if let Some(p) = taken(priority.try_recv()) {
+        return Some(Wake::Priority(p));
     }
-    match hello.try_recv() {
-        Ok(interval) => return Some(Wake::Hello(Ok(interval))),
-        Err(TryRecvError::Disconnected) => return Some(Wake::Hello(Err(()))),
-        Err(TryRecvError::Empty) => {}
+    if let Some(interval) = taken(hello.try_recv()) {
+        return Some(Wake::Hello(interval));
     }
-    match ready.try_recv() {
-        Ok(()) => return Some(Wake::Ready(Ok(()))),
-        Err(TryRecvError::Disconnected) => return Some(Wake::Ready(Err(()))),
-        Err(TryRecvError::Empty) => {}
+    if let Some(r) = taken(ready.try_recv()) {
+        return Some(Wake::Ready(r));
     }
-    match user?.try_recv() {
-        Ok(command) => Some(Wake::Command(Ok(command))),
-        Err(TryRecvError::Disconnected) => Some(Wake::Command(Err(()))),
-        Err(TryRecvError::Empty) => None,
-    }
+    taken(user?.try_recv()).map(Wake::Command)
 }
 
 /// Takes a priority payload: queued now, or held until its time.
