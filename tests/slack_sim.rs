@@ -68,9 +68,15 @@ fn set_read_timeout(ws: &Ws, timeout: Duration) {
     }
 }
 
-/// The next text message, skipping pings and pongs.
+/// The next text message, skipping pings and pongs (the simulator's pings would otherwise
+/// keep a missing message waited for forever).
 fn read_json(ws: &mut Ws) -> Value {
+    let deadline = Instant::now() + TIMEOUT;
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "no text message within {TIMEOUT:?}"
+        );
         match ws.read().expect("a message") {
             Message::Text(text) => return serde_json::from_str(&text).expect("JSON"),
             Message::Ping(_) | Message::Pong(_) => {}
