@@ -216,6 +216,30 @@ fn hello_is_the_first_frame_and_counts_the_connections() {
 }
 
 #[test]
+fn an_envelope_pushed_as_soon_as_hello_is_read_is_never_lost() {
+    // Tests push the moment their client has read `hello`; the simulator must already
+    // count the connection as ready then (it once marked it a moment after the write,
+    // and an unlucky push was recorded as lost and never retried).
+    let sim = sim(SlackSimConfig::default()
+        .max_connections(usize::MAX)
+        .route_to_ghosts(false));
+    for round in 0..1000 {
+        let (mut ws, _) = connect(&sim);
+        let envelope_id = sim.push_envelope("interactive", &payload::block_actions("a", "v"), true);
+        let delivery = sim
+            .deliveries()
+            .into_iter()
+            .find(|d| d.envelope_id == envelope_id)
+            .expect("the push is recorded");
+        assert!(!delivery.lost, "round {round}: {delivery:?}");
+        assert_eq!(read_json(&mut ws)["envelope_id"], envelope_id.as_str());
+        if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+            tcp.shutdown(Shutdown::Both).unwrap();
+        }
+    }
+}
+
+#[test]
 fn events_api_envelopes_carry_the_event_callback_and_acks_are_recorded() {
     let sim = sim(SlackSimConfig::default());
     let (mut ws, _) = connect(&sim);

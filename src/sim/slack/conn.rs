@@ -118,6 +118,19 @@ impl SlackConn {
         self.send_frame(opcode::TEXT, text.as_bytes())
     }
 
+    /// Sends `hello` and marks it sent in one step under the state lock, so a delivery
+    /// routed after the client has read `hello` always finds the connection ready (with
+    /// the flag set after the write, a test that pushed on seeing `hello` could race it
+    /// and have its envelope recorded as lost).
+    pub fn send_hello(&self, text: &str) -> bool {
+        let mut state = self.state.lock();
+        let sent = state.phase == Phase::Open
+            && !self.is_silent()
+            && self.write_bytes(&encode_frame(opcode::TEXT, text.as_bytes()));
+        state.hello_sent |= sent;
+        sent
+    }
+
     /// Writes the first half of `text`'s frame, then drops TCP (a cut mid-frame).
     pub fn send_half_then_drop(&self, text: &str) -> bool {
         let state = self.state.lock();

@@ -142,8 +142,7 @@ pub(crate) fn serve(
             r#"{"type":"error","error":{"code":1,"msg":"Socket URL has expired"}}"#,
         );
         inner.close(conn, 1000, "");
-    } else if inner.send_text(conn, r#"{"type":"hello"}"#) {
-        conn.state.lock().hello_sent = true;
+    } else if inner.send_hello(conn, r#"{"type":"hello"}"#) {
         inner.with_book(|_| ());
     }
     let limit = inner.config.rtm_max_message_len as u64 + 1;

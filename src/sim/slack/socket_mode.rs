@@ -160,8 +160,7 @@ pub(crate) fn serve(
             inner.config.approximate_connection_time
         };
         let hello = hello_text(counted_before + 1, &conn.host, connection_time);
-        if inner.send_text(conn, &hello) {
-            conn.state.lock().hello_sent = true;
+        if inner.send_hello(conn, &hello) {
             inner.with_book(|_| ());
             inner.schedule.at(
                 Instant::now() + inner.config.ping_interval,

@@ -173,6 +173,17 @@ impl Inner {
     /// Sends a text frame and records it.
     pub fn send_text(&self, conn: &SlackConn, text: &str) -> bool {
         let sent = conn.send_text(text);
+        self.record_sent(conn, text, sent)
+    }
+
+    /// [`Inner::send_text`] for `hello`, which also marks the connection ready for
+    /// deliveries ([`SlackConn::send_hello`]).
+    pub fn send_hello(&self, conn: &SlackConn, text: &str) -> bool {
+        let sent = conn.send_hello(text);
+        self.record_sent(conn, text, sent)
+    }
+
+    fn record_sent(&self, conn: &SlackConn, text: &str, sent: bool) -> bool {
         if sent {
             self.record(
                 Some(conn.id),
