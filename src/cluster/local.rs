@@ -1,10 +1,12 @@
 //! The in-process identify queue: the default for a [`Cluster`](super::Cluster).
 
-use super::queue::{Budget, IdentifyQueue, Reporter, StartBudget, StopSignal};
+use super::queue::{
+    Announcer, Budget, IdentifyQueue, Reporter, StartBudget, StopSignal, WaitingLine,
+};
 use super::window::Window;
-use crate::{Event, SessionStartLimit};
+use crate::SessionStartLimit;
 use parking_lot::Mutex;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -43,7 +45,7 @@ pub struct LocalQueue {
     max_concurrency: u64,
     window: Window,
     state: Mutex<State>,
-    reporter: Mutex<Option<Reporter>>,
+    announcer: Announcer,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +53,7 @@ struct State {
     /// When each bucket may identify again.
     free_at: HashMap<u64, Instant>,
     /// Shards waiting, per bucket.
-    waiting: HashMap<u64, BTreeSet<u64>>,
+    waiting: WaitingLine,
     budget: Option<StartBudget>,
     /// The latest grants: (shard id, when).
     granted: std::collections::VecDeque<(u64, Instant)>,
@@ -65,7 +67,7 @@ impl LocalQueue {
             max_concurrency: max_concurrency.max(1),
             window: Window::default(),
             state: Mutex::default(),
-            reporter: Mutex::new(None),
+            announcer: Announcer::default(),
         }
     }
 
@@ -75,21 +77,12 @@ impl LocalQueue {
         LocalQueue::new(limit.max_concurrency).session_start_limit(limit)
     }
 
-    /// The time a bucket stays used after a grant. The queue holds each bucket for the
-    /// window plus a slack of a fifth of it (Discord counts Identify arrivals, and the time
-    /// from a grant to its Identify's arrival varies from one shard to the next). Only
-    /// change it against a test server. Defaults to 5 s (plus 1 s slack).
-    #[must_use]
-    pub fn window(mut self, window: Duration) -> LocalQueue {
-        self.window = Window::new(window);
-        self
-    }
-
-    /// The window and the slack added to it, explicitly.
-    #[must_use]
-    pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> LocalQueue {
-        self.window = Window::with_slack(window, slack);
-        self
+    super::window::window_setters! {
+        /// The time a bucket stays used after a grant. The queue holds each bucket for the
+        /// window plus a slack of a fifth of it (Discord counts Identify arrivals, and the
+        /// time from a grant to its Identify's arrival varies from one shard to the next).
+        /// Only change it against a test server. Defaults to 5 s (plus 1 s slack).
+        LocalQueue
     }
 
     /// The window a cluster's builder chose.
@@ -129,13 +122,6 @@ impl LocalQueue {
             .as_ref()
             .map(StartBudget::remaining)
     }
-
-    fn report(&self, shard_id: u64, event: Event) {
-        let reporter = self.reporter.lock().clone();
-        if let Some(reporter) = reporter {
-            reporter.report(shard_id, event);
-        }
-    }
 }
 
 /// The queue a shard without one of its own waits on: one per bot token and gateway URL in
@@ -166,12 +152,7 @@ pub(crate) fn process_default(
 impl IdentifyQueue for LocalQueue {
     fn wait_turn(&self, shard_id: u64, _shard_count: u64, stop: &StopSignal<'_>) -> bool {
         let bucket = shard_id % self.max_concurrency;
-        self.state
-            .lock()
-            .waiting
-            .entry(bucket)
-            .or_default()
-            .insert(shard_id);
+        self.state.lock().waiting.join(bucket, shard_id);
         let mut told_exhausted = false;
         let granted = loop {
             if stop.is_stopping() {
@@ -179,11 +160,7 @@ impl IdentifyQueue for LocalQueue {
             }
             let now = Instant::now();
             let mut state = self.state.lock();
-            let first = state
-                .waiting
-                .get(&bucket)
-                .and_then(|w| w.first())
-                .is_none_or(|&first| first == shard_id);
+            let first = state.waiting.is_next(bucket, shard_id);
             let free_at = state.free_at.get(&bucket).copied().unwrap_or(now);
             let wait = if free_at > now {
                 free_at - now
@@ -201,17 +178,8 @@ impl IdentifyQueue for LocalQueue {
                         drop(state);
                         if !told_exhausted {
                             told_exhausted = true;
-                            log::warn!(
-                                "shard {shard_id}: no session starts left ({remaining} of {total}); waiting {wait:.1?} for the limit to reset before identifying"
-                            );
-                            self.report(
-                                shard_id,
-                                Event::SessionStartLimit {
-                                    remaining,
-                                    total,
-                                    wait,
-                                },
-                            );
+                            self.announcer
+                                .waiting_for_reset(shard_id, remaining, total, wait);
                         }
                         if !stop.sleep(wait) {
                             break false;
@@ -224,26 +192,15 @@ impl IdentifyQueue for LocalQueue {
                             state.granted.pop_front();
                         }
                         state.granted.push_back((shard_id, now));
-                        if let Some(w) = state.waiting.get_mut(&bucket) {
-                            w.remove(&shard_id);
-                        }
+                        state.waiting.leave(bucket, shard_id);
                         let low = state
                             .budget
                             .as_mut()
                             .and_then(|b| b.spend().then(|| (b.remaining(), b.total())));
                         drop(state);
                         if let Some((remaining, total)) = low {
-                            log::warn!(
-                                "shard {shard_id}: identifying with only {remaining} of {total} session starts left until the limit resets"
-                            );
-                            self.report(
-                                shard_id,
-                                Event::SessionStartLimit {
-                                    remaining,
-                                    total,
-                                    wait: Duration::ZERO,
-                                },
-                            );
+                            self.announcer
+                                .identifying_with_few_left(shard_id, remaining, total);
                         }
                         return true;
                     }
@@ -254,20 +211,19 @@ impl IdentifyQueue for LocalQueue {
                 break false;
             }
         };
-        if let Some(w) = self.state.lock().waiting.get_mut(&bucket) {
-            w.remove(&shard_id);
-        }
+        self.state.lock().waiting.leave(bucket, shard_id);
         granted
     }
 
     fn set_reporter(&self, reporter: Reporter) {
-        *self.reporter.lock() = Some(reporter);
+        self.announcer.set_reporter(reporter);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
 
     fn never_stopping(d: Duration) -> bool {
         std::thread::sleep(d);
@@ -372,6 +328,6 @@ mod tests {
         let stopped = |_: Duration| false;
         let stop = StopSignal::new(&stopped);
         assert!(!queue.wait_turn(1, 2, &stop));
-        assert!(queue.state.lock().waiting[&0].is_empty());
+        assert!(queue.state.lock().waiting.is_empty());
     }
 }

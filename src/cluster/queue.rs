@@ -51,6 +51,89 @@ impl fmt::Debug for Reporter {
     }
 }
 
+/// Where a queue tells a waiting shard about its session starts: the [`Reporter`] a
+/// cluster gave it (none until then), and the two announcements both queues make, logged
+/// at `warn` and reported as [`Event::SessionStartLimit`].
+#[derive(Debug, Default)]
+pub(crate) struct Announcer {
+    reporter: parking_lot::Mutex<Option<Reporter>>,
+}
+
+impl Announcer {
+    pub fn set_reporter(&self, reporter: Reporter) {
+        *self.reporter.lock() = Some(reporter);
+    }
+
+    /// Reports `event` to shard `shard_id`'s handler, if a cluster gave a reporter.
+    pub fn report(&self, shard_id: u64, event: Event) {
+        let reporter = self.reporter.lock().clone();
+        if let Some(reporter) = reporter {
+            reporter.report(shard_id, event);
+        }
+    }
+
+    /// Shard `shard_id` identifies now with few starts left: never spend the last ones
+    /// silently.
+    pub fn identifying_with_few_left(&self, shard_id: u64, remaining: u64, total: u64) {
+        log::warn!(
+            "shard {shard_id}: identifying with only {remaining} of {total} session starts left until the limit resets"
+        );
+        self.report(
+            shard_id,
+            Event::SessionStartLimit {
+                remaining,
+                total,
+                wait: Duration::ZERO,
+            },
+        );
+    }
+
+    /// Shard `shard_id` waits `wait` for the limit to reset before it identifies.
+    pub fn waiting_for_reset(&self, shard_id: u64, remaining: u64, total: u64, wait: Duration) {
+        log::warn!(
+            "shard {shard_id}: no session starts left ({remaining} of {total}); waiting {wait:.1?} for the limit to reset before identifying"
+        );
+        self.report(
+            shard_id,
+            Event::SessionStartLimit {
+                remaining,
+                total,
+                wait,
+            },
+        );
+    }
+}
+
+/// The shards of this process waiting for a turn, per bucket: the lowest id of a bucket
+/// goes first, so buckets start in shard order.
+#[derive(Debug, Default)]
+pub(crate) struct WaitingLine(std::collections::HashMap<u64, std::collections::BTreeSet<u64>>);
+
+impl WaitingLine {
+    pub fn join(&mut self, bucket: u64, shard_id: u64) {
+        self.0.entry(bucket).or_default().insert(shard_id);
+    }
+
+    /// Whether no lower shard id of `bucket` is waiting.
+    pub fn is_next(&self, bucket: u64, shard_id: u64) -> bool {
+        self.0
+            .get(&bucket)
+            .and_then(|w| w.first())
+            .is_none_or(|&first| first == shard_id)
+    }
+
+    pub fn leave(&mut self, bucket: u64, shard_id: u64) {
+        if let Some(w) = self.0.get_mut(&bucket) {
+            w.remove(&shard_id);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.0.values().all(std::collections::BTreeSet::is_empty)
+    }
+}
+
 /// The session start budget (`session_start_limit` of `GET /gateway/bot`; Discord:
 /// Gateway → Session Start Limit): how many Identify payloads may still be sent before the
 /// limit resets. Exceeding it gets the token reset, so a queue never lets the last start

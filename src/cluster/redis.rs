@@ -1,11 +1,10 @@
 //! The identify queue of shards spread over several processes and machines: one Redis key
 //! per bucket, taken with `SET NX PX` (cargo feature `redis`).
 
-use super::queue::{IdentifyQueue, Reporter, StopSignal, LOW_SHARE};
+use super::queue::{Announcer, IdentifyQueue, Reporter, StopSignal, WaitingLine, LOW_SHARE};
 use super::window::Window;
 use crate::{Error, Event, Result, SessionStartLimit};
 use parking_lot::Mutex;
-use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 /// The first wait after Redis fails; doubled up to [`MAX_BACKOFF`].
@@ -56,8 +55,8 @@ pub struct RedisQueue {
     window: Window,
     limit: Option<SessionStartLimit>,
     link: Mutex<Link>,
-    waiting: Mutex<HashMap<u64, BTreeSet<u64>>>,
-    reporter: Mutex<Option<Reporter>>,
+    waiting: Mutex<WaitingLine>,
+    announcer: Announcer,
     /// Whether this process has set the start counter once (later sets follow a reset).
     counter_set: std::sync::atomic::AtomicBool,
 }
@@ -134,7 +133,7 @@ impl RedisQueue {
             limit: None,
             link: Mutex::default(),
             waiting: Mutex::default(),
-            reporter: Mutex::new(None),
+            announcer: Announcer::default(),
             counter_set: std::sync::atomic::AtomicBool::new(false),
         })
     }
@@ -147,20 +146,11 @@ impl RedisQueue {
         self
     }
 
-    /// The window, with a fifth of it as slack (see
-    /// [`LocalQueue::window`](super::LocalQueue::window)). Only change it against a test
-    /// server. Defaults to 5 s.
-    #[must_use]
-    pub fn window(mut self, window: Duration) -> RedisQueue {
-        self.window = Window::new(window);
-        self
-    }
-
-    /// The window and the slack added to it, explicitly.
-    #[must_use]
-    pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> RedisQueue {
-        self.window = Window::with_slack(window, slack);
-        self
+    super::window::window_setters! {
+        /// The window, with a fifth of it as slack (see
+        /// [`LocalQueue::window`](super::LocalQueue::window)). Only change it against a
+        /// test server. Defaults to 5 s.
+        RedisQueue
     }
 
     /// Counts session starts against `limit` (from `GET /gateway/bot`) in Redis, shared by
@@ -177,13 +167,6 @@ impl RedisQueue {
 
     fn starts_key(&self) -> String {
         format!("{}:session_starts", self.prefix)
-    }
-
-    fn report(&self, shard_id: u64, event: Event) {
-        let reporter = self.reporter.lock().clone();
-        if let Some(reporter) = reporter {
-            reporter.report(shard_id, event);
-        }
     }
 
     /// One attempt at the bucket's key (and a session start).
@@ -335,11 +318,7 @@ impl KindName for redis::RedisError {
 impl IdentifyQueue for RedisQueue {
     fn wait_turn(&self, shard_id: u64, _shard_count: u64, stop: &StopSignal<'_>) -> bool {
         let bucket = shard_id % self.max_concurrency;
-        self.waiting
-            .lock()
-            .entry(bucket)
-            .or_default()
-            .insert(shard_id);
+        self.waiting.lock().join(bucket, shard_id);
         let mut backoff = FIRST_BACKOFF;
         let mut failures = 0u32;
         let mut told_exhausted = false;
@@ -348,29 +327,15 @@ impl IdentifyQueue for RedisQueue {
                 break false;
             }
             // In this process, the lowest waiting shard id of a bucket goes first.
-            let first = self
-                .waiting
-                .lock()
-                .get(&bucket)
-                .and_then(|w| w.first().copied())
-                .is_none_or(|first| first == shard_id);
+            let first = self.waiting.lock().is_next(bucket, shard_id);
             let wait = if !first {
                 YIELD
             } else {
                 match self.try_take(bucket) {
                     Try::Granted(low) => {
                         if let Some((remaining, total)) = low {
-                            log::warn!(
-                                "shard {shard_id}: identifying with only {remaining} of {total} session starts left until the limit resets"
-                            );
-                            self.report(
-                                shard_id,
-                                Event::SessionStartLimit {
-                                    remaining,
-                                    total,
-                                    wait: Duration::ZERO,
-                                },
-                            );
+                            self.announcer
+                                .identifying_with_few_left(shard_id, remaining, total);
                         }
                         break true;
                     }
@@ -389,17 +354,7 @@ impl IdentifyQueue for RedisQueue {
                         if !told_exhausted {
                             told_exhausted = true;
                             let total = self.limit.as_ref().map_or(0, |l| l.total);
-                            log::warn!(
-                                "shard {shard_id}: no session starts left (0 of {total}); waiting {wait:.1?} for the limit to reset before identifying"
-                            );
-                            self.report(
-                                shard_id,
-                                Event::SessionStartLimit {
-                                    remaining: 0,
-                                    total,
-                                    wait,
-                                },
-                            );
+                            self.announcer.waiting_for_reset(shard_id, 0, total, wait);
                         }
                         wait
                     }
@@ -414,7 +369,7 @@ impl IdentifyQueue for RedisQueue {
                             );
                         }
                         if failures == 1 {
-                            self.report(
+                            self.announcer.report(
                                 shard_id,
                                 Event::Error {
                                     kind: crate::ErrorKind::IdentifyQueue,
@@ -433,14 +388,12 @@ impl IdentifyQueue for RedisQueue {
                 break false;
             }
         };
-        if let Some(w) = self.waiting.lock().get_mut(&bucket) {
-            w.remove(&shard_id);
-        }
+        self.waiting.lock().leave(bucket, shard_id);
         granted
     }
 
     fn set_reporter(&self, reporter: Reporter) {
-        *self.reporter.lock() = Some(reporter);
+        self.announcer.set_reporter(reporter);
     }
 }
 

@@ -40,6 +40,27 @@ impl Window {
     }
 }
 
+/// The two public window setters both queues offer, written once: `window` (documented by
+/// the caller) and `window_and_slack`. The queue must keep its `Window` in `self.window`.
+macro_rules! window_setters {
+    ($(#[$window_doc:meta])* $queue:ident) => {
+        $(#[$window_doc])*
+        #[must_use]
+        pub fn window(mut self, window: Duration) -> $queue {
+            self.window = Window::new(window);
+            self
+        }
+
+        /// The window and the slack added to it, explicitly.
+        #[must_use]
+        pub fn window_and_slack(mut self, window: Duration, slack: Duration) -> $queue {
+            self.window = Window::with_slack(window, slack);
+            self
+        }
+    };
+}
+pub(crate) use window_setters;
+
 impl Default for Window {
     /// Discord's 5 s, plus 1 s slack.
     fn default() -> Window {
