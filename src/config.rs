@@ -614,31 +614,6 @@ mod tests {
                 "`large_threshold`",
             ),
             (
-                "dial_timeout 0",
-                |b| b.dial_timeout(Duration::ZERO),
-                "`dial_timeout`",
-            ),
-            (
-                "handshake_timeout 0",
-                |b| b.handshake_timeout(Duration::ZERO),
-                "`handshake_timeout`",
-            ),
-            (
-                "hello_timeout 0",
-                |b| b.hello_timeout(Duration::ZERO),
-                "`hello_timeout`",
-            ),
-            (
-                "ready_timeout 0",
-                |b| b.ready_timeout(Duration::ZERO),
-                "`ready_timeout`",
-            ),
-            (
-                "slow_handler_warning 0",
-                |b| b.slow_handler_warning(Duration::ZERO),
-                "`slow_handler_warning`",
-            ),
-            (
                 "backoff base above cap",
                 |b| {
                     b.backoff(Backoff {
@@ -672,7 +647,7 @@ mod tests {
                 "`rate_limit`",
             ),
         ];
-        for (case, adjust, named) in rows {
+        let refused = |case: &str, adjust: &dyn Fn(ConfigBuilder) -> ConfigBuilder, named: &str| {
             let builder = adjust(Config::builder(secret, Intents::GUILDS));
             let err = match builder.build() {
                 Ok(_) => panic!("{case}: accepted"),
@@ -685,6 +660,22 @@ mod tests {
             );
             assert!(!text.contains(secret), "{case}: {text:?} shows the token");
             assert!(err.is_fatal(), "{case}: a config error is fatal");
+        };
+        for (case, adjust, named) in rows {
+            refused(case, adjust, named);
+        }
+        // Every timeout and threshold refuses zero.
+        type SetDuration = fn(ConfigBuilder, Duration) -> ConfigBuilder;
+        let durations: &[(&str, SetDuration)] = &[
+            ("dial_timeout", ConfigBuilder::dial_timeout),
+            ("handshake_timeout", ConfigBuilder::handshake_timeout),
+            ("hello_timeout", ConfigBuilder::hello_timeout),
+            ("ready_timeout", ConfigBuilder::ready_timeout),
+            ("slow_handler_warning", ConfigBuilder::slow_handler_warning),
+        ];
+        for (setting, set) in durations {
+            let zero = |b| set(b, Duration::ZERO);
+            refused(&format!("{setting} 0"), &zero, &format!("`{setting}`"));
         }
     }
 

@@ -170,15 +170,18 @@ pub(crate) fn agent(opts: &RequestOptions<'_>, secure: bool) -> Result<ureq::Age
 /// What one request came back with.
 pub(crate) enum Outcome {
     /// An HTTP answer, whatever its status.
-    Answer {
-        status: u16,
-        /// The `Retry-After` header, if any.
-        retry_after: Option<String>,
-        /// The body as text, or `None` if it was over [`MAX_BODY`].
-        body: Option<String>,
-    },
+    Answer(HttpAnswer),
     /// No answer: DNS, connect, TLS, timeout, or a malformed response.
     Failed(String),
+}
+
+/// An HTTP answer: what the policies read of it.
+pub(crate) struct HttpAnswer {
+    pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
+    /// The body as text, or `None` if it was over [`MAX_BODY`].
+    pub body: Option<String>,
 }
 
 /// Reads an answer's status, `Retry-After` and body (at most [`MAX_BODY`] bytes of it).
@@ -195,11 +198,11 @@ pub(crate) fn answer(response: ureq::Response) -> Outcome {
         return Outcome::Failed(format!("reading the HTTP {status} answer failed: {e}"));
     }
     let body = (raw.len() as u64 <= MAX_BODY).then(|| String::from_utf8_lossy(&raw).into_owned());
-    Outcome::Answer {
+    Outcome::Answer(HttpAnswer {
         status,
         retry_after,
         body,
-    }
+    })
 }
 
 /// Retries so far in one discovery.
@@ -220,12 +223,8 @@ pub(crate) enum Step {
 /// The policy: what an outcome means for discovery. Text that may echo the request (an
 /// error body, ureq's message) has the token redacted before it is logged or returned.
 pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -> Step {
-    let (status, retry_after, body) = match outcome {
-        Outcome::Answer {
-            status,
-            retry_after,
-            body,
-        } => (status, retry_after, body),
+    let answer = match outcome {
+        Outcome::Answer(answer) => answer,
         Outcome::Failed(e) if attempts.transient < TRANSIENT_RETRIES => {
             attempts.transient += 1;
             log::warn!("GET /gateway/bot failed: {}; retrying", token.redact_in(&e));
@@ -238,12 +237,13 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
             ))))
         }
     };
+    let status = answer.status;
     if status == 401 {
         return Step::Done(Err(Error::AuthenticationFailed {
             source_of_truth: "HTTP 401 from GET /gateway/bot",
         }));
     }
-    let Some(body) = body else {
+    let Some(body) = answer.body else {
         return Step::Done(Err(Error::discovery(format!(
             "GET /gateway/bot answered HTTP {status} with a body over {MAX_BODY} bytes; \
              is the REST base URL (`api_base`) pointing at Discord's API?"
@@ -264,7 +264,7 @@ pub(crate) fn decide(outcome: Outcome, attempts: &mut Attempts, token: &Token) -
         )))),
         429 if attempts.limited < RATE_LIMIT_RETRIES => {
             attempts.limited += 1;
-            let wait = rate_limit_wait(&body, retry_after.as_deref());
+            let wait = rate_limit_wait(&body, answer.retry_after.as_deref());
             log::warn!(
                 "GET /gateway/bot rate limited; retrying in {:.3} s",
                 wait.as_secs_f64()

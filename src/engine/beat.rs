@@ -54,7 +54,7 @@ pub(super) fn beat_loop<W: Wire>(
     let mut beats: Option<Beats> = None;
     let request_beat = || {
         latency.lock().sent(Instant::now());
-        inputs.priority.send(W::beat()).is_ok()
+        inputs.priority.send(W::BEAT).is_ok()
     };
     inputs.bell.answer();
     loop {

@@ -87,7 +87,7 @@ pub(crate) trait Wire: Sized + 'static {
     /// What the reader hands the caller's loop, in order.
     type Inbound: Send + 'static;
     /// What the writer sends ahead of user commands.
-    type Priority: Send + 'static;
+    type Priority: PartialEq + Send + 'static;
     /// The reader's own settings for one connection.
     type Reader: Send + 'static;
 
@@ -96,11 +96,8 @@ pub(crate) trait Wire: Sized + 'static {
     /// about 30 s of silence at a 10 s ping.
     const SILENT_INTERVALS: u32;
 
-    /// The payload one beat sends.
-    fn beat() -> Self::Priority;
-
-    /// Whether `payload` is a beat (a beat is never queued twice).
-    fn is_beat(payload: &Self::Priority) -> bool;
+    /// The payload one beat sends (a beat is never queued twice).
+    const BEAT: Self::Priority;
 
     /// Where `payload` goes in the writer's queue.
     fn slot(payload: &Self::Priority) -> Slot {

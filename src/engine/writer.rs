@@ -234,8 +234,8 @@ fn accept<W: Wire>(
 /// limiter) is not queued twice: both would carry the same sequence number, and two beats
 /// back to back leave no time for the first one's ACK.
 fn enqueue<W: Wire>(queue: &mut VecDeque<W::Priority>, payload: W::Priority) {
-    let beat_waiting = queue.iter().any(W::is_beat);
-    if !(beat_waiting && W::is_beat(&payload)) {
+    let is_beat = |p: &W::Priority| *p == W::BEAT;
+    if !(is_beat(&payload) && queue.iter().any(is_beat)) {
         queue.push_back(payload);
     }
 }

@@ -51,28 +51,28 @@ struct Masks {
     closes: u64,
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn masks(block: &[u8; 64]) -> Masks {
-    use std::arch::x86_64::*;
-    // SAFETY: this is compiled only where SSE2 is enabled (all of x86-64), and each load
-    // reads 16 bytes of `block`, unaligned.
-    unsafe {
+/// The masks of one 64-byte block, lane by lane, for any vector width: SSE2 and AVX2
+/// differ only in their intrinsics. `[` and `]` differ from `{` and `}` only in bit 5, so
+/// one comparison after folding that bit finds both.
+#[cfg(target_arch = "x86_64")]
+macro_rules! lane_masks {
+    ($block:expr, $width:literal, $vector:ty, $lane_bits:ty,
+     $load:ident, $splat:ident, $or:ident, $eq:ident, $movemask:ident) => {{
         let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
-        let quote = _mm_set1_epi8(b'"' as i8);
-        let backslash = _mm_set1_epi8(b'\\' as i8);
-        // `[` and `]` differ from `{` and `}` only in bit 5.
-        let fold = _mm_set1_epi8(0x20);
-        let open = _mm_set1_epi8(b'{' as i8);
-        let close = _mm_set1_epi8(b'}' as i8);
-        for (n, lane) in block.chunks_exact(16).enumerate() {
-            let v = _mm_loadu_si128(lane.as_ptr().cast());
-            let folded = _mm_or_si128(v, fold);
-            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (16 * n);
-            quotes |= bits(_mm_cmpeq_epi8(v, quote));
-            backslashes |= bits(_mm_cmpeq_epi8(v, backslash));
-            opens |= bits(_mm_cmpeq_epi8(folded, open));
-            closes |= bits(_mm_cmpeq_epi8(folded, close));
+        let quote = $splat(b'"' as i8);
+        let backslash = $splat(b'\\' as i8);
+        let fold = $splat(0x20);
+        let open = $splat(b'{' as i8);
+        let close = $splat(b'}' as i8);
+        for (n, lane) in $block.chunks_exact($width).enumerate() {
+            // Each load reads the `$width` bytes of `lane`, unaligned.
+            let v = $load(lane.as_ptr().cast());
+            let folded = $or(v, fold);
+            let bits = |m: $vector| u64::from($movemask(m) as $lane_bits) << ($width * n);
+            quotes |= bits($eq(v, quote));
+            backslashes |= bits($eq(v, backslash));
+            opens |= bits($eq(folded, open));
+            closes |= bits($eq(folded, close));
         }
         Masks {
             quotes,
@@ -80,6 +80,28 @@ fn masks(block: &[u8; 64]) -> Masks {
             opens,
             closes,
         }
+    }};
+}
+
+/// The masks from four 16-byte lanes (SSE2 is part of every x86-64 CPU).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn masks(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: this is compiled only where SSE2 is enabled (all of x86-64), and each load
+    // reads 16 bytes of `block`.
+    unsafe {
+        lane_masks!(
+            block,
+            16,
+            __m128i,
+            u16,
+            _mm_loadu_si128,
+            _mm_set1_epi8,
+            _mm_or_si128,
+            _mm_cmpeq_epi8,
+            _mm_movemask_epi8
+        )
     }
 }
 
@@ -92,27 +114,19 @@ fn masks(block: &[u8; 64]) -> Masks {
 #[inline]
 unsafe fn masks_avx2(block: &[u8; 64]) -> Masks {
     use std::arch::x86_64::*;
-    let (mut quotes, mut backslashes, mut opens, mut closes) = (0u64, 0u64, 0u64, 0u64);
-    let quote = _mm256_set1_epi8(b'"' as i8);
-    let backslash = _mm256_set1_epi8(b'\\' as i8);
-    let fold = _mm256_set1_epi8(0x20);
-    let open = _mm256_set1_epi8(b'{' as i8);
-    let close = _mm256_set1_epi8(b'}' as i8);
-    for (n, lane) in block.chunks_exact(32).enumerate() {
-        // SAFETY: `lane` is 32 readable bytes; the load is unaligned.
-        let v = unsafe { _mm256_loadu_si256(lane.as_ptr().cast()) };
-        let folded = _mm256_or_si256(v, fold);
-        let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (32 * n);
-        quotes |= bits(_mm256_cmpeq_epi8(v, quote));
-        backslashes |= bits(_mm256_cmpeq_epi8(v, backslash));
-        opens |= bits(_mm256_cmpeq_epi8(folded, open));
-        closes |= bits(_mm256_cmpeq_epi8(folded, close));
-    }
-    Masks {
-        quotes,
-        backslashes,
-        opens,
-        closes,
+    // SAFETY: the caller promises AVX2, and each load reads 32 bytes of `block`.
+    unsafe {
+        lane_masks!(
+            block,
+            32,
+            __m256i,
+            u32,
+            _mm256_loadu_si256,
+            _mm256_set1_epi8,
+            _mm256_or_si256,
+            _mm256_cmpeq_epi8,
+            _mm256_movemask_epi8
+        )
     }
 }
 

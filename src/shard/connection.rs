@@ -22,6 +22,7 @@ pub(crate) enum FromReader {
 }
 
 /// What the writer sends ahead of user commands.
+#[derive(PartialEq)]
 pub(crate) enum Priority {
     /// A heartbeat carrying the last delivered sequence number.
     Heartbeat,

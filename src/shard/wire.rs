@@ -30,13 +30,7 @@ impl Wire for Discord {
     /// heartbeats, this may be due to a failed or zombied connection."
     const SILENT_INTERVALS: u32 = 1;
 
-    fn beat() -> Priority {
-        Priority::Heartbeat
-    }
-
-    fn is_beat(payload: &Priority) -> bool {
-        matches!(payload, Priority::Heartbeat)
-    }
+    const BEAT: Priority = Priority::Heartbeat;
 
     fn describe(payload: &Priority) -> &'static str {
         match payload {

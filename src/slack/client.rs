@@ -7,16 +7,15 @@
 //! and backs off as [`super::policy`] says.
 
 use super::config::SlackConfig;
+use super::connection::{self, Connector};
 use super::dedupe::Dedupe;
 use super::event::{Envelope, SlackEvent};
 use super::link::{HeldAcks, SlackInbound, SlackPriority, SlackReader, SocketModeWire};
 use super::open::Method;
 use super::policy::{on_disconnect, OnDisconnect};
-use super::runner::{
-    isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
-};
+use super::runner::{Connections, Control, Emit, NotConnected, Outcome};
 use super::wire::ack;
-use crate::engine::{command_queue, Latency, LinkOptions, LinkThreads, WriterOptions};
+use crate::engine::{command_queue, Latency, LinkOptions, WriterOptions};
 use crate::policy::Ended;
 use crate::{Error, ErrorKind, Result};
 use crossbeam_channel::{at, never, select, Receiver};
@@ -94,25 +93,14 @@ impl SocketMode {
     /// event in order. A handler that panics is reported as [`SlackEvent::Error`] and the
     /// client goes on.
     pub fn run(&mut self, handler: impl FnMut(SlackEvent)) -> Result<()> {
-        let mut emit = isolated(handler);
-        let mut runner = Runner {
-            config: &self.config,
-            shared: &self.shared,
+        let (config, shared) = (&self.config, &*self.shared);
+        connection::run(config, &shared.control, handler, |connector| Runner {
+            config,
+            shared,
             hold: self.hold.clone(),
-            dedupe: Dedupe::new(self.config.dedupe_window, self.config.dedupe_capacity),
-            generation: 0,
-            dialer: Dialer {
-                config: &self.config,
-                stop: &self.shared.control.stop,
-                tls: None,
-            },
-        };
-        run_loop(
-            &mut runner,
-            &self.config,
-            &self.shared.control.stop,
-            &mut emit,
-        )
+            dedupe: Dedupe::new(config.dedupe_window, config.dedupe_capacity),
+            connector,
+        })
     }
 
     /// Runs the client on a new thread (`syncord-slack`) with `handler`.
@@ -239,11 +227,7 @@ impl SlackHandle {
 }
 
 /// One connection and where it is.
-struct Live {
-    link: LinkThreads<SocketModeWire>,
-    hello: bool,
-    hello_by: Instant,
-}
+type Live = connection::Live<SocketModeWire>;
 
 /// The caller's loop for one `run`.
 struct Runner<'a> {
@@ -251,8 +235,7 @@ struct Runner<'a> {
     shared: &'a Shared,
     hold: Option<HoldAcks>,
     dedupe: Dedupe,
-    generation: u64,
-    dialer: Dialer<'a>,
+    connector: Connector<'a>,
 }
 
 impl Connections for Runner<'_> {
@@ -270,37 +253,35 @@ impl Connections for Runner<'_> {
 impl Runner<'_> {
     /// Opens a fresh URL, dials it and starts the connection's threads.
     fn connect(&mut self) -> std::result::Result<Live, NotConnected> {
-        let (conn, _) = self.dialer.dial(Method::ConnectionsOpen)?;
-        self.generation += 1;
         // Socket Mode has no user commands: the channel stays empty.
         let (_commands_tx, commands) = command_queue(1, &Arc::default());
-        let opts = LinkOptions::<SocketModeWire> {
-            label: format!("s{}", self.generation),
-            event_queue: self.config.event_queue,
-            state: self.shared.held.clone(),
-            reader: SlackReader {
-                ping_interval: self.config.ping_interval,
-                response_deadline: self.config.response_deadline,
-                hold: self.hold.clone(),
-            },
-            commands,
-            bell: Arc::default(),
-            writer: WriterOptions {
-                // Slack sets no send limit on Socket Mode: one acknowledgement per envelope
-                // is all we send, so the limiter only guards against a runaway loop.
-                rate_limit: (4096, Duration::from_millis(10)),
-                retry: Arc::default(),
-            },
-            latency: self.shared.control.latency.clone(),
-            metrics: self.shared.control.metrics.clone(),
-        };
-        let link = LinkThreads::start(conn, self.generation, opts)
-            .map_err(|e| NotConnected::Failed(format!("could not start threads: {e}")))?;
-        Ok(Live {
-            link,
-            hello: false,
-            hello_by: Instant::now() + self.config.hello_timeout,
-        })
+        let connecting = self
+            .connector
+            .connect(Method::ConnectionsOpen, "s", |label| {
+                LinkOptions {
+                    label,
+                    event_queue: self.config.event_queue,
+                    state: self.shared.held.clone(),
+                    reader: SlackReader {
+                        ping_interval: self.config.ping_interval,
+                        response_deadline: self.config.response_deadline,
+                        hold: self.hold.clone(),
+                    },
+                    commands,
+                    bell: Arc::default(),
+                    writer: WriterOptions {
+                        // Slack sets no send limit on Socket Mode: one acknowledgement per
+                        // envelope is all we send, so the limiter only guards against a
+                        // runaway loop.
+                        rate_limit: (4096, Duration::from_millis(10)),
+                        retry: Arc::default(),
+                    },
+                    latency: self.shared.control.latency.clone(),
+                    metrics: self.shared.control.metrics.clone(),
+                }
+            });
+        // Socket Mode's URL says nothing of who the token is.
+        connecting.map(|(live, _identity)| live)
     }
 
     /// Delivers one connection's envelopes, and its replacements', until the last one ends.

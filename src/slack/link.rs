@@ -45,6 +45,7 @@ pub(crate) enum SlackInbound {
 }
 
 /// What the writer sends ahead of everything else (Socket Mode has no user commands).
+#[derive(PartialEq)]
 pub(crate) enum SlackPriority {
     /// A websocket ping.
     Ping,
@@ -70,13 +71,7 @@ impl Wire for SocketModeWire {
 
     const SILENT_INTERVALS: u32 = 3;
 
-    fn beat() -> SlackPriority {
-        SlackPriority::Ping
-    }
-
-    fn is_beat(payload: &SlackPriority) -> bool {
-        matches!(payload, SlackPriority::Ping)
-    }
+    const BEAT: SlackPriority = SlackPriority::Ping;
 
     fn slot(payload: &SlackPriority) -> Slot {
         match payload {

@@ -5,6 +5,7 @@
 
 mod client;
 mod config;
+mod connection;
 mod dedupe;
 pub mod dispatch;
 mod event;

@@ -50,363 +50,345 @@ use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
 
-/// The `payload` of an `events_api` envelope (Slack: Events API → Callback field overview),
-/// with its `event` parsed as `E`: one of this module's event types, your own, or
-/// `serde_json::Value`.
+/// Declares the payload structs: `Clone`, `Debug`, `Deserialize`, `#[non_exhaustive]`, and
+/// one serde rule per kind of borrowed field, so that each field names only its kind:
 ///
-/// ```
-/// use syncord::slack::model::{EventCallback, MessageEvent};
+/// | kind | type | absent or `null` |
+/// |---|---|---|
+/// | `cow` | `Cow<'a, str>` | an error |
+/// | `cow_or_empty` | `Cow<'a, str>` | `""` ([`de::cow_or_empty`]) |
+/// | `cow_opt` | `Option<Cow<'a, str>>` | `None` ([`de::cow_opt`]) |
+/// | `raw_opt` | `Option<&'a RawValue>` | `None` |
 ///
-/// let payload = r#"{"token":"XXYYZZ","team_id":"T123ABC456","api_app_id":"A123ABC456",
-///     "event":{"type":"message","channel":"C123ABC456","user":"U123ABC456",
-///              "text":"Hello world","ts":"1355517523.000005"},
-///     "type":"event_callback","event_id":"Ev123ABC456","event_time":1355517523}"#;
-/// let callback: EventCallback<MessageEvent> = serde_json::from_str(payload)?;
-/// assert_eq!(callback.event_id.as_deref(), Some("Ev123ABC456"));
-/// assert_eq!(callback.event.text, "Hello world");
-/// # Ok::<(), serde_json::Error>(())
-/// ```
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct EventCallback<'a, E> {
-    /// `event_callback` (the only type Socket Mode delivers).
-    #[serde(
-        rename = "type",
-        borrow,
-        default,
-        deserialize_with = "de::cow_or_empty"
-    )]
-    pub kind: Cow<'a, str>,
-    /// The workspace the event happened in.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team_id: Option<Cow<'a, str>>,
-    /// The app the event is for.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub api_app_id: Option<Cow<'a, str>>,
-    /// The event's id, unique across workspaces: the same on every retry.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub event_id: Option<Cow<'a, str>>,
-    /// When the event was dispatched, in Unix seconds.
-    #[serde(default)]
-    pub event_time: Option<i64>,
-    /// The event itself.
-    pub event: E,
+/// A kind's field may be renamed (`#[serde(rename = "type")]`). Any other field keeps the
+/// attributes it is written with; one with none that is a `T<'a>` gets `borrow`, an
+/// `Option<T<'a>>` `borrow, default`.
+macro_rules! payload {
+    ($(
+        $(#[$meta:meta])*
+        pub struct $name:ident<$lt:lifetime $(, $param:ident)*> { $($fields:tt)* }
+    )*) => {$(
+        payload!(@fields [
+            $(#[$meta])*
+            #[derive(Clone, Debug, Deserialize)]
+            #[non_exhaustive]
+            pub struct $name<$lt $(, $param)*>
+        ] $lt [] $($fields)*);
+    )*};
+    (@fields [$($head:tt)*] $lt:lifetime [$($done:tt)*]) => {
+        $($head)* { $($done)* }
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* $(#[serde(rename = $rename:literal)])?
+        pub $field:ident: cow, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])*
+            #[serde($(rename = $rename,)? borrow)]
+            pub $field: Cow<$lt, str>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* $(#[serde(rename = $rename:literal)])?
+        pub $field:ident: cow_or_empty, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])*
+            #[serde($(rename = $rename,)? borrow, default, deserialize_with = "de::cow_or_empty")]
+            pub $field: Cow<$lt, str>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* $(#[serde(rename = $rename:literal)])?
+        pub $field:ident: cow_opt, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])*
+            #[serde($(rename = $rename,)? borrow, default, deserialize_with = "de::cow_opt")]
+            pub $field: Option<Cow<$lt, str>>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* pub $field:ident: raw_opt, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])* #[serde(borrow, default)] pub $field: Option<&$lt RawValue>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* pub $field:ident: Option<$ty:ident<$ty_lt:lifetime>>,
+        $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])* #[serde(borrow, default)] pub $field: Option<$ty<$ty_lt>>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[doc = $doc:literal])* pub $field:ident: $ty:ident<$ty_lt:lifetime>, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)*
+            $(#[doc = $doc])* #[serde(borrow)] pub $field: $ty<$ty_lt>,
+        ] $($rest)*);
+    };
+    (@fields $head:tt $lt:lifetime [$($done:tt)*]
+        $(#[$attr:meta])* pub $field:ident: $ty:ty, $($rest:tt)*
+    ) => {
+        payload!(@fields $head $lt [$($done)* $(#[$attr])* pub $field: $ty,] $($rest)*);
+    };
 }
 
-/// A `message` event (Slack: Events API → `message` event), subtypes included: `subtype` is
-/// `None` for a plain user message and names the kind otherwise (`bot_message`,
-/// `message_changed`, `message_deleted`, `thread_broadcast`, …).
-///
-/// `channel` and `ts` are required. For `message_changed` and `message_deleted` the message
-/// is in [`message`](MessageEvent::message) and
-/// [`previous_message`](MessageEvent::previous_message), raw: those nested messages have no
-/// `channel`.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct MessageEvent<'a> {
-    /// The subtype, `None` for an ordinary message.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub subtype: Option<Cow<'a, str>>,
-    /// The channel (`C…` public, `G…` private, `D…` direct message).
-    #[serde(borrow)]
-    pub channel: Cow<'a, str>,
-    /// `channel`, `group`, `im` or `mpim`.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub channel_type: Option<Cow<'a, str>>,
-    /// The author, absent for some bot messages and subtypes.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub user: Option<Cow<'a, str>>,
-    /// The text in Slack's markup (`<@U123>`, `&amp;`…); empty when absent.
-    #[serde(borrow, default, deserialize_with = "de::cow_or_empty")]
-    pub text: Cow<'a, str>,
-    /// The message's timestamp: its id within the channel.
-    #[serde(borrow)]
-    pub ts: Cow<'a, str>,
-    /// The thread's parent `ts`, for replies in threads (and the parent itself).
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub thread_ts: Option<Cow<'a, str>>,
-    /// When the event happened (may differ from `ts` for edits and deletions).
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub event_ts: Option<Cow<'a, str>>,
-    /// The bot that posted it, for bot messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub bot_id: Option<Cow<'a, str>>,
-    /// The app that posted it, for app messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub app_id: Option<Cow<'a, str>>,
-    /// The author's workspace.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team: Option<Cow<'a, str>>,
-    /// The client's id for the message, for user messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub client_msg_id: Option<Cow<'a, str>>,
-    /// The parent's author, for replies in threads.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub parent_user_id: Option<Cow<'a, str>>,
-    /// The `ts` of the deleted message, for `message_deleted`.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub deleted_ts: Option<Cow<'a, str>>,
-    /// Whether the message is hidden from the channel (some subtypes).
-    #[serde(default)]
-    pub hidden: bool,
-    /// Who edited it and when, for edited messages.
-    #[serde(borrow, default)]
-    pub edited: Option<Edited<'a>>,
-    /// The message's blocks (Slack: Block Kit), raw.
-    #[serde(borrow, default)]
-    pub blocks: Option<&'a RawValue>,
-    /// The message as it is now, for `message_changed`, raw.
-    #[serde(borrow, default)]
-    pub message: Option<&'a RawValue>,
-    /// The message as it was, for `message_changed` and `message_deleted`, raw.
-    #[serde(borrow, default)]
-    pub previous_message: Option<&'a RawValue>,
-}
+payload! {
+    /// The `payload` of an `events_api` envelope (Slack: Events API → Callback field overview),
+    /// with its `event` parsed as `E`: one of this module's event types, your own, or
+    /// `serde_json::Value`.
+    ///
+    /// ```
+    /// use syncord::slack::model::{EventCallback, MessageEvent};
+    ///
+    /// let payload = r#"{"token":"XXYYZZ","team_id":"T123ABC456","api_app_id":"A123ABC456",
+    ///     "event":{"type":"message","channel":"C123ABC456","user":"U123ABC456",
+    ///              "text":"Hello world","ts":"1355517523.000005"},
+    ///     "type":"event_callback","event_id":"Ev123ABC456","event_time":1355517523}"#;
+    /// let callback: EventCallback<MessageEvent> = serde_json::from_str(payload)?;
+    /// assert_eq!(callback.event_id.as_deref(), Some("Ev123ABC456"));
+    /// assert_eq!(callback.event.text, "Hello world");
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub struct EventCallback<'a, E> {
+        /// `event_callback` (the only type Socket Mode delivers).
+        #[serde(rename = "type")]
+        pub kind: cow_or_empty,
+        /// The workspace the event happened in.
+        pub team_id: cow_opt,
+        /// The app the event is for.
+        pub api_app_id: cow_opt,
+        /// The event's id, unique across workspaces: the same on every retry.
+        pub event_id: cow_opt,
+        /// When the event was dispatched, in Unix seconds.
+        #[serde(default)]
+        pub event_time: Option<i64>,
+        /// The event itself.
+        pub event: E,
+    }
 
-/// A message's `edited` field.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct Edited<'a> {
-    /// Who edited it.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub user: Option<Cow<'a, str>>,
-    /// When.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub ts: Option<Cow<'a, str>>,
-}
+    /// A `message` event (Slack: Events API → `message` event), subtypes included: `subtype` is
+    /// `None` for a plain user message and names the kind otherwise (`bot_message`,
+    /// `message_changed`, `message_deleted`, `thread_broadcast`, …).
+    ///
+    /// `channel` and `ts` are required. For `message_changed` and `message_deleted` the message
+    /// is in [`message`](MessageEvent::message) and
+    /// [`previous_message`](MessageEvent::previous_message), raw: those nested messages have no
+    /// `channel`.
+    pub struct MessageEvent<'a> {
+        /// The subtype, `None` for an ordinary message.
+        pub subtype: cow_opt,
+        /// The channel (`C…` public, `G…` private, `D…` direct message).
+        pub channel: cow,
+        /// `channel`, `group`, `im` or `mpim`.
+        pub channel_type: cow_opt,
+        /// The author, absent for some bot messages and subtypes.
+        pub user: cow_opt,
+        /// The text in Slack's markup (`<@U123>`, `&amp;`…); empty when absent.
+        pub text: cow_or_empty,
+        /// The message's timestamp: its id within the channel.
+        pub ts: cow,
+        /// The thread's parent `ts`, for replies in threads (and the parent itself).
+        pub thread_ts: cow_opt,
+        /// When the event happened (may differ from `ts` for edits and deletions).
+        pub event_ts: cow_opt,
+        /// The bot that posted it, for bot messages.
+        pub bot_id: cow_opt,
+        /// The app that posted it, for app messages.
+        pub app_id: cow_opt,
+        /// The author's workspace.
+        pub team: cow_opt,
+        /// The client's id for the message, for user messages.
+        pub client_msg_id: cow_opt,
+        /// The parent's author, for replies in threads.
+        pub parent_user_id: cow_opt,
+        /// The `ts` of the deleted message, for `message_deleted`.
+        pub deleted_ts: cow_opt,
+        /// Whether the message is hidden from the channel (some subtypes).
+        #[serde(default)]
+        pub hidden: bool,
+        /// Who edited it and when, for edited messages.
+        pub edited: Option<Edited<'a>>,
+        /// The message's blocks (Slack: Block Kit), raw.
+        pub blocks: raw_opt,
+        /// The message as it is now, for `message_changed`, raw.
+        pub message: raw_opt,
+        /// The message as it was, for `message_changed` and `message_deleted`, raw.
+        pub previous_message: raw_opt,
+    }
 
-/// An `app_mention` event (Slack: Events API → `app_mention` event): a message that
-/// mentions the app.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct AppMention<'a> {
-    /// Who mentioned the app.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub user: Option<Cow<'a, str>>,
-    /// The text, with the mention (`<@U0LAN0Z89> is it everything a river should be?`).
-    #[serde(borrow, default, deserialize_with = "de::cow_or_empty")]
-    pub text: Cow<'a, str>,
-    /// The message's timestamp.
-    #[serde(borrow)]
-    pub ts: Cow<'a, str>,
-    /// The channel.
-    #[serde(borrow)]
-    pub channel: Cow<'a, str>,
-    /// When the event happened.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub event_ts: Option<Cow<'a, str>>,
-    /// The thread's parent `ts`, for mentions in threads.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub thread_ts: Option<Cow<'a, str>>,
-    /// The bot that mentioned the app, for bot messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub bot_id: Option<Cow<'a, str>>,
-    /// The author's workspace.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team: Option<Cow<'a, str>>,
-    /// The message's blocks, raw.
-    #[serde(borrow, default)]
-    pub blocks: Option<&'a RawValue>,
-}
+    /// A message's `edited` field.
+    pub struct Edited<'a> {
+        /// Who edited it.
+        pub user: cow_opt,
+        /// When.
+        pub ts: cow_opt,
+    }
 
-/// A `reaction_added` event (Slack: Events API → `reaction_added` event).
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct ReactionAdded<'a> {
-    /// Who reacted.
-    #[serde(borrow)]
-    pub user: Cow<'a, str>,
-    /// The emoji's name, without colons (`thumbsup`, `+1::skin-tone-2`).
-    #[serde(borrow)]
-    pub reaction: Cow<'a, str>,
-    /// What was reacted to.
-    #[serde(borrow)]
-    pub item: ReactionItem<'a>,
-    /// The author of what was reacted to.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub item_user: Option<Cow<'a, str>>,
-    /// When the reaction was added.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub event_ts: Option<Cow<'a, str>>,
-}
+    /// An `app_mention` event (Slack: Events API → `app_mention` event): a message that
+    /// mentions the app.
+    pub struct AppMention<'a> {
+        /// Who mentioned the app.
+        pub user: cow_opt,
+        /// The text, with the mention (`<@U0LAN0Z89> is it everything a river should be?`).
+        pub text: cow_or_empty,
+        /// The message's timestamp.
+        pub ts: cow,
+        /// The channel.
+        pub channel: cow,
+        /// When the event happened.
+        pub event_ts: cow_opt,
+        /// The thread's parent `ts`, for mentions in threads.
+        pub thread_ts: cow_opt,
+        /// The bot that mentioned the app, for bot messages.
+        pub bot_id: cow_opt,
+        /// The author's workspace.
+        pub team: cow_opt,
+        /// The message's blocks, raw.
+        pub blocks: raw_opt,
+    }
 
-/// What a reaction is on: a message (`channel` and `ts`), a file (`file`) or a file
-/// comment.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct ReactionItem<'a> {
-    /// `message`, `file` or `file_comment`.
-    #[serde(rename = "type", borrow)]
-    pub kind: Cow<'a, str>,
-    /// The message's channel.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub channel: Option<Cow<'a, str>>,
-    /// The message's timestamp.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub ts: Option<Cow<'a, str>>,
-    /// The file, for reactions on files and file comments.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub file: Option<Cow<'a, str>>,
-    /// The comment, for reactions on file comments.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub file_comment: Option<Cow<'a, str>>,
-}
+    /// A `reaction_added` event (Slack: Events API → `reaction_added` event).
+    pub struct ReactionAdded<'a> {
+        /// Who reacted.
+        pub user: cow,
+        /// The emoji's name, without colons (`thumbsup`, `+1::skin-tone-2`).
+        pub reaction: cow,
+        /// What was reacted to.
+        pub item: ReactionItem<'a>,
+        /// The author of what was reacted to.
+        pub item_user: cow_opt,
+        /// When the reaction was added.
+        pub event_ts: cow_opt,
+    }
 
-/// The payload of a `slash_commands` envelope (Slack: Slash commands → "Preparing your app
-/// to receive commands"): the fields Slack posts for a command, as JSON.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct SlashCommand<'a> {
-    /// The command, with its slash (`/weather`).
-    #[serde(borrow)]
-    pub command: Cow<'a, str>,
-    /// What followed the command (`94070`); empty when nothing did.
-    #[serde(borrow, default, deserialize_with = "de::cow_or_empty")]
-    pub text: Cow<'a, str>,
-    /// Who ran it.
-    #[serde(borrow)]
-    pub user_id: Cow<'a, str>,
-    /// Their name (deprecated by Slack in favour of `user_id`).
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub user_name: Option<Cow<'a, str>>,
-    /// Where it was run.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub channel_id: Option<Cow<'a, str>>,
-    /// The channel's name.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub channel_name: Option<Cow<'a, str>>,
-    /// The workspace.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team_id: Option<Cow<'a, str>>,
-    /// The workspace's domain.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team_domain: Option<Cow<'a, str>>,
-    /// The Enterprise Grid organisation, if any.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub enterprise_id: Option<Cow<'a, str>>,
-    /// Where to post delayed responses (up to 5 within 30 minutes).
-    #[serde(borrow, default)]
-    pub response_url: Option<ResponseUrl<'a>>,
-    /// Opens a modal, within 3 seconds (Slack: Modals).
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub trigger_id: Option<Cow<'a, str>>,
-    /// The app the command belongs to.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub api_app_id: Option<Cow<'a, str>>,
-}
+    /// What a reaction is on: a message (`channel` and `ts`), a file (`file`) or a file
+    /// comment.
+    pub struct ReactionItem<'a> {
+        /// `message`, `file` or `file_comment`.
+        #[serde(rename = "type")]
+        pub kind: cow,
+        /// The message's channel.
+        pub channel: cow_opt,
+        /// The message's timestamp.
+        pub ts: cow_opt,
+        /// The file, for reactions on files and file comments.
+        pub file: cow_opt,
+        /// The comment, for reactions on file comments.
+        pub file_comment: cow_opt,
+    }
 
-/// A `block_actions` payload of an `interactive` envelope (Slack: Interactivity →
-/// `block_actions` payloads): a user clicked a button, picked an option, … in a message or
-/// a view.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct BlockActions<'a> {
-    /// Who acted.
-    #[serde(borrow)]
-    pub user: InteractiveUser<'a>,
-    /// What they did (usually one action).
-    #[serde(borrow, default, deserialize_with = "de::null_as_empty")]
-    pub actions: Vec<Action<'a>>,
-    /// Opens a modal, within 3 seconds.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub trigger_id: Option<Cow<'a, str>>,
-    /// Where to post responses, for actions in messages.
-    #[serde(borrow, default)]
-    pub response_url: Option<ResponseUrl<'a>>,
-    /// Where the action happened: a message or a view.
-    #[serde(borrow, default)]
-    pub container: Option<Container<'a>>,
-    /// The channel, for actions in messages.
-    #[serde(borrow, default)]
-    pub channel: Option<IdName<'a>>,
-    /// The workspace (`null` for org-wide apps).
-    #[serde(borrow, default)]
-    pub team: Option<Team<'a>>,
-    /// The app.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub api_app_id: Option<Cow<'a, str>>,
-    /// The message the action was in, raw.
-    #[serde(borrow, default)]
-    pub message: Option<&'a RawValue>,
-    /// The view the action was in, raw.
-    #[serde(borrow, default)]
-    pub view: Option<&'a RawValue>,
-}
+    /// The payload of a `slash_commands` envelope (Slack: Slash commands → "Preparing your app
+    /// to receive commands"): the fields Slack posts for a command, as JSON.
+    pub struct SlashCommand<'a> {
+        /// The command, with its slash (`/weather`).
+        pub command: cow,
+        /// What followed the command (`94070`); empty when nothing did.
+        pub text: cow_or_empty,
+        /// Who ran it.
+        pub user_id: cow,
+        /// Their name (deprecated by Slack in favour of `user_id`).
+        pub user_name: cow_opt,
+        /// Where it was run.
+        pub channel_id: cow_opt,
+        /// The channel's name.
+        pub channel_name: cow_opt,
+        /// The workspace.
+        pub team_id: cow_opt,
+        /// The workspace's domain.
+        pub team_domain: cow_opt,
+        /// The Enterprise Grid organisation, if any.
+        pub enterprise_id: cow_opt,
+        /// Where to post delayed responses (up to 5 within 30 minutes).
+        pub response_url: Option<ResponseUrl<'a>>,
+        /// Opens a modal, within 3 seconds (Slack: Modals).
+        pub trigger_id: cow_opt,
+        /// The app the command belongs to.
+        pub api_app_id: cow_opt,
+    }
 
-/// One element of [`BlockActions::actions`].
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct Action<'a> {
-    /// The element's `action_id`.
-    #[serde(borrow)]
-    pub action_id: Cow<'a, str>,
-    /// The block it is in.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub block_id: Option<Cow<'a, str>>,
-    /// The element's type (`button`, `static_select`, …).
-    #[serde(
-        rename = "type",
-        borrow,
-        default,
-        deserialize_with = "de::cow_or_empty"
-    )]
-    pub kind: Cow<'a, str>,
-    /// A button's `value`.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub value: Option<Cow<'a, str>>,
-    /// When it happened.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub action_ts: Option<Cow<'a, str>>,
-    /// A menu's chosen option, raw (`{"text":{…},"value":"…"}`).
-    #[serde(borrow, default)]
-    pub selected_option: Option<&'a RawValue>,
-}
+    /// A `block_actions` payload of an `interactive` envelope (Slack: Interactivity →
+    /// `block_actions` payloads): a user clicked a button, picked an option, … in a message or
+    /// a view.
+    pub struct BlockActions<'a> {
+        /// Who acted.
+        pub user: InteractiveUser<'a>,
+        /// What they did (usually one action).
+        #[serde(borrow, default, deserialize_with = "de::null_as_empty")]
+        pub actions: Vec<Action<'a>>,
+        /// Opens a modal, within 3 seconds.
+        pub trigger_id: cow_opt,
+        /// Where to post responses, for actions in messages.
+        pub response_url: Option<ResponseUrl<'a>>,
+        /// Where the action happened: a message or a view.
+        pub container: Option<Container<'a>>,
+        /// The channel, for actions in messages.
+        pub channel: Option<IdName<'a>>,
+        /// The workspace (`null` for org-wide apps).
+        pub team: Option<Team<'a>>,
+        /// The app.
+        pub api_app_id: cow_opt,
+        /// The message the action was in, raw.
+        pub message: raw_opt,
+        /// The view the action was in, raw.
+        pub view: raw_opt,
+    }
 
-/// A `view_submission` payload of an `interactive` envelope (Slack: Interactivity →
-/// `view_submission` payloads): a user submitted a modal. The acknowledgement may carry a
-/// `response_action` (`errors`, `update`, `push`, `clear`) as its payload.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct ViewSubmission<'a> {
-    /// Who submitted.
-    #[serde(borrow)]
-    pub user: InteractiveUser<'a>,
-    /// The submitted view.
-    #[serde(borrow)]
-    pub view: View<'a>,
-    /// Opens another modal, within 3 seconds.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub trigger_id: Option<Cow<'a, str>>,
-    /// The workspace.
-    #[serde(borrow, default)]
-    pub team: Option<Team<'a>>,
-    /// The app.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub api_app_id: Option<Cow<'a, str>>,
-}
+    /// One element of [`BlockActions::actions`].
+    pub struct Action<'a> {
+        /// The element's `action_id`.
+        pub action_id: cow,
+        /// The block it is in.
+        pub block_id: cow_opt,
+        /// The element's type (`button`, `static_select`, …).
+        #[serde(rename = "type")]
+        pub kind: cow_or_empty,
+        /// A button's `value`.
+        pub value: cow_opt,
+        /// When it happened.
+        pub action_ts: cow_opt,
+        /// A menu's chosen option, raw (`{"text":{…},"value":"…"}`).
+        pub selected_option: raw_opt,
+    }
 
-/// A view (Slack: Reference → Views): a modal or an App Home tab.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct View<'a> {
-    /// The view's id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    /// `modal` or `home`.
-    #[serde(rename = "type", borrow, default, deserialize_with = "de::cow_opt")]
-    pub kind: Option<Cow<'a, str>>,
-    /// The id the app gave the view when it opened it.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub callback_id: Option<Cow<'a, str>>,
-    /// What the app stored in the view when it opened it.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub private_metadata: Option<Cow<'a, str>>,
-    /// The inputs' values.
-    #[serde(default)]
-    pub state: Option<ViewState>,
-    /// The view's version, for `views.update`.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub hash: Option<Cow<'a, str>>,
+    /// A `view_submission` payload of an `interactive` envelope (Slack: Interactivity →
+    /// `view_submission` payloads): a user submitted a modal. The acknowledgement may carry a
+    /// `response_action` (`errors`, `update`, `push`, `clear`) as its payload.
+    pub struct ViewSubmission<'a> {
+        /// Who submitted.
+        pub user: InteractiveUser<'a>,
+        /// The submitted view.
+        pub view: View<'a>,
+        /// Opens another modal, within 3 seconds.
+        pub trigger_id: cow_opt,
+        /// The workspace.
+        pub team: Option<Team<'a>>,
+        /// The app.
+        pub api_app_id: cow_opt,
+    }
+
+    /// A view (Slack: Reference → Views): a modal or an App Home tab.
+    pub struct View<'a> {
+        /// The view's id.
+        pub id: cow,
+        /// `modal` or `home`.
+        #[serde(rename = "type")]
+        pub kind: cow_opt,
+        /// The id the app gave the view when it opened it.
+        pub callback_id: cow_opt,
+        /// What the app stored in the view when it opened it.
+        pub private_metadata: cow_opt,
+        /// The inputs' values.
+        #[serde(default)]
+        pub state: Option<ViewState>,
+        /// The view's version, for `views.update`.
+        pub hash: cow_opt,
+    }
+
 }
 
 /// A view's `state`.
@@ -419,72 +401,50 @@ pub struct ViewState {
     pub values: serde_json::Value,
 }
 
-/// The user of an interactive payload.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct InteractiveUser<'a> {
-    /// The user's id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    /// Their username.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub username: Option<Cow<'a, str>>,
-    /// Their name.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub name: Option<Cow<'a, str>>,
-    /// Their workspace.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub team_id: Option<Cow<'a, str>>,
-}
+payload! {
+    /// The user of an interactive payload.
+    pub struct InteractiveUser<'a> {
+        /// The user's id.
+        pub id: cow,
+        /// Their username.
+        pub username: cow_opt,
+        /// Their name.
+        pub name: cow_opt,
+        /// Their workspace.
+        pub team_id: cow_opt,
+    }
 
-/// A workspace in an interactive payload.
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct Team<'a> {
-    /// The workspace's id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    /// Its domain.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub domain: Option<Cow<'a, str>>,
-}
+    /// A workspace in an interactive payload.
+    pub struct Team<'a> {
+        /// The workspace's id.
+        pub id: cow,
+        /// Its domain.
+        pub domain: cow_opt,
+    }
 
-/// An object with an `id` and maybe a `name` (a channel in an interactive payload).
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct IdName<'a> {
-    /// The id.
-    #[serde(borrow)]
-    pub id: Cow<'a, str>,
-    /// The name.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub name: Option<Cow<'a, str>>,
-}
+    /// An object with an `id` and maybe a `name` (a channel in an interactive payload).
+    pub struct IdName<'a> {
+        /// The id.
+        pub id: cow,
+        /// The name.
+        pub name: cow_opt,
+    }
 
-/// Where an interaction happened (`container`).
-#[derive(Clone, Debug, Deserialize)]
-#[non_exhaustive]
-pub struct Container<'a> {
-    /// `message`, `message_attachment` or `view`.
-    #[serde(
-        rename = "type",
-        borrow,
-        default,
-        deserialize_with = "de::cow_or_empty"
-    )]
-    pub kind: Cow<'a, str>,
-    /// The message's timestamp, for messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub message_ts: Option<Cow<'a, str>>,
-    /// The message's channel, for messages.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub channel_id: Option<Cow<'a, str>>,
-    /// Whether the message is ephemeral.
-    #[serde(default)]
-    pub is_ephemeral: bool,
-    /// The view's id, for views.
-    #[serde(borrow, default, deserialize_with = "de::cow_opt")]
-    pub view_id: Option<Cow<'a, str>>,
+    /// Where an interaction happened (`container`).
+    pub struct Container<'a> {
+        /// `message`, `message_attachment` or `view`.
+        #[serde(rename = "type")]
+        pub kind: cow_or_empty,
+        /// The message's timestamp, for messages.
+        pub message_ts: cow_opt,
+        /// The message's channel, for messages.
+        pub channel_id: cow_opt,
+        /// Whether the message is ephemeral.
+        #[serde(default)]
+        pub is_ephemeral: bool,
+        /// The view's id, for views.
+        pub view_id: cow_opt,
+    }
 }
 
 /// A `response_url`: posting to it answers in the channel, so `Debug` hides it.

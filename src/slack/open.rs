@@ -3,7 +3,7 @@
 //! websocket URL, and what its answer means (a pure table, tested).
 
 use super::config::{SlackConfig, SlackToken};
-use crate::rest::{agent, answer, Outcome, RequestOptions};
+use crate::rest::{agent, answer, HttpAnswer, Outcome, RequestOptions};
 use crate::transport::check_api_base;
 use crate::Error;
 use serde::Deserialize;
@@ -131,12 +131,12 @@ pub(crate) fn classify(
     debug_reconnects: bool,
 ) -> Opened {
     let name = method.name();
-    let (status, retry_after, body) = match outcome {
-        Outcome::Answer {
-            status,
-            retry_after,
-            body,
-        } => (status, retry_after, body),
+    let HttpAnswer {
+        status,
+        retry_after,
+        body,
+    } = match outcome {
+        Outcome::Answer(http) => http,
         Outcome::Failed(e) => {
             return Opened::Transient(format!("{name} failed: {}", token.redact_in(&e)))
         }
@@ -215,11 +215,11 @@ mod tests {
     use super::*;
 
     fn answer(status: u16, body: &str) -> Outcome {
-        Outcome::Answer {
+        Outcome::Answer(HttpAnswer {
             status,
             retry_after: None,
             body: Some(body.to_owned()),
-        }
+        })
     }
 
     /// Slack's answer `{"ok":false,"error":<error>}` (HTTP 200, as Slack answers errors).
@@ -253,11 +253,11 @@ mod tests {
             (answer(404, "not found"), "fatal"),
             (answer(503, ""), "transient"),
             (
-                Outcome::Answer {
+                Outcome::Answer(HttpAnswer {
                     status: 429,
                     retry_after: Some("7".into()),
                     body: Some(r#"{"ok":false,"error":"ratelimited"}"#.into()),
-                },
+                }),
                 "limited 7",
             ),
             (Outcome::Failed("connection refused".into()), "transient"),

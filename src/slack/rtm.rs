@@ -5,14 +5,13 @@
 //! connection.
 
 use super::config::SlackConfig;
+use super::connection::{self, Connector, Live};
 use super::event::{Reply, RtmMessage, SlackEvent};
 use super::open::{Identity, Method};
-use super::runner::{
-    isolated, run_loop, Connections, Control, Dialer, Emit, NotConnected, Outcome,
-};
+use super::runner::{Connections, Control, Emit, NotConnected, Outcome};
 use crate::engine::{
     command_queue, hand_over, next_message, BeatSignal, Command, CommandReceiver, CommandSender,
-    Latency, Link, LinkOptions, LinkThreads, ReaderOutputs, Wire, WriterOptions,
+    Latency, Link, LinkOptions, ReaderOutputs, Wire, WriterOptions,
 };
 use crate::policy::Ended;
 use crate::transport::{Message, TransportError};
@@ -49,6 +48,7 @@ pub(crate) enum RtmInbound {
 }
 
 /// The only priority payload: a JSON ping.
+#[derive(PartialEq)]
 pub(crate) struct Ping;
 
 impl Wire for RtmWire {
@@ -60,13 +60,7 @@ impl Wire for RtmWire {
 
     const SILENT_INTERVALS: u32 = 3;
 
-    fn beat() -> Ping {
-        Ping
-    }
-
-    fn is_beat(_: &Ping) -> bool {
-        true
-    }
+    const BEAT: Ping = Ping;
 
     fn describe(_: &Ping) -> &'static str {
         "a ping"
@@ -266,24 +260,13 @@ impl Rtm {
 
     /// Runs on this thread until [`RtmHandle::shutdown`] (then `Ok`) or a fatal error.
     pub fn run(&mut self, handler: impl FnMut(SlackEvent)) -> Result<()> {
-        let mut emit = isolated(handler);
-        let mut runner = RtmRunner {
-            config: &self.config,
-            shared: &self.shared,
+        let (config, shared) = (&self.config, &*self.shared);
+        connection::run(config, &shared.control, handler, |connector| RtmRunner {
+            config,
+            shared,
             commands: &self.commands,
-            generation: 0,
-            dialer: Dialer {
-                config: &self.config,
-                stop: &self.shared.control.stop,
-                tls: None,
-            },
-        };
-        run_loop(
-            &mut runner,
-            &self.config,
-            &self.shared.control.stop,
-            &mut emit,
-        )
+            connector,
+        })
     }
 }
 
@@ -354,57 +337,42 @@ impl RtmHandle {
     }
 }
 
-struct RtmLive {
-    link: LinkThreads<RtmWire>,
-    hello: bool,
-    hello_by: Instant,
-    identity: Identity,
-}
-
 struct RtmRunner<'a> {
     config: &'a SlackConfig,
     shared: &'a RtmShared,
     commands: &'a CommandReceiver,
-    generation: u64,
-    dialer: Dialer<'a>,
+    connector: Connector<'a>,
 }
 
 impl Connections for RtmRunner<'_> {
-    type Live = RtmLive;
+    /// The connection, and who `rtm.connect` said the token is.
+    type Live = (Live<RtmWire>, Identity);
 
-    fn connect(&mut self) -> std::result::Result<RtmLive, NotConnected> {
-        let (conn, identity) = self.dialer.dial(Method::RtmConnect)?;
-        self.generation += 1;
-        let opts = LinkOptions::<RtmWire> {
-            label: format!("r{}", self.generation),
-            event_queue: self.config.event_queue,
-            state: self.shared.ids.clone(),
-            reader: self.config.ping_interval,
-            commands: self.commands.clone(),
-            bell: self.shared.commands.bell().clone(),
-            writer: WriterOptions {
-                // One message per second sustained, short bursts tolerated (Slack: Rate
-                // limits → RTM APIs): three in any three seconds stays within both.
-                rate_limit: (3, Duration::from_secs(3)),
-                retry: self.shared.retry.clone(),
-            },
-            latency: self.shared.control.latency.clone(),
-            metrics: self.shared.control.metrics.clone(),
-        };
-        let link = LinkThreads::start(conn, self.generation, opts)
-            .map_err(|e| NotConnected::Failed(format!("could not start threads: {e}")))?;
-        Ok(RtmLive {
-            link,
-            hello: false,
-            hello_by: Instant::now() + self.config.hello_timeout,
-            identity,
-        })
+    fn connect(&mut self) -> std::result::Result<Self::Live, NotConnected> {
+        self.connector
+            .connect(Method::RtmConnect, "r", |label| LinkOptions {
+                label,
+                event_queue: self.config.event_queue,
+                state: self.shared.ids.clone(),
+                reader: self.config.ping_interval,
+                commands: self.commands.clone(),
+                bell: self.shared.commands.bell().clone(),
+                writer: WriterOptions {
+                    // One message per second sustained, short bursts tolerated (Slack: Rate
+                    // limits → RTM APIs): three in any three seconds stays within both.
+                    rate_limit: (3, Duration::from_secs(3)),
+                    retry: self.shared.retry.clone(),
+                },
+                latency: self.shared.control.latency.clone(),
+                metrics: self.shared.control.metrics.clone(),
+            })
     }
 
-    fn drive(&mut self, mut live: RtmLive, emit: &mut Emit<'_>) -> Result<Outcome> {
+    fn drive(&mut self, connected: Self::Live, emit: &mut Emit<'_>) -> Result<Outcome> {
+        let (mut live, identity) = connected;
         emit(SlackEvent::Identity {
-            team_id: live.identity.team_id.take(),
-            user_id: live.identity.user_id.take(),
+            team_id: identity.team_id,
+            user_id: identity.user_id,
         });
         // Every way this connection ends comes here once: one teardown path.
         let (reason, code, close) = loop {

@@ -84,6 +84,22 @@ impl Pass<'_> {
         self.report(ErrorKind::UnparsedDispatch, text);
     }
 
+    /// Logs and reports an answer or acknowledgement that Slack will not get.
+    fn response_not_sent(&self, text: String) {
+        log::warn!("{}: {text}", self.guard.who);
+        self.report(ErrorKind::ResponseNotSent, text);
+    }
+
+    /// [`response_not_sent`](Self::response_not_sent) for `what` (`the response to`, `the
+    /// acknowledgement of`) this event's envelope, refused with `error`.
+    fn envelope_not_sent(&self, what: &str, envelope: &Envelope, error: &RespondError) {
+        self.response_not_sent(format!(
+            "{what} {} (envelope {}) was not sent: {error}",
+            self.label,
+            envelope.envelope_id()
+        ));
+    }
+
     fn run_lifecycle(&self, snapshot: &[Entry], event: &SlackEvent) {
         for entry in snapshot {
             match entry {
@@ -192,8 +208,7 @@ fn route_envelope(
                         } else {
                             format!("a responder answered {}, whose envelope does not accept a response payload: the answer was dropped", pass.label)
                         };
-                        log::warn!("{}: {text}", pass.guard.who);
-                        pass.report(ErrorKind::ResponseNotSent, text);
+                        pass.response_not_sent(text);
                     }
                     Some(Err(text)) => pass.parse_failed(text),
                     Some(Ok(None)) | None => {}
@@ -216,13 +231,7 @@ fn respond(pass: &Pass<'_>, acks: &dyn Acks, envelope: &Envelope, answer: &serde
     let Err(error) = acks.respond(envelope.envelope_id(), &answer.to_string()) else {
         return;
     };
-    let text = format!(
-        "the response to {} (envelope {}) was not sent: {error}",
-        pass.label,
-        envelope.envelope_id()
-    );
-    log::warn!("{}: {text}", pass.guard.who);
-    pass.report(ErrorKind::ResponseNotSent, text);
+    pass.envelope_not_sent("the response to", envelope, &error);
     if matches!(error, RespondError::TooLarge(_) | RespondError::NotJson(_)) {
         ack_now(pass, acks, envelope);
     }
@@ -233,15 +242,7 @@ fn respond(pass: &Pass<'_>, acks: &dyn Acks, envelope: &Envelope, answer: &serde
 fn ack_now(pass: &Pass<'_>, acks: &dyn Acks, envelope: &Envelope) {
     match acks.ack_now(envelope.envelope_id()) {
         Ok(()) | Err(RespondError::AlreadyAcknowledged | RespondError::Closed) => {}
-        Err(error) => {
-            let text = format!(
-                "the acknowledgement of {} (envelope {}) was not sent: {error}",
-                pass.label,
-                envelope.envelope_id()
-            );
-            log::warn!("{}: {text}", pass.guard.who);
-            pass.report(ErrorKind::ResponseNotSent, text);
-        }
+        Err(error) => pass.envelope_not_sent("the acknowledgement of", envelope, &error),
     }
 }
 
