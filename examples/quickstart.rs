@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 use syncord::dispatch::Dispatcher;
 use syncord::model::MessageCreate;
-use syncord::sim::{SimConfig, Simulator};
+use syncord::sim::{payload, SimConfig, Simulator};
 use syncord::{Event, Intents, Shard};
 
 /// The messages the simulator's "users" write, in order.
@@ -81,8 +81,10 @@ fn run_on_simulator(dispatcher: &Dispatcher) -> Result<(), Box<dyn std::error::E
         // The other side of the conversation: once our session is live, people write.
         scope.spawn(|| {
             if sim.wait_for_session(Duration::from_secs(10)).is_some() {
-                for (i, (author, content)) in MESSAGES.into_iter().enumerate() {
-                    sim.push("MESSAGE_CREATE", &message_create(i, author, content));
+                for (i, (author, content)) in (1..).zip(MESSAGES) {
+                    // Message `i` from user `i`: in a demo, ids only need to differ.
+                    let message = payload::named_message_create(i, i, author, content);
+                    sim.push("MESSAGE_CREATE", &message);
                 }
             }
         });
@@ -116,35 +118,4 @@ fn print_lifecycle(event: &Event) {
         }
         other => println!("{}: {other:?}", other.name()),
     }
-}
-
-/// A MESSAGE_CREATE `d` shaped like Discord's (a guild text message from a user).
-fn message_create(i: usize, author: &str, content: &str) -> String {
-    let id = 1_300_000_000_000_000_000 + i as u64;
-    serde_json::json!({
-        "type": 0,
-        "id": id.to_string(),
-        "channel_id": "1200000000000000001",
-        "guild_id": "1100000000000000001",
-        "author": {
-            "id": format!("10000000000000000{i:02}"),
-            "username": author,
-            "global_name": author,
-            "discriminator": "0",
-            "avatar": null,
-        },
-        "member": { "roles": [], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false },
-        "content": content,
-        "timestamp": "2025-01-01T12:00:00.000000+00:00",
-        "edited_timestamp": null,
-        "tts": false,
-        "mention_everyone": false,
-        "mentions": [],
-        "mention_roles": [],
-        "attachments": [],
-        "embeds": [],
-        "pinned": false,
-        "nonce": id.to_string(),
-    })
-    .to_string()
 }

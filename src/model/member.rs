@@ -156,17 +156,11 @@ mod tests {
         "user": {"id": "80351110224678912", "username": "Nelly", "discriminator": "1337",
                  "global_name": null, "avatar": "8342729096ea3675442027381ff50dfe"},
         "nick": "NOT API SUPPORT \"for real\"\n\ud83d\ude00",
-        "avatar": null,
-        "banner": null,
+        "avatar": null, "banner": null,
         "roles": ["197038439483310086", "41771983423143936"],
-        "joined_at": "2015-04-26T06:26:56.936000+00:00",
-        "premium_since": null,
-        "deaf": false,
-        "mute": false,
-        "flags": 0,
-        "pending": false,
-        "communication_disabled_until": null,
-        "avatar_decoration_data": null
+        "joined_at": "2015-04-26T06:26:56.936000+00:00", "premium_since": null,
+        "deaf": false, "mute": false, "flags": 0, "pending": false,
+        "communication_disabled_until": null, "avatar_decoration_data": null
     }"#;
 
     #[test]

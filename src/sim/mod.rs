@@ -61,21 +61,20 @@ pub use limits::{AcceptedIdentify, IdentifyViolation};
 pub use record::{Record, RecordKind};
 
 use crate::{ConfigBuilder, Intents};
+use accept::Server;
 use conn::SimConn;
 use state::Inner;
-use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// A running simulator. Dropping it stops the server and every connection.
 pub struct Simulator {
-    inner: Arc<Inner>,
+    /// The state, with the threads serving it (stopped and joined on drop).
+    inner: Server<Inner>,
     /// The identify queue [`Simulator::client_config`] gives every client: this
     /// simulator's buckets and window.
     identify_queue: Arc<crate::cluster::LocalQueue>,
-    acceptor: Option<std::thread::JoinHandle<()>>,
-    timer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -91,34 +90,25 @@ impl std::fmt::Debug for Simulator {
 impl Simulator {
     /// Starts a simulator on an ephemeral port of 127.0.0.1.
     pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let tls = if config.tls {
-            Some(state::SimTls::generate()?)
-        } else {
-            None
-        };
         let identify_queue = Arc::new(
             crate::cluster::LocalQueue::new(config.max_concurrency).window(config.identify_window),
         );
-        let inner = Arc::new(Inner::new(config, port, tls));
-        let (acceptor, timer) = accept::spawn_accept_and_timer(
+        let inner = Server::start(
             "syncord-sim",
-            {
-                let inner = inner.clone();
-                move || server::accept_loop(&inner, listener)
+            |accept| {
+                let tls = if config.tls {
+                    Some(state::SimTls::generate()?)
+                } else {
+                    None
+                };
+                Ok(Inner::new(config, accept, tls))
             },
-            {
-                let inner = inner.clone();
-                move || timer::run(&inner)
-            },
-            || inner.stop(),
+            server::serve,
+            timer::run,
         )?;
         Ok(Simulator {
             inner,
             identify_queue,
-            acceptor: Some(acceptor),
-            timer: Some(timer),
         })
     }
 
@@ -511,7 +501,7 @@ impl Simulator {
 
     /// Number of connections accepted so far (websocket and HTTP).
     pub fn connections(&self) -> u64 {
-        self.inner.next_conn.load(Ordering::Acquire) - 1
+        self.inner.accept.accepted()
     }
 }
 
@@ -523,19 +513,6 @@ fn trusting_connector(
     native_tls::TlsConnector::builder()
         .add_root_certificate(certificate)
         .build()
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        self.inner.stop();
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        if let Some(timer) = self.timer.take() {
-            let _ = timer.join();
-        }
-        server::join_all(&self.inner);
-    }
 }
 
 #[cfg(test)]

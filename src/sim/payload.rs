@@ -484,15 +484,26 @@ pub fn message_create(
     message(guild, channel, message_id, author, content).to_string()
 }
 
+/// MESSAGE_CREATE in `#general` of the first guild ([`guild_id`]`(0)`) from user `author`,
+/// who goes by `name` (its `username` and `global_name`): [`message_create`] with a readable
+/// author, for examples and demos.
+pub fn named_message_create(message_id: u64, author: u64, name: &str, content: &str) -> String {
+    let guild = guild_id(0);
+    let mut value = message(guild, channel_id(guild, 0), message_id, author, content);
+    value["author"]["username"] = json!(name);
+    value["author"]["global_name"] = json!(name);
+    value.to_string()
+}
+
 /// MESSAGE_UPDATE: the whole edited message, as Discord sends it, with `edited_timestamp`.
 pub fn message_update(
     guild: u64,
     channel: u64,
     message_id: u64,
     author: u64,
-    content: &str,
+    edited_content: &str,
 ) -> String {
-    let mut value = message(guild, channel, message_id, author, content);
+    let mut value = message(guild, channel, message_id, author, edited_content);
     value["edited_timestamp"] = json!("2024-01-01T00:05:00.000000+00:00");
     value.to_string()
 }
@@ -752,6 +763,17 @@ mod tests {
         assert_eq!(count(&guild_create_with(guild, 100, true, 50)), Some(1));
         let large: Value = serde_json::from_str(&guild_create_with(guild, 100, true, 50)).unwrap();
         assert_eq!(large["large"], json!(true));
+    }
+
+    #[test]
+    fn a_named_message_is_the_message_with_its_author_renamed() {
+        let named: Value = serde_json::from_str(&named_message_create(3, 7, "ada", "hi")).unwrap();
+        let guild = guild_id(0);
+        let mut plain: Value =
+            serde_json::from_str(&message_create(guild, channel_id(guild, 0), 3, 7, "hi")).unwrap();
+        plain["author"]["username"] = json!("ada");
+        plain["author"]["global_name"] = json!("ada");
+        assert_eq!(named, plain);
     }
 
     #[test]

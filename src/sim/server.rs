@@ -11,7 +11,7 @@ use super::record::RecordKind;
 use super::state::Inner;
 use crate::transport::{Connection, ReadAhead, Stream};
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,23 +19,8 @@ use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::WebSocket;
 
-pub(crate) fn accept_loop(inner: &Arc<Inner>, listener: TcpListener) {
-    let worker = inner.clone();
-    super::accept::accept_loop(
-        listener,
-        &inner.stopping,
-        &inner.next_conn,
-        &inner.threads,
-        "syncord-sim-conn",
-        move |stream, id| serve(&worker, stream, id),
-    );
-}
-
-pub(crate) fn join_all(inner: &Inner) {
-    inner.threads.join_all();
-}
-
-fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
+/// Serves one accepted TCP connection: an API call or a websocket.
+pub(crate) fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = tcp.set_nodelay(true);
     let Ok(shared) = tcp.try_clone() else {
@@ -110,7 +95,7 @@ fn serve(inner: &Arc<Inner>, tcp: TcpStream, id: u64) {
             query: head.query.clone(),
         },
     );
-    if !inner.stopping.load(Ordering::Acquire) {
+    if !inner.is_stopping() {
         super::gateway::serve_gateway(inner, &conn, &head, fault, known_compression);
     }
     conn.conn.shutdown();

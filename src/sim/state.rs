@@ -2,13 +2,13 @@
 //! `Simulator` handle: sessions with their replay buffers, live connections, scripted faults
 //! and records. The protocol modules act on it; it calls none of them.
 
+use super::accept::{AcceptState, ShutDown};
 use super::config::SimConfig;
 use super::conn::{SimConn, Timer};
 use super::fault::ConnectionFault;
 use super::record::{Record, RecordKind};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,7 +139,8 @@ pub(crate) struct Inner {
     pub config: SimConfig,
     pub port: u16,
     pub tls: Option<SimTls>,
-    pub(super) stopping: AtomicBool,
+    /// The accept loop's port, stop flag and connection count.
+    pub accept: Arc<AcceptState>,
     pub acks: AtomicBool,
     /// How long each heartbeat ACK is held back, in microseconds.
     pub ack_delay_us: AtomicU64,
@@ -149,8 +150,6 @@ pub(crate) struct Inner {
     pub sessions_changed: Condvar,
     pub(super) conns: Mutex<Vec<Arc<SimConn>>>,
     pub faults: Mutex<VecDeque<ConnectionFault>>,
-    pub(super) threads: super::accept::ConnThreads,
-    pub next_conn: AtomicU64,
     pub(super) http_requests: AtomicU32,
     /// When each guild last had an "all members" request (1 per guild per 30 s).
     pub all_member_requests: Mutex<HashMap<String, Instant>>,
@@ -169,13 +168,22 @@ pub(crate) struct Inner {
     pub channel_guilds: Mutex<HashMap<String, String>>,
 }
 
+impl ShutDown for Inner {
+    fn shut_down(&self) {
+        self.timer.notify();
+        for conn in self.conns.lock().iter() {
+            conn.conn.shutdown();
+        }
+    }
+}
+
 impl Inner {
-    pub fn new(config: SimConfig, port: u16, tls: Option<SimTls>) -> Inner {
+    pub fn new(config: SimConfig, accept: &Arc<AcceptState>, tls: Option<SimTls>) -> Inner {
         Inner {
             config: config.clone(),
-            port,
+            port: accept.port(),
             tls,
-            stopping: AtomicBool::new(false),
+            accept: accept.clone(),
             acks: AtomicBool::new(true),
             ack_delay_us: AtomicU64::new(0),
             records: Mutex::new(Vec::new()),
@@ -184,8 +192,6 @@ impl Inner {
             sessions_changed: Condvar::new(),
             conns: Mutex::new(Vec::new()),
             faults: Mutex::new(VecDeque::new()),
-            threads: super::accept::ConnThreads::default(),
-            next_conn: AtomicU64::new(1),
             http_requests: AtomicU32::new(0),
             all_member_requests: Mutex::new(HashMap::new()),
             user_agents: Mutex::new(Vec::new()),
@@ -216,22 +222,12 @@ impl Inner {
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
+        self.accept.is_stopping()
     }
 
     /// The websocket connections open now.
     pub fn live_conns(&self) -> Vec<Arc<SimConn>> {
         self.conns.lock().clone()
-    }
-
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
-        self.timer.notify();
-        // Wake the acceptor.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        for conn in self.conns.lock().iter() {
-            conn.conn.shutdown();
-        }
     }
 
     /// The newest live connection.

@@ -47,9 +47,9 @@ pub use record::{
 };
 pub use socket_mode::SOCKET_MODE_DISABLED_ERROR;
 
+use crate::sim::accept::Server;
 use delivery::Target;
 use state::{Inner, OpenScript};
-use std::net::TcpListener;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -68,9 +68,8 @@ pub struct Pushed {
 /// A running Slack simulator. Dropping it stops the server, its timer and every
 /// connection.
 pub struct SlackSim {
-    inner: Arc<Inner>,
-    acceptor: Option<std::thread::JoinHandle<()>>,
-    timer: Option<std::thread::JoinHandle<()>>,
+    /// The state, with the threads serving it (stopped and joined on drop).
+    inner: Server<Inner>,
 }
 
 impl std::fmt::Debug for SlackSim {
@@ -86,36 +85,13 @@ impl std::fmt::Debug for SlackSim {
 impl SlackSim {
     /// Starts a simulator on an ephemeral port of 127.0.0.1.
     pub fn start(config: SlackSimConfig) -> std::io::Result<SlackSim> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let port = listener.local_addr()?.port();
-        let inner = Arc::new(Inner::new(config, port));
-        let (acceptor, timer) = crate::sim::accept::spawn_accept_and_timer(
+        let inner = Server::start(
             "syncord-slacksim",
-            {
-                let inner = inner.clone();
-                move || {
-                    let worker = inner.clone();
-                    crate::sim::accept::accept_loop(
-                        listener,
-                        &inner.stopping,
-                        &inner.next_conn,
-                        &inner.threads,
-                        "syncord-slacksim-conn",
-                        move |stream, id| server::serve(&worker, stream, id),
-                    );
-                }
-            },
-            {
-                let inner = inner.clone();
-                move || server::run_schedule(&inner)
-            },
-            || inner.stop(),
+            |accept| Ok(Inner::new(config, accept)),
+            server::serve,
+            server::run_schedule,
         )?;
-        Ok(SlackSim {
-            inner,
-            acceptor: Some(acceptor),
-            timer: Some(timer),
-        })
+        Ok(SlackSim { inner })
     }
 
     /// The Web API base, `http://127.0.0.1:<port>/api` (methods are `{api_base}/<method>`).
@@ -230,13 +206,7 @@ impl SlackSim {
         payload_json: &str,
         accepts_response_payload: bool,
     ) -> String {
-        delivery::push_envelope(
-            &self.inner,
-            kind,
-            payload_json,
-            accepts_response_payload,
-            Target::Any,
-        )
+        self.push_envelope_at(kind, payload_json, accepts_response_payload, Target::Any)
     }
 
     /// [`SlackSim::push_envelope`] to `conn`.
@@ -247,12 +217,27 @@ impl SlackSim {
         payload_json: &str,
         accepts_response_payload: bool,
     ) -> String {
+        self.push_envelope_at(
+            kind,
+            payload_json,
+            accepts_response_payload,
+            Target::Conn(conn),
+        )
+    }
+
+    fn push_envelope_at(
+        &self,
+        kind: &str,
+        payload_json: &str,
+        accepts_response_payload: bool,
+        target: Target,
+    ) -> String {
         delivery::push_envelope(
             &self.inner,
             kind,
             payload_json,
             accepts_response_payload,
-            Target::Conn(conn),
+            target,
         )
     }
 
@@ -450,18 +435,5 @@ impl SlackSim {
         self.inner
             .conn(conn)
             .is_some_and(|c| rtm::goodbye(&self.inner, &c))
-    }
-}
-
-impl Drop for SlackSim {
-    fn drop(&mut self) {
-        self.inner.stop();
-        if let Some(acceptor) = self.acceptor.take() {
-            let _ = acceptor.join();
-        }
-        if let Some(timer) = self.timer.take() {
-            let _ = timer.join();
-        }
-        self.inner.threads.join_all();
     }
 }

@@ -190,17 +190,17 @@ pub enum SlackRecordKind {
         /// Its code.
         code: Option<u16>,
     },
-    /// The client answered the simulator's close frame.
-    CloseEchoed {
-        /// Its code.
-        code: Option<u16>,
-    },
     /// The simulator sent a close frame.
     ClosedByServer {
         /// The code.
         code: u16,
         /// The reason.
         reason: String,
+    },
+    /// The client answered the simulator's close frame.
+    CloseEchoed {
+        /// Its code.
+        code: Option<u16>,
     },
     /// TCP ended after a closing handshake (or a close the simulator started).
     TcpClosed,

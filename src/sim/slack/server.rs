@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) fn run_schedule(inner: &Inner) {
+pub(crate) fn run_schedule(inner: &Arc<Inner>) {
     while let Some(job) = inner.schedule.next_due() {
         if inner.is_stopping() {
             return;

@@ -6,11 +6,10 @@ use super::conn::SlackConn;
 use super::record::{Ack, ConnId, ConnKind, Delivery, RtmMessage, SlackRecord, SlackRecordKind};
 use super::schedule::{Job, PendingEvent, Schedule};
 use super::SlackSimConfig;
-use crate::sim::accept::ConnThreads;
+use crate::sim::accept::{AcceptState, ShutDown};
 use parking_lot::{Condvar, Mutex};
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,7 +73,8 @@ pub(crate) struct Book {
 pub(crate) struct Inner {
     pub config: SlackSimConfig,
     pub port: u16,
-    pub stopping: AtomicBool,
+    /// The accept loop's port, stop flag and connection count.
+    pub accept: Arc<AcceptState>,
     pub socket_mode_enabled: AtomicBool,
     pub answer_pings: AtomicBool,
     pub send_pings: AtomicBool,
@@ -87,18 +87,16 @@ pub(crate) struct Inner {
     pub changed: Condvar,
     pub deliveries: Mutex<Deliveries>,
     pub schedule: Schedule,
-    pub threads: ConnThreads,
-    pub next_conn: AtomicU64,
     /// RTM `ts` values count up from it.
     pub next_ts: AtomicU64,
 }
 
 impl Inner {
-    pub fn new(config: SlackSimConfig, port: u16) -> Inner {
+    pub fn new(config: SlackSimConfig, accept: &Arc<AcceptState>) -> Inner {
         Inner {
             config,
-            port,
-            stopping: AtomicBool::new(false),
+            port: accept.port(),
+            accept: accept.clone(),
             socket_mode_enabled: AtomicBool::new(true),
             answer_pings: AtomicBool::new(true),
             send_pings: AtomicBool::new(true),
@@ -110,14 +108,12 @@ impl Inner {
             changed: Condvar::new(),
             deliveries: Mutex::new(Deliveries::default()),
             schedule: Schedule::default(),
-            threads: ConnThreads::default(),
-            next_conn: AtomicU64::new(1),
             next_ts: AtomicU64::new(1),
         }
     }
 
     pub fn is_stopping(&self) -> bool {
-        self.stopping.load(Ordering::Acquire)
+        self.accept.is_stopping()
     }
 
     /// Changes the book and wakes every waiter.
@@ -213,12 +209,11 @@ impl Inner {
         );
         true
     }
+}
 
-    pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Release);
+impl ShutDown for Inner {
+    fn shut_down(&self) {
         self.schedule.stop();
-        // Wake the acceptor.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
         for conn in self.conns.lock().iter() {
             conn.shutdown();
         }
