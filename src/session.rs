@@ -116,6 +116,16 @@ impl SessionTracker {
         }
     }
 
+    /// Dispatches `first..=last` (consecutive) went by with no handler: what
+    /// [`SessionTracker::on_dispatch`] says of the first, and the session moves to `last`.
+    pub fn on_unhandled(&mut self, first: u64, last: u64) -> Delivery {
+        let delivery = self.on_dispatch(first);
+        if last > self.last_seq {
+            self.set_seq(last);
+        }
+        delivery
+    }
+
     /// How many dispatches the server replayed since the Resume was sent.
     pub fn replayed(&self) -> u64 {
         self.last_seq.saturating_sub(self.resumed_from)
@@ -163,6 +173,8 @@ mod tests {
         Ready,
         Resume,
         Dispatch(u64),
+        /// A run of unhandled dispatches, `first..=last`.
+        Unhandled(u64, u64),
     }
 
     /// Runs `steps` and returns, for each dispatch, what the tracker said, and the last seq.
@@ -176,6 +188,7 @@ mod tests {
                     tracker.begin_resume();
                 }
                 Step::Dispatch(seq) => out.push(tracker.on_dispatch(seq)),
+                Step::Unhandled(first, last) => out.push(tracker.on_unhandled(first, last)),
             }
         }
         (out, tracker.last_seq())
@@ -233,6 +246,27 @@ mod tests {
                 vec![Ready, Dispatch(1), Dispatch(3)],
                 vec![Deliver, Gap { expected: 2 }],
                 3,
+            ),
+            (
+                "unhandled runs count as delivered",
+                None,
+                vec![Ready, Dispatch(1), Unhandled(2, 9), Dispatch(10)],
+                vec![Deliver, Deliver, Deliver],
+                10,
+            ),
+            (
+                "a gap before an unhandled run",
+                None,
+                vec![Ready, Dispatch(1), Unhandled(4, 6), Dispatch(7)],
+                vec![Deliver, Gap { expected: 2 }, Deliver],
+                7,
+            ),
+            (
+                "a replayed unhandled run, partly new",
+                Some(exported.clone()),
+                vec![Resume, Unhandled(3, 8), Dispatch(8), Dispatch(9)],
+                vec![Duplicate { last: 5 }, Duplicate { last: 8 }, Deliver],
+                9,
             ),
             (
                 "a new READY numbers from one again",

@@ -220,6 +220,65 @@ fn a_dispatch_nobody_handles_is_not_scanned_past_its_envelope() {
 }
 
 #[test]
+fn unhandled_dispatches_count_for_the_session_and_a_resume_carries_their_seq() {
+    // The reader keeps unhandled dispatches back and tells the session of each run in one
+    // message: were a run lost, the next handled dispatch would be a sequence gap, and the
+    // Resume after a reconnect would carry an older `seq`.
+    let sim = sim();
+    let dispatcher = Dispatcher::new();
+    let (gaps_tx, gaps) = unbounded::<Event>();
+    dispatcher.on_lifecycle(move |_, event| {
+        if matches!(event, Event::SequenceGap { .. }) {
+            let _ = gaps_tx.send(event.clone());
+        }
+    });
+    let (noise_tx, noise) = unbounded::<u64>();
+    let marks = marks(&dispatcher);
+    let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILDS));
+    for _ in 0..300 {
+        sim.push("NOISE", "{}").expect("a session");
+    }
+    barrier(&sim, &marks);
+    assert_eq!(gaps.try_iter().count(), 0, "the runs were counted");
+
+    // With nothing after it, a run still reaches the session: the heartbeats carry it.
+    let mut last_noise = 0;
+    for _ in 0..5 {
+        last_noise = sim.push("NOISE", "{}").expect("a session");
+    }
+    let beat = sim.wait_for(TIMEOUT, |r| {
+        r.op() == Some(1)
+            && serde_json::from_str::<serde_json::Value>(r.json().unwrap()).unwrap()["d"]
+                == last_noise
+    });
+    assert!(beat.is_some(), "a heartbeat carries s={last_noise}");
+
+    let mut last_noise = 0;
+    for _ in 0..50 {
+        last_noise = sim.push("NOISE", "{}").expect("a session");
+    }
+    // Sent after the noise on the same socket: read after all of it.
+    assert!(sim.reconnect());
+    let resume = sim
+        .wait_for(TIMEOUT, |r| r.op() == Some(6))
+        .expect("the shard resumes");
+    let sent: serde_json::Value = serde_json::from_str(resume.json().unwrap()).unwrap();
+    assert_eq!(
+        sent["d"]["seq"], last_noise,
+        "Resume carries the last unhandled seq"
+    );
+    // A handler added now sees the next one: the filter is read per dispatch.
+    let registration = dispatcher.on_raw("NOISE", move |ctx, _| {
+        let _ = noise_tx.send(ctx.seq().unwrap_or(0));
+    });
+    let seq = sim.push("NOISE", "{}").expect("a session");
+    assert_eq!(recv(&noise, "the now handled NOISE"), seq);
+    assert_eq!(gaps.try_iter().count(), 0);
+    assert!(registration.remove());
+    running.shutdown().unwrap();
+}
+
+#[test]
 fn a_removed_handler_does_not_run_for_the_next_event() {
     let sim = sim();
     let dispatcher = Dispatcher::new();

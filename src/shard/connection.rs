@@ -15,6 +15,9 @@ pub(crate) enum FromReader {
     Hello,
     /// A dispatch.
     Dispatch(Dispatch),
+    /// Dispatches `first..=last`, consecutive, that no handler wants: counted for the
+    /// session in one step, never scanned past their envelope nor handed over one by one.
+    Unhandled { first: u64, last: u64 },
     /// A lifecycle or error event to pass to the handler.
     Notice(Event),
     /// The connection ended; nothing follows.

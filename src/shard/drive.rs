@@ -70,6 +70,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     payload_compression: self.config.payload_compression,
                     limit: self.config.max_message_size,
                 },
+                filter: self.config.event_filter.clone(),
             },
             commands: self.commands.clone(),
             bell: self.shared.commands.bell().clone(),
@@ -96,6 +97,7 @@ impl<H: FnMut(Event)> Runner<H> {
                     FromReader::Dispatch(dispatch) => {
                         self.on_dispatch(dispatch, &link, &mut active_since);
                     }
+                    FromReader::Unhandled { first, last } => self.on_unhandled(first, last),
                     FromReader::Notice(event) => self.handler.emit(event),
                     FromReader::Hello | FromReader::Ended(_) => {}
                 }
@@ -179,6 +181,7 @@ impl<H: FnMut(Event)> Runner<H> {
                         deadline = never();
                     }
                 }
+                FromReader::Unhandled { first, last } => self.on_unhandled(first, last),
                 FromReader::Notice(event) => self.handler.emit(event),
                 FromReader::Ended(ended) => return ended,
             }
@@ -212,21 +215,10 @@ impl<H: FnMut(Event)> Runner<H> {
         link: &LinkThreads<Discord>,
         active_since: &mut Option<Instant>,
     ) -> bool {
-        // The name is read once: the session events by kind, the filter's verdict on the rest.
-        let (session_event, wanted) = {
-            let name = dispatch.event_type();
-            let session_event = SessionEvent::of(name);
-            // A dispatch nobody handles is counted for the session, not scanned or delivered.
-            let wanted = session_event.is_some()
-                || self
-                    .config
-                    .event_filter
-                    .as_ref()
-                    .is_none_or(|wants| (wants.0)(name));
-            (session_event, wanted)
-        };
+        // The reader kept only what a handler wants (and the session events).
+        let session_event = SessionEvent::of(dispatch.event_type());
         // The reader left most dispatches' `d` for this thread to scan.
-        if let Err(message) = if wanted { dispatch.finish() } else { Ok(()) } {
+        if let Err(message) = dispatch.finish() {
             // Only this payload is lost: the reader already acted on its `op`, `s` and `t`.
             if reaction(BadInput::MalformedAfterData) == Reaction::Skip {
                 self.handler.emit(Event::Error {
@@ -305,23 +297,44 @@ impl<H: FnMut(Event)> Runner<H> {
         if session_event == Some(SessionEvent::Resumed) {
             self.handler.emit(Event::Resumed { replayed });
         }
-        if wanted {
-            self.handler.emit(Event::Dispatch(dispatch));
-        }
+        self.handler.emit(Event::Dispatch(dispatch));
         session_event.is_some()
+    }
+
+    /// Counts dispatches `first..=last`, which no handler wants, for the session: as if each
+    /// had been delivered, so Resume and heartbeats carry the last of them.
+    fn on_unhandled(&mut self, first: u64, last: u64) {
+        let delivery = self.shared.session.lock().on_unhandled(first, last);
+        match delivery {
+            Delivery::Duplicate { last: delivered } => log::warn!(
+                "shard {}: unhandled dispatches s={first}..={last} overlap what was already delivered (up to {delivered})",
+                self.config.shard_id(),
+            ),
+            Delivery::Gap { expected } => {
+                log::warn!(
+                    "shard {}: sequence gap: expected {expected}, received {first}",
+                    self.config.shard_id(),
+                );
+                self.handler.emit(Event::SequenceGap {
+                    expected,
+                    received: first,
+                });
+            }
+            Delivery::Deliver => {}
+        }
     }
 }
 
 /// The dispatches that make a session active ("Ready" and "Resumed" in Discord's Gateway
 /// Events page).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum SessionEvent {
+pub(super) enum SessionEvent {
     Ready,
     Resumed,
 }
 
 impl SessionEvent {
-    fn of(name: &str) -> Option<SessionEvent> {
+    pub(super) fn of(name: &str) -> Option<SessionEvent> {
         match name {
             "READY" => Some(SessionEvent::Ready),
             "RESUMED" => Some(SessionEvent::Resumed),

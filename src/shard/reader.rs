@@ -2,9 +2,9 @@
 //! queues dispatches for the caller. It never runs user code.
 
 use super::connection::{FromReader, Link};
+use super::drive::SessionEvent;
 use super::event::{Dispatch, Event};
-use super::members::ChunkRouter;
-use super::wire::Discord;
+use super::wire::{Discord, DiscordReader};
 use crate::engine::{wait_for_room, BeatSignal, ReaderOutputs};
 use crate::policy::{reaction, BadInput, Ended, Reaction};
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
@@ -17,12 +17,17 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tungstenite::Utf8Bytes;
 
-pub(super) fn read_loop(
-    link: &Link,
-    outputs: &ReaderOutputs<Discord>,
-    chunks: &ChunkRouter,
-    decoding: Decoding,
-) {
+pub(super) fn read_loop(link: &Link, outputs: &ReaderOutputs<Discord>, reader: &DiscordReader) {
+    let DiscordReader {
+        chunks,
+        decoding,
+        filter,
+    } = reader;
+    // A dispatch no handler wants is counted for the session, never scanned past its
+    // envelope nor handed over by itself; the session events always go through.
+    let handled = |name: &str| {
+        filter.as_ref().is_none_or(|wants| (wants.0)(name)) || SessionEvent::of(name).is_some()
+    };
     let ReaderOutputs {
         events,
         hello,
@@ -42,6 +47,7 @@ pub(super) fn read_loop(
         pending: Vec::new(),
         events,
         link,
+        unhandled: None,
     };
     // Bad input gets the one reaction the policy's table gives it (crate docs, "Hostile
     // input"): skipped with an error event, or the end of this connection.
@@ -126,9 +132,16 @@ pub(super) fn read_loop(
         let envelope = match top_level(&text) {
             Ok(Parsed::Unscanned(head)) => {
                 // The common dispatch: routed from its first bytes, scanned by the caller.
-                let dispatch = Dispatch::unscanned(text.clone(), &head);
                 link.metrics.event();
-                if !outbox.push(FromReader::Dispatch(dispatch)) {
+                let sent = if handled(head.t) {
+                    outbox.push(FromReader::Dispatch(Dispatch::unscanned(
+                        text.clone(),
+                        &head,
+                    )))
+                } else {
+                    outbox.unhandled(head.s)
+                };
+                if !sent {
                     return;
                 }
                 continue;
@@ -147,9 +160,14 @@ pub(super) fn read_loop(
                 if name == "GUILD_MEMBERS_CHUNK" {
                     chunks.route(envelope.data_json());
                 }
-                let dispatch = Dispatch::new(text.clone(), name, envelope.data_json(), seq);
                 link.metrics.event();
-                FromReader::Dispatch(dispatch)
+                if !handled(name) {
+                    if !outbox.unhandled(seq) {
+                        return;
+                    }
+                    continue;
+                }
+                FromReader::Dispatch(Dispatch::new(text.clone(), name, envelope.data_json(), seq))
             }
             OpCode::HEARTBEAT_ACK => {
                 link.latency.lock().acked(Instant::now());
@@ -196,21 +214,55 @@ pub(super) fn read_loop(
 /// the rest already queued, so a flood costs one wake-up per burst instead of per event.
 const BURST: usize = 64;
 
+/// The longest run of unhandled dispatches kept back: the session (and so the heartbeats'
+/// `s`) learns of them at least this often during a flood that never pauses.
+const UNHANDLED_RUN: u64 = 4096;
+
 struct Outbox<'a> {
     pending: Vec<FromReader>,
     events: &'a Sender<FromReader>,
     link: &'a Link,
+    /// Consecutive unhandled dispatches not yet queued, `(first, last)`: one message for
+    /// the whole run.
+    unhandled: Option<(u64, u64)>,
 }
 
 impl Outbox<'_> {
-    /// Queues one message; returns false once the caller has gone.
+    /// Queues one message, after the unhandled run read before it; returns false once the
+    /// caller has gone.
     fn push(&mut self, message: FromReader) -> bool {
+        self.close_run();
         self.pending.push(message);
         self.pending.len() < BURST || self.flush()
     }
 
+    /// Counts unhandled dispatch `seq` into the current run (or starts a new one).
+    fn unhandled(&mut self, seq: u64) -> bool {
+        match &mut self.unhandled {
+            Some((first, last)) if seq == *last + 1 && seq - *first < UNHANDLED_RUN => {
+                *last = seq;
+                true
+            }
+            _ => {
+                let sent = self.unhandled.is_none() || {
+                    self.close_run();
+                    self.pending.len() < BURST || self.flush()
+                };
+                self.unhandled = Some((seq, seq));
+                sent
+            }
+        }
+    }
+
+    fn close_run(&mut self) {
+        if let Some((first, last)) = self.unhandled.take() {
+            self.pending.push(FromReader::Unhandled { first, last });
+        }
+    }
+
     /// Hands every pending message over, waiting while the queue is full.
     fn flush(&mut self) -> bool {
+        self.close_run();
         for message in self.pending.drain(..) {
             wait_for_room(self.link, self.events);
             if self.events.send(message).is_err() {

@@ -5,6 +5,7 @@
 use super::connection::{FromReader, Link, Priority};
 use super::members::ChunkRouter;
 use super::reader::{read_loop, Decoding};
+use crate::cluster::EventFilter;
 use crate::engine::{ReaderOutputs, Wire};
 use crate::protocol::heartbeat_json;
 use crate::session::SessionCell;
@@ -18,6 +19,8 @@ pub(crate) struct Discord;
 pub(crate) struct DiscordReader {
     pub chunks: Arc<ChunkRouter>,
     pub decoding: Decoding,
+    /// Which dispatches a handler wants (`None`: all of them).
+    pub filter: Option<EventFilter>,
 }
 
 impl Wire for Discord {
@@ -51,7 +54,7 @@ impl Wire for Discord {
     }
 
     fn read_loop(link: &Link, outputs: &ReaderOutputs<Discord>, reader: DiscordReader) {
-        read_loop(link, outputs, &reader.chunks, reader.decoding);
+        read_loop(link, outputs, &reader);
     }
 }
 
@@ -111,6 +114,7 @@ mod tests {
                     payload_compression: false,
                     limit: 1 << 20,
                 },
+                filter: None,
             },
             commands,
             bell: Arc::default(),
