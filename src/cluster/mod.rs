@@ -24,7 +24,7 @@ mod window;
 
 pub(crate) use local::process_default;
 pub use local::LocalQueue;
-pub(crate) use queue::{EventFilter, QueueSlot};
+pub(crate) use queue::{CachedFilter, EventFilter, QueueSlot, Wants};
 pub use queue::{IdentifyQueue, Reporter, StopSignal};
 #[cfg(feature = "redis")]
 pub use redis::RedisQueue;

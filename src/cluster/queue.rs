@@ -257,12 +257,49 @@ impl fmt::Debug for QueueSlot {
 
 /// Which dispatches the handler wants, by event name: the others are counted for the
 /// session but neither scanned past their envelope nor delivered.
+pub(crate) trait Wants: Send + Sync {
+    /// Whether a dispatch named `name` has a handler (or a waiter).
+    fn wants(&self, name: &str) -> bool;
+    /// Changes after every change that can turn a verdict from false to true (a handler
+    /// or a waiter added), so a verdict kept with it is good until it moves.
+    fn version(&self) -> u64;
+}
+
+/// The filter a config holds.
 #[derive(Clone)]
-pub(crate) struct EventFilter(pub std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>);
+pub(crate) struct EventFilter(pub std::sync::Arc<dyn Wants>);
 
 impl fmt::Debug for EventFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EventFilter")
+    }
+}
+
+/// An [`EventFilter`] that keeps its last verdict: a flood repeats one event name, and
+/// asking the filter each time would take its lock on the reader, beside the handler's
+/// thread taking it for every event it routes (the lock's cache line then moves between the
+/// two cores on every event). Checking the version is a plain load.
+pub(crate) struct CachedFilter {
+    filter: EventFilter,
+    last: Option<(u64, String, bool)>,
+}
+
+impl CachedFilter {
+    pub fn new(filter: EventFilter) -> CachedFilter {
+        CachedFilter { filter, last: None }
+    }
+
+    pub fn wants(&mut self, name: &str) -> bool {
+        // Read before asking: a change after this load moves the version past what is kept.
+        let version = self.filter.0.version();
+        match &self.last {
+            Some((kept, kept_name, verdict)) if *kept == version && kept_name == name => *verdict,
+            _ => {
+                let verdict = self.filter.0.wants(name);
+                self.last = Some((version, name.to_owned(), verdict));
+                verdict
+            }
+        }
     }
 }
 

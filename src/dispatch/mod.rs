@@ -88,7 +88,7 @@ pub use registration::Registration;
 pub use typed::TypedEvent;
 pub use wait::{WaitError, Waiter};
 
-use crate::cluster::EventFilter;
+use crate::cluster::{EventFilter, Wants};
 use crate::protocol::Ready;
 use crate::{
     ConfigBuilder, Dispatch, Event, Intents, Result, Shard, ShardHandle, ShardState, ShardThread,
@@ -123,6 +123,11 @@ pub(crate) struct Inner {
     waiters: Mutex<Vec<WaiterEntry>>,
     /// How many waiters are registered, read without the lock on every event.
     waiting: AtomicUsize,
+    /// Moves after every handler or waiter added or removed ([`Wants::version`]). Read by
+    /// every shard's reader for every dispatch, so it has a cache line of its own: beside
+    /// `snapshot`'s lock, which the handler's thread takes for every event, each read
+    /// would miss.
+    version: OwnLine<AtomicU64>,
     next_id: AtomicU64,
     runners: Mutex<Vec<RunnerEntry>>,
 }
@@ -135,11 +140,16 @@ impl Default for Inner {
             added_intents: Mutex::new(Intents::empty()),
             waiters: Mutex::default(),
             waiting: AtomicUsize::new(0),
+            version: OwnLine(AtomicU64::new(0)),
             next_id: AtomicU64::new(0),
             runners: Mutex::default(),
         }
     }
 }
+
+/// A value alone on its cache line (128 bytes: adjacent-line prefetch pairs 64-byte lines).
+#[repr(align(128))]
+struct OwnLine<T>(T);
 
 struct RunnerEntry {
     id: u64,
@@ -153,6 +163,7 @@ impl Inner {
         let mut table = self.table.lock();
         table.push(entry);
         *self.snapshot.write() = Arc::new(Snapshot::build(&table));
+        self.version.0.fetch_add(1, Ordering::Release);
     }
 
     /// Drops removed entries and publishes a new snapshot.
@@ -160,6 +171,7 @@ impl Inner {
         let mut table = self.table.lock();
         table.retain(|entry| !entry.is_removed());
         *self.snapshot.write() = Arc::new(Snapshot::build(&table));
+        self.version.0.fetch_add(1, Ordering::Release);
     }
 
     fn snapshot(&self) -> Arc<Snapshot> {
@@ -192,6 +204,7 @@ impl Inner {
         let mut waiters = self.waiters.lock();
         waiters.push(WaiterEntry { id, what, tx });
         self.waiting.store(waiters.len(), Ordering::Release);
+        self.version.0.fetch_add(1, Ordering::Release);
         Waiter {
             id,
             rx,
@@ -203,6 +216,7 @@ impl Inner {
         let mut waiters = self.waiters.lock();
         waiters.retain(|w| w.id != id);
         self.waiting.store(waiters.len(), Ordering::Release);
+        self.version.0.fetch_add(1, Ordering::Release);
     }
 
     /// Hands `event` to the waiters it satisfies (each gets one event, then is gone).
@@ -238,7 +252,19 @@ impl Inner {
                 None => true,
             }
         });
-        self.waiting.store(waiters.len(), Ordering::Release);
+        if self.waiting.swap(waiters.len(), Ordering::AcqRel) != waiters.len() {
+            self.version.0.fetch_add(1, Ordering::Release);
+        }
+    }
+}
+
+impl Wants for Inner {
+    fn wants(&self, name: &str) -> bool {
+        Inner::wants(self, name)
+    }
+
+    fn version(&self) -> u64 {
+        self.version.0.load(Ordering::Acquire)
     }
 }
 
@@ -683,7 +709,7 @@ impl Dispatcher {
         let config = shard.config_mut();
         self.check(config.intents);
         let inner = self.inner.clone();
-        config.event_filter = Some(EventFilter(Arc::new(move |name: &str| inner.wants(name))));
+        config.event_filter = Some(EventFilter(inner));
         let threshold = config.slow_handler_warning;
         // The dispatcher reports slow handlers itself, per handler and while they run.
         config.slow_handler_warning = Duration::MAX;

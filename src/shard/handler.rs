@@ -43,10 +43,14 @@ impl<H: FnMut(Event)> Handler<H> {
             Event::Dispatch(d) => Label::Dispatch(d.clone()),
             other => Label::Lifecycle(other.name()),
         };
-        let started = Instant::now();
+        // A dispatcher times its handlers itself and turns this off (`Duration::MAX`): no
+        // clock reads then, two per event otherwise.
+        let started = (self.slow_warning != Duration::MAX).then(Instant::now);
         let outcome = catch_unwind(AssertUnwindSafe(|| (self.handler)(event)));
-        let took = started.elapsed();
-        if took >= self.slow_warning {
+        if let Some(took) = started
+            .map(|started| started.elapsed())
+            .filter(|took| *took >= self.slow_warning)
+        {
             log::warn!(
                 "shard {}: the handler took {took:.1?} on {}; events wait meanwhile",
                 self.shard_id,

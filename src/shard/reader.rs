@@ -5,6 +5,7 @@ use super::connection::{FromReader, Link};
 use super::drive::SessionEvent;
 use super::event::{Dispatch, Event};
 use super::wire::{Discord, DiscordReader};
+use crate::cluster::CachedFilter;
 use crate::engine::{wait_for_room, BeatSignal, ReaderOutputs};
 use crate::policy::{reaction, BadInput, Ended, Reaction};
 use crate::protocol::{skim_data, skim_head, DispatchHead, Envelope, Head, Hello, OpCode, Skim};
@@ -25,8 +26,9 @@ pub(super) fn read_loop(link: &Link, outputs: &ReaderOutputs<Discord>, reader: &
     } = reader;
     // A dispatch no handler wants is counted for the session, never scanned past its
     // envelope nor handed over by itself; the session events always go through.
-    let handled = |name: &str| {
-        filter.as_ref().is_none_or(|wants| (wants.0)(name)) || SessionEvent::of(name).is_some()
+    let mut filter = filter.clone().map(CachedFilter::new);
+    let mut handled = |name: &str| {
+        filter.as_mut().is_none_or(|f| f.wants(name)) || SessionEvent::of(name).is_some()
     };
     let ReaderOutputs {
         events,
@@ -48,6 +50,7 @@ pub(super) fn read_loop(link: &Link, outputs: &ReaderOutputs<Discord>, reader: &
         events,
         link,
         unhandled: None,
+        read_since_queued: 0,
     };
     // Bad input gets the one reaction the policy's table gives it (crate docs, "Hostile
     // input"): skipped with an error event, or the end of this connection.
@@ -212,10 +215,12 @@ pub(super) fn read_loop(link: &Link, outputs: &ReaderOutputs<Discord>, reader: &
 
 /// Events read in one go are handed to the caller together: the caller, once woken, finds
 /// the rest already queued, so a flood costs one wake-up per burst instead of per event.
+/// A queued message waits for at most this many dispatches read after it.
 const BURST: usize = 64;
 
-/// The longest run of unhandled dispatches kept back: the session (and so the heartbeats'
-/// `s`) learns of them at least this often during a flood that never pauses.
+/// The longest run of unhandled dispatches kept back when nothing else waits: the session
+/// (and so the heartbeats' `s`) learns of them at least this often during a flood of
+/// unhandled dispatches that never pauses, and the caller is woken that seldom.
 const UNHANDLED_RUN: u64 = 4096;
 
 struct Outbox<'a> {
@@ -225,6 +230,8 @@ struct Outbox<'a> {
     /// Consecutive unhandled dispatches not yet queued, `(first, last)`: one message for
     /// the whole run.
     unhandled: Option<(u64, u64)>,
+    /// Dispatches read since `pending` last went from empty to not.
+    read_since_queued: usize,
 }
 
 impl Outbox<'_> {
@@ -233,25 +240,34 @@ impl Outbox<'_> {
     fn push(&mut self, message: FromReader) -> bool {
         self.close_run();
         self.pending.push(message);
-        self.pending.len() < BURST || self.flush()
+        self.read_one()
     }
 
     /// Counts unhandled dispatch `seq` into the current run (or starts a new one).
     fn unhandled(&mut self, seq: u64) -> bool {
         match &mut self.unhandled {
-            Some((first, last)) if seq == *last + 1 && seq - *first < UNHANDLED_RUN => {
+            Some((first, last)) if seq == *last + 1 => {
                 *last = seq;
-                true
+                if seq - *first + 1 >= UNHANDLED_RUN {
+                    return self.flush();
+                }
             }
             _ => {
-                let sent = self.unhandled.is_none() || {
-                    self.close_run();
-                    self.pending.len() < BURST || self.flush()
-                };
+                self.close_run();
                 self.unhandled = Some((seq, seq));
-                sent
             }
         }
+        self.read_one()
+    }
+
+    /// One more dispatch read: what waits in `pending` goes once a burst has been read
+    /// after it (an unhandled run alone is not waited for).
+    fn read_one(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        self.read_since_queued += 1;
+        self.read_since_queued < BURST || self.flush()
     }
 
     fn close_run(&mut self) {
@@ -263,6 +279,7 @@ impl Outbox<'_> {
     /// Hands every pending message over, waiting while the queue is full.
     fn flush(&mut self) -> bool {
         self.close_run();
+        self.read_since_queued = 0;
         for message in self.pending.drain(..) {
             wait_for_room(self.link, self.events);
             if self.events.send(message).is_err() {
