@@ -279,6 +279,29 @@ fn unhandled_dispatches_count_for_the_session_and_a_resume_carries_their_seq() {
 }
 
 #[test]
+fn an_unhandled_run_at_the_largest_sequence_number_does_not_end_the_reader() {
+    // Hostile input: `s` = u64::MAX, then another unhandled dispatch. The run's "next seq"
+    // must not overflow (a panic in a debug build would end the reader thread).
+    let sim = sim();
+    let dispatcher = Dispatcher::new();
+    let _marks = marks(&dispatcher);
+    let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILDS));
+    for s in [u64::MAX, 7] {
+        assert!(sim.send_text(&format!(r#"{{"op":0,"s":{s},"t":"NOISE","d":{{}}}}"#)));
+    }
+    let beat = sim.wait_for(TIMEOUT, |r| {
+        r.op() == Some(1)
+            && serde_json::from_str::<serde_json::Value>(r.json().unwrap()).unwrap()["d"]
+                == u64::MAX
+    });
+    assert!(
+        beat.is_some(),
+        "the reader lived on and the run reached the session"
+    );
+    running.shutdown().unwrap();
+}
+
+#[test]
 fn a_removed_handler_does_not_run_for_the_next_event() {
     let sim = sim();
     let dispatcher = Dispatcher::new();

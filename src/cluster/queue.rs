@@ -275,31 +275,41 @@ impl fmt::Debug for EventFilter {
     }
 }
 
-/// An [`EventFilter`] that keeps its last verdict: a flood repeats one event name, and
-/// asking the filter each time would take its lock on the reader, beside the handler's
-/// thread taking it for every event it routes (the lock's cache line then moves between the
-/// two cores on every event). Checking the version is a plain load.
+/// An [`EventFilter`] that keeps its verdicts per event name until the filter's version
+/// moves: asking the filter for every dispatch would take its lock on the reader, beside the
+/// handler's thread taking it for every event it routes (the lock's cache line then moves
+/// between the two cores on every event). Checking the version is a plain load.
 pub(crate) struct CachedFilter {
     filter: EventFilter,
-    last: Option<(u64, String, bool)>,
+    version: u64,
+    verdicts: std::collections::HashMap<Box<str>, bool>,
 }
 
 impl CachedFilter {
+    /// Names kept at most: a server inventing event names cannot grow the cache further.
+    const NAMES: usize = 256;
+
     pub fn new(filter: EventFilter) -> CachedFilter {
-        CachedFilter { filter, last: None }
+        CachedFilter {
+            version: filter.0.version(),
+            filter,
+            verdicts: std::collections::HashMap::new(),
+        }
     }
 
     pub fn wants(&mut self, name: &str) -> bool {
         // Read before asking: a change after this load moves the version past what is kept.
         let version = self.filter.0.version();
-        match &self.last {
-            Some((kept, kept_name, verdict)) if *kept == version && kept_name == name => *verdict,
-            _ => {
-                let verdict = self.filter.0.wants(name);
-                self.last = Some((version, name.to_owned(), verdict));
-                verdict
-            }
+        if version != self.version || self.verdicts.len() >= Self::NAMES {
+            self.verdicts.clear();
+            self.version = version;
         }
+        if let Some(&verdict) = self.verdicts.get(name) {
+            return verdict;
+        }
+        let verdict = self.filter.0.wants(name);
+        self.verdicts.insert(name.into(), verdict);
+        verdict
     }
 }
 

@@ -111,6 +111,12 @@ use watchdog::Watchdog;
 /// Handlers by event, and the shards they run on. Cheap to clone (clones share the
 /// handlers), `Send + Sync`: register and remove handlers from any thread, before or while
 /// shards run.
+///
+/// A handler or waiter added while a shard runs gets the dispatches that shard reads from
+/// its socket after the registration: one read before, with nothing registered for it, was
+/// counted for the session and dropped without being scanned (that is what makes unhandled
+/// events free). When every event of a kind matters, register its handler before the
+/// shard runs.
 #[derive(Clone, Default)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
@@ -123,6 +129,9 @@ pub(crate) struct Inner {
     waiters: Mutex<Vec<WaiterEntry>>,
     /// How many waiters are registered, read without the lock on every event.
     waiting: AtomicUsize,
+    /// The event names waiters wait for, published apart from `waiters`: that lock is held
+    /// while predicates (user code) run, and shards' readers ask for these names.
+    waited: RwLock<Vec<Box<str>>>,
     /// Moves after every handler or waiter added or removed ([`Wants::version`]). Read by
     /// every shard's reader for every dispatch, so it has a cache line of its own: beside
     /// `snapshot`'s lock, which the handler's thread takes for every event, each read
@@ -140,6 +149,7 @@ impl Default for Inner {
             added_intents: Mutex::new(Intents::empty()),
             waiters: Mutex::default(),
             waiting: AtomicUsize::new(0),
+            waited: RwLock::default(),
             version: OwnLine(AtomicU64::new(0)),
             next_id: AtomicU64::new(0),
             runners: Mutex::default(),
@@ -184,10 +194,21 @@ impl Inner {
         let handled = self.snapshot.read().wants(name);
         handled
             || (self.waiting.load(Ordering::Acquire) > 0
-                && self.waiters.lock().iter().any(|w| match &w.what {
-                    WaitFor::Dispatch { name: wanted, .. } => &**wanted == name,
-                    WaitFor::Active => false,
-                }))
+                && self.waited.read().iter().any(|wanted| &**wanted == name))
+    }
+
+    /// Publishes what `waiters` wait for ([`Inner::wants`] reads it), then moves the
+    /// version.
+    fn publish_waiters(&self, waiters: &[WaiterEntry]) {
+        *self.waited.write() = waiters
+            .iter()
+            .filter_map(|w| match &w.what {
+                WaitFor::Dispatch { name, .. } => Some(Box::from(&**name)),
+                WaitFor::Active => None,
+            })
+            .collect();
+        self.waiting.store(waiters.len(), Ordering::Release);
+        self.version.0.fetch_add(1, Ordering::Release);
     }
 
     fn on_runner_thread(&self) -> bool {
@@ -203,8 +224,7 @@ impl Inner {
         let (tx, rx) = crossbeam_channel::bounded(1);
         let mut waiters = self.waiters.lock();
         waiters.push(WaiterEntry { id, what, tx });
-        self.waiting.store(waiters.len(), Ordering::Release);
-        self.version.0.fetch_add(1, Ordering::Release);
+        self.publish_waiters(&waiters);
         Waiter {
             id,
             rx,
@@ -215,8 +235,7 @@ impl Inner {
     fn remove_waiter(&self, id: u64) {
         let mut waiters = self.waiters.lock();
         waiters.retain(|w| w.id != id);
-        self.waiting.store(waiters.len(), Ordering::Release);
-        self.version.0.fetch_add(1, Ordering::Release);
+        self.publish_waiters(&waiters);
     }
 
     /// Hands `event` to the waiters it satisfies (each gets one event, then is gone).
@@ -252,8 +271,8 @@ impl Inner {
                 None => true,
             }
         });
-        if self.waiting.swap(waiters.len(), Ordering::AcqRel) != waiters.len() {
-            self.version.0.fetch_add(1, Ordering::Release);
+        if self.waiting.load(Ordering::Acquire) != waiters.len() {
+            self.publish_waiters(&waiters);
         }
     }
 }

@@ -246,7 +246,8 @@ impl Outbox<'_> {
     /// Counts unhandled dispatch `seq` into the current run (or starts a new one).
     fn unhandled(&mut self, seq: u64) -> bool {
         match &mut self.unhandled {
-            Some((first, last)) if seq == *last + 1 => {
+            // Checked: `s` comes from the server, and u64::MAX + 1 must not panic.
+            Some((first, last)) if last.checked_add(1) == Some(seq) => {
                 *last = seq;
                 if seq - *first + 1 >= UNHANDLED_RUN {
                     return self.flush();
