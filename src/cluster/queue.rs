@@ -283,6 +283,9 @@ pub(crate) struct CachedFilter {
     filter: EventFilter,
     version: u64,
     verdicts: std::collections::HashMap<Box<str>, bool>,
+    /// The last name asked about and its verdict: a flood repeats one name, and comparing
+    /// it costs less than hashing it.
+    last: Option<(Box<str>, bool)>,
 }
 
 impl CachedFilter {
@@ -294,6 +297,7 @@ impl CachedFilter {
             version: filter.0.version(),
             filter,
             verdicts: std::collections::HashMap::new(),
+            last: None,
         }
     }
 
@@ -302,13 +306,23 @@ impl CachedFilter {
         let version = self.filter.0.version();
         if version != self.version || self.verdicts.len() >= Self::NAMES {
             self.verdicts.clear();
+            self.last = None;
             self.version = version;
         }
-        if let Some(&verdict) = self.verdicts.get(name) {
-            return verdict;
+        if let Some((last, verdict)) = &self.last {
+            if **last == *name {
+                return *verdict;
+            }
         }
-        let verdict = self.filter.0.wants(name);
-        self.verdicts.insert(name.into(), verdict);
+        let verdict = match self.verdicts.get(name) {
+            Some(&verdict) => verdict,
+            None => {
+                let verdict = self.filter.0.wants(name);
+                self.verdicts.insert(name.into(), verdict);
+                verdict
+            }
+        };
+        self.last = Some((name.into(), verdict));
         verdict
     }
 }
