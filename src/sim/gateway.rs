@@ -68,7 +68,7 @@ pub(super) fn serve_gateway(
     }
     loop {
         let Ok(message) = conn.conn.read() else {
-            inner.record(conn.id, RecordKind::Disconnected);
+            disconnected(inner, conn);
             return;
         };
         if conn.closing() {
@@ -130,11 +130,19 @@ fn finish_server_close(inner: &Inner, conn: &SimConn) {
             }
             Ok(_) => {}
             Err(_) => {
-                inner.record(conn.id, RecordKind::Disconnected);
+                disconnected(inner, conn);
                 return;
             }
         }
     }
+}
+
+/// The client's side of `conn` is gone: its session is detached first, so that a test
+/// which saw the record and resumes at once finds the session without a connection (and
+/// expired, with a zero resume window).
+fn disconnected(inner: &Inner, conn: &SimConn) {
+    inner.sessions.lock().detach_conn(conn.id);
+    inner.record(conn.id, RecordKind::Disconnected);
 }
 
 fn hello(inner: &Inner, conn: &SimConn) {
