@@ -282,16 +282,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 );
                 return session_event.is_some();
             }
-            Delivery::Gap { expected } => {
-                log::warn!(
-                    "shard {}: sequence gap: expected {expected}, received {seq}",
-                    self.config.shard_id(),
-                );
-                self.handler.emit(Event::SequenceGap {
-                    expected,
-                    received: seq,
-                });
-            }
+            Delivery::Gap { expected } => self.sequence_gap(expected, seq),
             Delivery::Deliver => {}
         }
         if session_event == Some(SessionEvent::Resumed) {
@@ -299,6 +290,15 @@ impl<H: FnMut(Event)> Runner<H> {
         }
         self.handler.emit(Event::Dispatch(dispatch));
         session_event.is_some()
+    }
+
+    /// `expected` (and maybe more) never arrived before `received`: logged and told.
+    fn sequence_gap(&mut self, expected: u64, received: u64) {
+        log::warn!(
+            "shard {}: sequence gap: expected {expected}, received {received}",
+            self.config.shard_id(),
+        );
+        self.handler.emit(Event::SequenceGap { expected, received });
     }
 
     /// Counts dispatches `first..=last`, which no handler wants, for the session: as if each
@@ -310,16 +310,7 @@ impl<H: FnMut(Event)> Runner<H> {
                 "shard {}: unhandled dispatches s={first}..={last} overlap what was already delivered (up to {delivered})",
                 self.config.shard_id(),
             ),
-            Delivery::Gap { expected } => {
-                log::warn!(
-                    "shard {}: sequence gap: expected {expected}, received {first}",
-                    self.config.shard_id(),
-                );
-                self.handler.emit(Event::SequenceGap {
-                    expected,
-                    received: first,
-                });
-            }
+            Delivery::Gap { expected } => self.sequence_gap(expected, first),
             Delivery::Deliver => {}
         }
     }
