@@ -18,12 +18,14 @@ use syncord::{Config, Error, Event, Intents, Shard, ShardThread};
 const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A simulator with a short heartbeat and identify window (shards here re-identify after a
-/// lost session; spacing is tested in tests/sim_limits.rs).
+/// lost session; spacing is tested in tests/sim_limits.rs), an early Identify recorded but
+/// not refused (see tests/resilience/mod.rs's `sim_config` for why).
 fn sim() -> Simulator {
     Simulator::start(
         SimConfig::default()
             .heartbeat_interval(Duration::from_millis(200))
-            .identify_window(Duration::from_millis(20)),
+            .identify_window(Duration::from_millis(20))
+            .reject_early_identify(false),
     )
     .expect("simulator starts")
 }

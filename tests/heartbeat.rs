@@ -36,7 +36,12 @@ fn is_heartbeat_on(connection: u64) -> impl Fn(&Record) -> bool {
 /// The `n`th (from 1) heartbeat received on `connection`.
 fn nth_heartbeat(sim: &Simulator, connection: u64, n: usize) -> Record {
     sim.wait_for_nth(TIMEOUT, n, is_heartbeat_on(connection))
-        .unwrap_or_else(|| panic!("heartbeat #{n} on connection {connection} never came"))
+        .unwrap_or_else(|| {
+            panic!(
+                "heartbeat #{n} on connection {connection} never came; identifies refused as too soon: {:?}",
+                sim.identify_violations()
+            )
+        })
 }
 
 #[test]
