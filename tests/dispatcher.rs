@@ -571,6 +571,40 @@ fn waiting_on_the_handler_thread_fails_at_once_instead_of_deadlocking() {
 }
 
 #[test]
+fn a_slow_wait_for_predicate_never_stalls_the_reader() {
+    // The caller's thread holds the waiters' lock while a predicate runs. The reader asks
+    // the dispatcher about every event name it has not seen since the last registration,
+    // so if that question waited for the lock, a slow predicate would stop the reader: no
+    // frames read, a heartbeat request unanswered (the reader relays those itself). An
+    // hour-long interval keeps scheduled beats out of the way.
+    let sim = Simulator::start(SimConfig::default().heartbeat_interval(Duration::from_secs(3600)))
+        .expect("simulator starts");
+    let dispatcher = Dispatcher::new();
+    let (entered_tx, entered) = unbounded();
+    let (release, release_rx) = unbounded::<()>();
+    let waiter = dispatcher.waiter("SLOW", move |_| {
+        let _ = entered_tx.send(());
+        let _ = release_rx.recv_timeout(TIMEOUT);
+        true
+    });
+    let running = spawn(&sim, &dispatcher, config(&sim, Intents::GUILDS));
+    let slow = sim.push("SLOW", "{}").unwrap();
+    recv(&entered, "the predicate to start");
+
+    sim.push("NEVER_SEEN_BEFORE", "{}").unwrap();
+    let beats = sim.received(1).len();
+    assert!(sim.request_heartbeat());
+    let answered = sim.wait_for_nth(Duration::from_secs(5), beats + 1, |r| r.op() == Some(1));
+    release.send(()).unwrap();
+    assert!(
+        answered.is_some(),
+        "the heartbeat request went unanswered while a predicate ran"
+    );
+    assert_eq!(waiter.wait(TIMEOUT).expect("the slow one").seq(), slow);
+    running.shutdown().unwrap();
+}
+
+#[test]
 fn a_wait_ends_with_stopped_when_the_shard_stops() {
     let sim = sim();
     let dispatcher = Dispatcher::new();
