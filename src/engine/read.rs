@@ -58,7 +58,7 @@ pub(crate) fn wait_for_room<S, T>(link: &Link<S>, events: &Sender<T>) {
 fn ended_by(e: TransportError) -> Ended {
     match e {
         TransportError::Closed { code, reason } => Ended::Closed { code, reason },
-        TransportError::Eof => Ended::Eof,
+        TransportError::Eof | TransportError::Closing => Ended::Eof,
         other => Ended::Io(other.to_string()),
     }
 }

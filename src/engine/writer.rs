@@ -79,7 +79,14 @@ pub(super) fn write_loop<W: Wire>(
             ended,
         });
     };
-    let fail = |e: TransportError| report(Ended::Io(format!("write failed: {e}")));
+    let fail = |e: TransportError| {
+        // Refused because the peer's close frame was read: the reader reports that close
+        // with its code, which decides what comes next (Discord: a session-ending code means
+        // identify anew). A report from here would race it, and the code would be lost.
+        if !matches!(e, TransportError::Closing) {
+            report(Ended::Io(format!("write failed: {e}")));
+        }
+    };
     bell.answer();
     loop {
         match hello.try_recv() {

@@ -455,7 +455,7 @@ fn read_error(e: TransportError) -> Ended {
     };
     match e {
         TransportError::Closed { code, reason } => Ended::Closed { code, reason },
-        TransportError::Eof => Ended::Eof,
+        TransportError::Eof | TransportError::Closing => Ended::Eof,
         TransportError::TooLarge(e) => bad(BadInput::TooLarge, e),
         TransportError::Protocol(e) => bad(BadInput::TransportViolation, e),
         TransportError::Io(e) => Ended::Io(e.to_string()),

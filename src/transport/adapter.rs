@@ -206,6 +206,10 @@ pub enum TransportError {
     /// The connection ended without a close frame.
     #[error("the connection dropped without a close frame")]
     Eof,
+    /// A send refused because the connection is closing: the peer's close frame has been
+    /// read (the read side reports it, with its code), or ours has been sent.
+    #[error("the connection is closing")]
+    Closing,
     /// A message exceeded the size limit.
     #[error("message too large: {0}")]
     TooLarge(String),

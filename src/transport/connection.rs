@@ -424,6 +424,7 @@ fn transport_error(e: tungstenite::Error) -> TransportError {
         }
         E::Io(e) => TransportError::Io(e),
         E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => TransportError::Eof,
+        E::Protocol(ProtocolError::SendAfterClosing) => TransportError::Closing,
         E::Capacity(e) => TransportError::TooLarge(e.to_string()),
         e => TransportError::Protocol(e.to_string()),
     }
