@@ -491,7 +491,21 @@ fn poll(tcp: &TcpStream, events: libc::c_short, timeout_ms: i32) -> io::Result<b
 
 #[cfg(test)]
 mod tests {
-    use super::masked_text_frame;
+    use super::{masked_text_frame, transport_error};
+    use crate::transport::TransportError;
+    use tungstenite::error::ProtocolError;
+
+    #[test]
+    fn a_send_refused_while_closing_is_told_apart_from_a_failed_write() {
+        // The writer stops without a report on `Closing` (the reader reports the close and
+        // its code); any other failure ends the connection.
+        let closing = tungstenite::Error::Protocol(ProtocolError::SendAfterClosing);
+        assert!(matches!(transport_error(closing), TransportError::Closing));
+        let reset = tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake);
+        assert!(matches!(transport_error(reset), TransportError::Eof));
+        let broken = tungstenite::Error::Io(std::io::ErrorKind::BrokenPipe.into());
+        assert!(matches!(transport_error(broken), TransportError::Io(_)));
+    }
 
     #[test]
     fn masked_frame_matches_rfc_6455_example() {
