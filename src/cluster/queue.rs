@@ -283,9 +283,11 @@ pub(crate) struct CachedFilter {
     filter: EventFilter,
     version: u64,
     verdicts: std::collections::HashMap<Box<str>, bool>,
-    /// The last name asked about and its verdict: a flood repeats one name, and comparing
-    /// it costs less than hashing it.
-    last: Option<(Box<str>, bool)>,
+    /// The last name asked about, and its verdict (`None`: nothing kept): a flood repeats
+    /// one name, and comparing it costs less than hashing it. The name's buffer is reused, so
+    /// a stream that alternates names allocates nothing on the reader.
+    last_name: String,
+    last_verdict: Option<bool>,
 }
 
 impl CachedFilter {
@@ -297,7 +299,8 @@ impl CachedFilter {
             version: filter.0.version(),
             filter,
             verdicts: std::collections::HashMap::new(),
-            last: None,
+            last_name: String::new(),
+            last_verdict: None,
         }
     }
 
@@ -306,13 +309,11 @@ impl CachedFilter {
         let version = self.filter.0.version();
         if version != self.version || self.verdicts.len() >= Self::NAMES {
             self.verdicts.clear();
-            self.last = None;
+            self.last_verdict = None;
             self.version = version;
         }
-        if let Some((last, verdict)) = &self.last {
-            if **last == *name {
-                return *verdict;
-            }
+        if let Some(verdict) = self.last_verdict.filter(|_| self.last_name == name) {
+            return verdict;
         }
         let verdict = match self.verdicts.get(name) {
             Some(&verdict) => verdict,
@@ -322,7 +323,9 @@ impl CachedFilter {
                 verdict
             }
         };
-        self.last = Some((name.into(), verdict));
+        self.last_name.clear();
+        self.last_name.push_str(name);
+        self.last_verdict = Some(verdict);
         verdict
     }
 }
@@ -331,6 +334,55 @@ impl CachedFilter {
 mod tests {
     use super::*;
     use crate::SessionStartLimit;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Wants names starting with `A`; counts how often it is asked.
+    #[derive(Default)]
+    struct Counting {
+        asked: AtomicUsize,
+        version: AtomicU64,
+    }
+
+    impl Wants for Counting {
+        fn wants(&self, name: &str) -> bool {
+            self.asked.fetch_add(1, Ordering::Relaxed);
+            name.starts_with('A')
+        }
+        fn version(&self) -> u64 {
+            self.version.load(Ordering::Relaxed)
+        }
+    }
+
+    #[test]
+    fn the_cached_filter_asks_once_per_name_until_the_version_moves() {
+        let inner = Arc::new(Counting::default());
+        let mut cached = CachedFilter::new(EventFilter(inner.clone()));
+        let asked = || inner.asked.load(Ordering::Relaxed);
+        // (name, verdict, asks so far): repeats and alternations are answered from the cache.
+        for (name, verdict, asks) in [
+            ("A1", true, 1),
+            ("A1", true, 1),
+            ("B", false, 2),
+            ("A1", true, 2),
+            ("B", false, 2),
+        ] {
+            assert_eq!((cached.wants(name), asked()), (verdict, asks), "{name}");
+        }
+        inner.version.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(
+            (cached.wants("A1"), asked()),
+            (true, 3),
+            "asked again after a change"
+        );
+        // Past its bound the cache starts over instead of growing.
+        for n in 0..CachedFilter::NAMES {
+            cached.wants(&format!("C{n}"));
+        }
+        let before = asked();
+        assert!(cached.wants("A1"));
+        assert_eq!(asked(), before + 1, "A1 was dropped with the full cache");
+    }
 
     fn limit(total: u64, remaining: u64, reset_after: u64) -> SessionStartLimit {
         serde_json::from_str(&format!(
